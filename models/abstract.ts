@@ -1,0 +1,91 @@
+// The abstract state: what a user of the kernel can observe.  The
+// reference model is this state; the implementation model is mapped onto
+// it by properties/abstraction.ts.  The two are compared after every step.
+
+export const HOLE = 0;
+export const UNWRITTEN = 1;
+export const WRITTEN = 2;
+
+export interface AFile {
+  size: number; // pages
+  state: number[]; // per page below size: HOLE, UNWRITTEN or WRITTEN
+  data: number[]; // per page below size: what a read returns
+}
+
+export interface AFd {
+  fd: number;
+  file: number;
+  write: boolean;
+}
+
+export interface AMap {
+  id: number;
+  file: number;
+  pgoff: number;
+  npages: number;
+  shared: boolean;
+  direct: boolean; // holds a layout lease (MAP_DIRECT)
+  sync: boolean;
+  write: boolean;
+  valid: boolean; // false once the kernel revoked the mapping
+  cow: (number | null)[]; // private copies, per page
+}
+
+export interface AProc {
+  alive: boolean;
+  fds: AFd[];
+  maps: AMap[];
+  sigio: number[]; // si_fd of every SIGIO received, in order
+}
+
+export interface ALease {
+  holder: string; // "map:<id>" or "mr:<id>"
+  file: number;
+  breaking: boolean;
+  since: number; // clock when the break started
+}
+
+export interface AMr {
+  id: number;
+  proc: number;
+  span: number;
+  revoked: boolean;
+}
+
+export interface AbstractState {
+  clock: number;
+  files: AFile[];
+  procs: AProc[];
+  leases: ALease[];
+  mrs: AMr[];
+}
+
+// Result of an operation: a number on success, or the name of the error
+// (errno, SIGBUS, SIGSEGV, IOMMU_FAULT).  "ANY" is a reference answer that
+// accepts whatever the implementation returns.
+export type Result = number | string;
+export const ANY = 'ANY';
+
+// Structural equality for abstract states; returns the path of the first
+// difference, or null.
+export function firstDifference(a: unknown, b: unknown, path = ''): string | null {
+  if (a === b) return null;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return path || '.';
+  if (Array.isArray(a) !== Array.isArray(b)) return path || '.';
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return `${path}.length`;
+    for (let i = 0; i < a.length; i++) {
+      const d = firstDifference(a[i], b[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+    return null;
+  }
+  const ka = Object.keys(a as object);
+  const kb = Object.keys(b as object);
+  if (ka.length !== kb.length) return path || '.';
+  for (const k of ka) {
+    const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+    if (d) return d;
+  }
+  return null;
+}
