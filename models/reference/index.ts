@@ -1,0 +1,752 @@
+// The reference model: what the kernel promises, atomic and lock-free.
+//
+// The implementation model drives it in lockstep through a small set of
+// actions, each called at the implementation step that linearizes it:
+//   invoke      syscall entry (fd and mapping lookups, static checks)
+//   writeFault  a write fault on one page (allocation, COW, SIGBUS)
+//   breakLeases __break_lease marks the file's layout leases breaking
+//   commit      the operation's one atomic effect, or its dynamic failure
+//   dioLand     a device DMA of an O_DIRECT request
+//   nicDma      a NIC DMA by IOVA
+//   leaseExpire the kernel revokes a lease after lease-break-time
+//   complete    syscall return: the result is compared here
+// Each action checks the promise; a broken promise is recorded as a
+// divergence.  The reference reads the variant's contract, never its flags.
+
+import type { Contract } from '../variants/index.ts';
+import { LIMITS, initialValue, type Op, type NicOp, type TestCase } from '../testcase.ts';
+import { ANY, HOLE, UNWRITTEN, WRITTEN, type AbstractState, type Result } from '../abstract.ts';
+import { divergence, type Divergence } from '../../properties/classes.ts';
+
+interface RFile {
+  uid: number;
+  dax: boolean;
+  reflink: boolean;
+  size: number;
+  state: number[]; // per page, all LIMITS.pagesPerFile of them
+  page: Page[]; // what each page holds; a page that leaves the file is replaced by a fresh one
+}
+
+interface RFd {
+  file: number;
+  write: boolean;
+  ofid: number; // identity of the open file description
+}
+
+interface RMap {
+  id: number;
+  file: number;
+  pgoff: number;
+  npages: number;
+  shared: boolean;
+  direct: boolean;
+  sync: boolean;
+  write: boolean;
+  valid: boolean;
+  cow: (Page | null)[];
+  lease: number; // lease id or -1
+}
+
+interface RProc {
+  uid: number;
+  capLease: boolean;
+  alive: boolean;
+  fds: (RFd | null)[];
+  maps: RMap[];
+  sigio: number[];
+}
+
+interface RLease {
+  id: number;
+  holder: 'map' | 'mr';
+  holderId: number;
+  file: number;
+  breaking: boolean;
+  since: number;
+  notify: { proc: number; fd: number; ofid: number } | null;
+  refs: number; // mappings sharing a MAP_DIRECT lease (fork)
+}
+
+// A page of memory: a file's page, or a private copy.  Pins hold the
+// object itself, so a page that leaves its file or mapping lives on,
+// invisibly, for as long as something pinned it.
+interface Page {
+  v: number;
+}
+
+type Target = { kind: 'page'; page: Page } | { kind: 'zero' };
+
+interface RMr {
+  id: number;
+  proc: number;
+  span: number;
+  targets: Target[];
+  revoked: boolean;
+  live: boolean;
+  lease: number;
+}
+
+interface RDio {
+  id: number;
+  aio: boolean;
+  holeRead: boolean; // a read of a hole zeroes the buffer at submission (iomap_dio_hole_actor)
+  dir: 'read' | 'write';
+  file: number;
+  off: number;
+  target: Target;
+  landed: boolean;
+}
+
+interface Pending {
+  op: Op;
+  proc: number;
+  fd: RFd | null;
+  fdnum: number;
+  map: number; // mapping id resolved at entry, -1 if none
+  mapFile: number; // that mapping's file, and whether it is shared
+  mapShared: boolean;
+  mr: number;
+  earlyError: string | null;
+  earlyAllowed: string[];
+  committed: boolean;
+  expected: Result;
+  interrupted: boolean;
+  allocFailed: string[];
+  failed: string | null; // dynamic failure decided by a fault (SIGBUS, EFAULT)
+  dio: number; // request id, -1 if none
+  brokeLeases: boolean;
+  pins: Target[]; // pages pinned by get_user_pages, in order
+}
+
+const P = LIMITS.pagesPerFile;
+
+export class Reference {
+  clock = 0;
+  readonly lbt: number;
+  readonly nblocks: number;
+  files: RFile[];
+  procs: RProc[];
+  leases: RLease[] = [];
+  mrs: RMr[] = [];
+  inflight: RDio[] = [];
+  pending: (Pending | null)[];
+  divergence: Divergence | null = null;
+  private nextMap = 0;
+  private nextMr = 0;
+  private nextOfid = 0;
+  private nextLease = 0;
+  private nextDio = 0;
+
+  constructor(readonly contract: Contract, tc: TestCase) {
+    this.lbt = tc.config.leaseBreakTime;
+    this.nblocks = tc.config.blocks;
+    this.files = tc.config.files.map((f, i) => {
+      const state = new Array<number>(P).fill(HOLE);
+      const page = Array.from({ length: P }, () => ({ v: 0 }));
+      for (let pg = 0; pg < f.size; pg++) {
+        if (!f.sparse) {
+          state[pg] = WRITTEN;
+          page[pg].v = initialValue(i, pg);
+        }
+      }
+      return { uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size, state, page };
+    });
+    this.procs = tc.config.procs.map((p) => ({ uid: p.uid, capLease: p.capLease, alive: true, fds: new Array(LIMITS.fds).fill(null), maps: [], sigio: [] }));
+    this.pending = new Array(tc.threads.length).fill(null);
+  }
+
+  private diverge(cls: Parameters<typeof divergence>[0], message: string, detail?: unknown): void {
+    if (!this.divergence) this.divergence = divergence(cls, message, detail);
+  }
+
+  // ---- lookups shared with the implementation's index rules ----
+
+  openFds(proc: number): number[] {
+    const out: number[] = [];
+    this.procs[proc].fds.forEach((f, i) => f && out.push(i));
+    return out;
+  }
+
+  private liveMrsOf(proc: number): RMr[] {
+    return this.mrs.filter((m) => m.live && m.proc === proc);
+  }
+
+  private findMap(id: number): { proc: number; map: RMap } | null {
+    for (let p = 0; p < this.procs.length; p++) {
+      const m = this.procs[p].maps.find((x) => x.id === id);
+      if (m) return { proc: p, map: m };
+    }
+    return null;
+  }
+
+  private liveLease(file: number): boolean {
+    return this.leases.some((l) => l.file === file);
+  }
+
+  hasLiveLease(file: number): boolean {
+    return this.liveLease(file);
+  }
+
+  private freeBlocks(): number {
+    let used = 0;
+    for (const f of this.files) if (f.dax) for (let pg = 0; pg < P; pg++) if (f.state[pg] !== HOLE) used++;
+    return this.nblocks - used;
+  }
+
+  private p(tid: number): Pending {
+    const p = this.pending[tid];
+    if (!p) throw new Error(`reference: thread ${tid} has no pending operation`);
+    return p;
+  }
+
+  // ---- invoke ----
+
+  invoke(tid: number, proc: number, op: Op): void {
+    const p: Pending = {
+      op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [],
+      committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: -1, brokeLeases: false, pins: [],
+    };
+    this.pending[tid] = p;
+    const pr = this.procs[proc];
+    const needFd = (): boolean => {
+      const fds = this.openFds(proc);
+      if (fds.length === 0) return false;
+      p.fdnum = fds[(op as { fd: number }).fd % fds.length];
+      p.fd = pr.fds[p.fdnum];
+      return true;
+    };
+    const needMap = (): boolean => {
+      if (pr.maps.length === 0) return false;
+      const m = pr.maps[(op as { map: number }).map % pr.maps.length];
+      p.map = m.id;
+      p.mapFile = m.file;
+      p.mapShared = m.shared;
+      return true;
+    };
+    switch (op.op) {
+      case 'open':
+      case 'fork':
+      case 'tick':
+        break;
+      case 'close':
+        if (!needFd()) p.earlyError = 'EBADF';
+        break;
+      case 'mmap': {
+        if (!needFd()) { p.earlyError = 'EBADF'; break; }
+        const f = this.files[p.fd!.file];
+        const shared = op.type !== 'private';
+        // mm/mmap.c do_mmap: unknown MAP_SHARED_VALIDATE flags first, then PROT_WRITE
+        if (op.type === 'validate' && op.direct && this.contract === 'upstream') p.earlyError = 'EOPNOTSUPP';
+        else if (shared && op.write && !p.fd!.write) p.earlyError = 'EACCES';
+        else if (op.type === 'validate' && op.sync && !f.dax) p.earlyError = 'EOPNOTSUPP';
+        else if (op.type === 'validate' && op.direct && (!f.dax || f.reflink)) p.earlyError = 'EPERM';
+        else if (op.type === 'validate' && op.direct && f.uid !== pr.uid && !pr.capLease) p.earlyError = 'EACCES';
+        break;
+      }
+      case 'munmap':
+        if (!needMap()) p.earlyError = 'EINVAL';
+        break;
+      case 'load':
+        if (!needMap()) p.earlyError = 'SIGSEGV';
+        break;
+      case 'store':
+        if (!needMap() || !this.findMap(p.map)!.map.write) p.earlyError = 'SIGSEGV';
+        break;
+      case 'write':
+        if (!needFd() || !p.fd!.write) p.earlyError = 'EBADF';
+        break;
+      case 'dio_read':
+        if (!needFd()) p.earlyError = 'EBADF';
+        else if (!needMap()) p.earlyError = 'EFAULT';
+        break;
+      case 'dio_write':
+        if (!needFd() || !p.fd!.write) p.earlyError = 'EBADF';
+        else if (!needMap()) p.earlyError = 'EFAULT';
+        break;
+      case 'truncate':
+        if (!needFd()) p.earlyError = 'EBADF';
+        else if (!p.fd!.write) p.earlyError = 'EINVAL';
+        break;
+      case 'fallocate':
+        if (!needFd() || !p.fd!.write) p.earlyError = 'EBADF';
+        break;
+      case 'reg_mr': {
+        if (!needMap()) { p.earlyError = 'EFAULT'; break; }
+        const m = this.findMap(p.map)!.map;
+        const f = this.files[m.file];
+        if (f.dax) {
+          if (this.contract === 'upstream') p.earlyAllowed.push('EOPNOTSUPP'); // FOLL_LONGTERM may refuse fs-DAX
+          else if (!m.direct) p.earlyError = 'EOPNOTSUPP'; // lease_direct needs a MAP_DIRECT mapping
+        }
+        break;
+      }
+      case 'dereg_mr': {
+        const mine = this.liveMrsOf(proc);
+        if (mine.length === 0) p.earlyError = 'EINVAL';
+        else p.mr = mine[op.mr % mine.length].id;
+        break;
+      }
+    }
+  }
+
+  // ---- lease breaks and faults ----
+
+  // __break_lease: every active lease on the file starts breaking; the
+  // holder of a MAP_DIRECT lease gets SIGIO if the fd it mapped with is
+  // still the one it opened.
+  breakLeases(tid: number, file: number): void {
+    const p = this.pending[tid];
+    if (p) p.brokeLeases = true;
+    this.startBreak(file);
+  }
+
+  private startBreak(file: number): void {
+    for (const l of this.leases) {
+      if (l.file !== file || l.breaking) continue;
+      l.breaking = true;
+      l.since = this.clock;
+      if (l.notify && this.procs[l.notify.proc].fds[l.notify.fd]?.ofid === l.notify.ofid) {
+        this.procs[l.notify.proc].sigio.push(l.notify.fd);
+      }
+    }
+  }
+
+  // How a failed fault surfaces: a signal for a CPU access, EFAULT for
+  // get_user_pages.
+  private faultFails(p: Pending, unmapped: boolean): false {
+    const cpu = p.op.op === 'load' || p.op.op === 'store';
+    p.failed = cpu ? (unmapped ? 'SIGSEGV' : 'SIGBUS') : 'EFAULT';
+    return false;
+  }
+
+  // A read fault on page `page` of mapping `mapId`: SIGBUS past EOF or on
+  // a revoked mapping.
+  readFault(tid: number, mapId: number, page: number): boolean {
+    const p = this.p(tid);
+    const found = this.findMap(mapId);
+    if (!found) return this.faultFails(p, true);
+    const m = found.map;
+    if (!m.valid || m.pgoff + page >= this.files[m.file].size) return this.faultFails(p, false);
+    return true;
+  }
+
+  // A write fault (a store, or gup with FOLL_WRITE) on page `page` of
+  // mapping `mapId`: copy-on-write, or allocation of a hole or unwritten
+  // extent.  Under a layout lease such a fault starts the lease break and
+  // fails (MAP_DIRECT, 004).
+  writeFault(tid: number, mapId: number, page: number): boolean {
+    const p = this.p(tid);
+    const found = this.findMap(mapId);
+    if (!found) return this.faultFails(p, true);
+    const m = found.map;
+    const f = this.files[m.file];
+    const pg = m.pgoff + page;
+    if (!m.write) return this.faultFails(p, true);
+    if (!m.valid || pg >= f.size) return this.faultFails(p, false);
+    if (!m.shared) {
+      m.cow[page] ??= { v: f.page[pg].v };
+      return true;
+    }
+    if (f.state[pg] === WRITTEN) return true;
+    if (f.dax && this.liveLease(m.file)) {
+      this.startBreak(m.file);
+      p.brokeLeases = true;
+      return this.faultFails(p, false);
+    }
+    if (f.dax && f.state[pg] === HOLE && this.freeBlocks() === 0) return this.faultFails(p, false);
+    f.state[pg] = WRITTEN;
+    f.page[pg].v = 0;
+    return true;
+  }
+
+  // get_user_pages took a reference on page `page` of mapping `mapId`.
+  // A pin of a page that already left the file is recorded as detached:
+  // whatever reaches it lands nowhere a user can see.
+  pin(tid: number, mapId: number, page: number, write: boolean): void {
+    const p = this.p(tid);
+    const found = this.findMap(mapId);
+    if (!found) {
+      p.pins.push({ kind: 'zero' });
+      return;
+    }
+    const m = found.map;
+    const f = this.files[m.file];
+    const pg = m.pgoff + page;
+    const copy = m.shared ? null : m.cow[page];
+    if (copy) p.pins.push({ kind: 'page', page: copy });
+    else if (!m.shared && write) {
+      this.diverge('result-mismatch', 'get_user_pages pinned a private page for writing without breaking copy-on-write');
+      p.pins.push({ kind: 'zero' });
+    }
+    else if (pg < f.size && f.state[pg] === WRITTEN) p.pins.push({ kind: 'page', page: f.page[pg] });
+    else if (write) p.pins.push({ kind: 'page', page: { v: 0 } }); // not the file's: nothing reaches it
+    else p.pins.push({ kind: 'zero' });
+  }
+
+  // ---- commit: the one atomic effect ----
+
+  commit(tid: number): number {
+    const p = this.p(tid);
+    if (p.committed) throw new Error(`reference: ${p.op.op} of thread ${tid} committed twice`);
+    p.committed = true;
+    if (p.interrupted) this.diverge('result-mismatch', `${p.op.op} took effect after a signal interrupted its wait (expected EINTR)`);
+    if (p.earlyError !== null) {
+      p.expected = p.earlyError;
+      return -1;
+    }
+    if (p.failed !== null) {
+      p.expected = p.failed;
+      return -1;
+    }
+    const op = p.op;
+    const pr = this.procs[p.proc];
+    switch (op.op) {
+      case 'open': {
+        const fd = pr.fds.indexOf(null);
+        if (fd < 0) { p.expected = 'EMFILE'; break; }
+        pr.fds[fd] = { file: op.file % this.files.length, write: op.write, ofid: this.nextOfid++ };
+        p.expected = fd;
+        break;
+      }
+      case 'close': {
+        pr.fds[p.fdnum] = null;
+        p.expected = 0;
+        break;
+      }
+      case 'mmap': {
+        if (pr.maps.length >= LIMITS.mapsPerProc) { p.expected = 'ENOMEM'; break; }
+        const fd = p.fd!;
+        const direct = this.contract === 'mapdirect' && op.type === 'validate' && op.direct;
+        const npages = 1 + (op.len % LIMITS.mapPages);
+        const m: RMap = {
+          id: this.nextMap++, file: fd.file, pgoff: op.off % P, npages, shared: op.type !== 'private', direct,
+          sync: op.type === 'validate' && op.sync, write: op.write, valid: true, cow: new Array(npages).fill(null), lease: -1,
+        };
+        if (direct) {
+          const l: RLease = { id: this.nextLease++, holder: 'map', holderId: m.id, file: fd.file, breaking: false, since: 0, notify: { proc: p.proc, fd: p.fdnum, ofid: fd.ofid }, refs: 1 };
+          this.leases.push(l);
+          m.lease = l.id;
+        }
+        pr.maps.push(m);
+        p.expected = m.id;
+        break;
+      }
+      case 'munmap': {
+        const i = pr.maps.findIndex((m) => m.id === p.map);
+        if (i >= 0) {
+          const [m] = pr.maps.splice(i, 1);
+          this.dropMapLease(m);
+        }
+        p.expected = 0;
+        break;
+      }
+      case 'fork': {
+        if (this.procs.length >= LIMITS.maxProcs) { p.expected = 'EAGAIN'; break; }
+        const child: RProc = { uid: pr.uid, capLease: pr.capLease, alive: true, fds: pr.fds.map((f) => (f ? { ...f } : null)), maps: [], sigio: [] };
+        for (const m of pr.maps) {
+          const c: RMap = { ...m, id: this.nextMap++, cow: m.cow.map((x) => (x ? { v: x.v } : null)) };
+          if (m.lease >= 0) this.leases.find((l) => l.id === m.lease)!.refs++;
+          child.maps.push(c);
+        }
+        this.procs.push(child);
+        p.expected = this.procs.length - 1;
+        break;
+      }
+      case 'load': {
+        const found = this.findMap(p.map);
+        if (!found) { p.expected = 'SIGSEGV'; break; }
+        const m = found.map;
+        const f = this.files[m.file];
+        const pg = m.pgoff + (op.page % m.npages);
+        if (!m.valid || pg >= f.size) p.expected = 'SIGBUS';
+        else if (!m.shared && m.cow[op.page % m.npages]) p.expected = m.cow[op.page % m.npages]!.v;
+        else p.expected = f.page[pg].v;
+        break;
+      }
+      case 'store': {
+        const found = this.findMap(p.map);
+        if (!found) { p.expected = 'SIGSEGV'; break; }
+        const m = found.map;
+        const f = this.files[m.file];
+        const page = op.page % m.npages;
+        const pg = m.pgoff + page;
+        if (!m.valid || pg >= f.size) { p.expected = 'SIGBUS'; break; }
+        if (!m.shared) {
+          const copy = m.cow[page];
+          if (!copy) this.diverge('result-mismatch', 'store landed in a private mapping before its copy-on-write fault');
+          else copy.v = op.val;
+        } else {
+          if (f.state[pg] !== WRITTEN) this.diverge('result-mismatch', `store landed in page ${pg} of file ${m.file} before a write fault allocated it`);
+          f.state[pg] = WRITTEN;
+          f.page[pg].v = op.val;
+        }
+        p.expected = 0;
+        break;
+      }
+      case 'write': {
+        const file = p.fd!.file;
+        const f = this.files[file];
+        if (this.liveLease(file)) this.diverge('result-mismatch', `write(2) to file ${file} completed while a layout lease was held on it`);
+        const off = op.off % P;
+        if (f.dax && f.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; break; }
+        f.state[off] = WRITTEN;
+        f.page[off].v = op.val;
+        f.size = Math.max(f.size, off + 1);
+        p.expected = 0;
+        break;
+      }
+      case 'truncate': {
+        const file = p.fd!.file;
+        const f = this.files[file];
+        if (this.liveLease(file)) this.diverge('result-mismatch', `truncate of file ${file} completed while a layout lease was held on it`);
+        const size = op.size % (P + 1);
+        for (let pg = size; pg < P; pg++) this.removePage(f, pg);
+        f.size = size;
+        // private copies past the new EOF go with the file's pages
+        for (const pr of this.procs) {
+          for (const m of pr.maps) {
+            if (m.file !== file || m.shared) continue;
+            m.cow.forEach((_, i) => {
+              if (m.pgoff + i >= size) m.cow[i] = null;
+            });
+          }
+        }
+        p.expected = 0;
+        break;
+      }
+      case 'fallocate': {
+        const file = p.fd!.file;
+        const f = this.files[file];
+        if (this.liveLease(file)) this.diverge('result-mismatch', `fallocate of file ${file} completed while a layout lease was held on it`);
+        const off = op.off % P;
+        const end = Math.min(P, off + 1 + (op.len % P));
+        if (op.mode === 'punch') {
+          for (let pg = off; pg < Math.min(end, f.size); pg++) this.removePage(f, pg);
+        } else {
+          let need = 0;
+          for (let pg = off; pg < end; pg++) if (f.state[pg] === HOLE) need++;
+          if (f.dax && need > this.freeBlocks()) { p.expected = 'ENOSPC'; break; }
+          for (let pg = off; pg < end; pg++) if (f.state[pg] === HOLE) f.state[pg] = UNWRITTEN;
+          f.size = Math.max(f.size, end);
+        }
+        p.expected = 0;
+        break;
+      }
+      case 'dio_read':
+      case 'dio_write':
+        return this.commitDio(p, op);
+      case 'reg_mr': {
+        // the pinned pages make the registration, whatever became of the vma since
+        const f = this.files[p.mapFile];
+        if (this.liveMrsOf(p.proc).length >= LIMITS.mrsPerProc) { p.expected = 'ENOMEM'; break; }
+        const mr: RMr = { id: this.nextMr++, proc: p.proc, span: p.pins.length, targets: [...p.pins], revoked: false, live: true, lease: -1 };
+        if (this.contract === 'mapdirect' && f.dax && p.mapShared) {
+          const l: RLease = { id: this.nextLease++, holder: 'mr', holderId: mr.id, file: p.mapFile, breaking: false, since: 0, notify: null, refs: 1 };
+          this.leases.push(l);
+          mr.lease = l.id;
+        }
+        this.mrs.push(mr);
+        p.expected = mr.id;
+        break;
+      }
+      case 'dereg_mr': {
+        const mr = this.mrs.find((x) => x.id === p.mr)!;
+        mr.live = false;
+        this.removeLease(mr.lease);
+        p.expected = 0;
+        break;
+      }
+      case 'tick':
+        p.expected = 0;
+        break;
+    }
+    return -1;
+  }
+
+  private commitDio(p: Pending, op: Extract<Op, { op: 'dio_read' | 'dio_write' }>): number {
+    const file = p.fd!.file;
+    const s = this.files[file];
+    if (op.op === 'dio_write' && this.liveLease(file)) this.diverge('result-mismatch', `O_DIRECT write to file ${file} started while a layout lease was held on it`);
+    if (s.size === 0) {
+      p.expected = 0;
+      return -1;
+    }
+    const off = op.off % s.size;
+    const target = p.pins[0];
+    if (!target) {
+      this.diverge('result-mismatch', `${op.op} submitted I/O without pinning its buffer`);
+      p.expected = 0;
+      return -1;
+    }
+    if (op.op === 'dio_write' && s.state[off] !== WRITTEN) {
+      // the model gives O_DIRECT writes a zeroed, written extent up front
+      if (s.dax && s.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
+      s.state[off] = WRITTEN;
+      s.page[off].v = 0;
+    }
+    const holeRead = op.op === 'dio_read' && s.state[off] !== WRITTEN;
+    const d: RDio = { id: this.nextDio++, aio: op.aio, holeRead, dir: op.op === 'dio_read' ? 'read' : 'write', file, off, target, landed: false };
+    this.inflight.push(d);
+    p.dio = d.id;
+    p.expected = 0;
+    return d.id;
+  }
+
+  private removePage(f: RFile, pg: number): void {
+    if (f.state[pg] !== HOLE) f.page[pg] = { v: 0 };
+    f.state[pg] = HOLE;
+  }
+
+  private dropMapLease(m: RMap): void {
+    if (m.lease < 0) return;
+    const l = this.leases.find((x) => x.id === m.lease);
+    if (l && --l.refs === 0) this.removeLease(l.id);
+  }
+
+  private removeLease(id: number): void {
+    const i = this.leases.findIndex((l) => l.id === id);
+    if (i >= 0) this.leases.splice(i, 1);
+  }
+
+  // ---- device and NIC DMA ----
+
+  private readTarget(t: Target): number {
+    return t.kind === 'zero' ? 0 : t.page.v;
+  }
+
+  private writeTarget(t: Target, v: number): void {
+    if (t.kind === 'page') t.page.v = v;
+  }
+
+  dioLand(id: number): void {
+    const d = this.inflight.find((x) => x.id === id);
+    if (!d) {
+      this.diverge('result-mismatch', `device DMA for O_DIRECT request ${id}, which the reference never issued`);
+      return;
+    }
+    if (d.landed) this.diverge('result-mismatch', `O_DIRECT request ${id} transferred twice`);
+    d.landed = true;
+    const s = this.files[d.file];
+    if (d.dir === 'read') {
+      this.writeTarget(d.target, !d.holeRead && d.off < s.size ? s.page[d.off].v : 0);
+    } else {
+      const v = this.readTarget(d.target);
+      if (d.off < s.size) {
+        s.state[d.off] = WRITTEN;
+        s.page[d.off].v = v;
+      }
+    }
+    if (d.aio) this.inflight = this.inflight.filter((x) => x !== d);
+  }
+
+  // The NIC's view of registrations: every live one, in registration order.
+  liveMrs(): RMr[] {
+    return this.mrs.filter((m) => m.live);
+  }
+
+  nicDma(op: NicOp, got: Result): void {
+    const live = this.liveMrs();
+    if (live.length === 0) return;
+    const mr = live[op.mr % live.length];
+    const t = mr.targets[op.page % mr.span];
+    let expected: Result;
+    if (mr.revoked) expected = 'IOMMU_FAULT';
+    else if (op.op === 'rdma_write') {
+      this.writeTarget(t, op.val);
+      expected = 0;
+    } else expected = this.readTarget(t);
+    if (expected !== ANY && expected !== got) {
+      this.diverge('result-mismatch', `NIC ${op.op} through registration ${mr.id} page ${op.page % mr.span}: expected ${expected}, got ${got}`, { expected, got });
+    }
+  }
+
+  // ---- kernel-initiated events ----
+
+  leaseExpire(holder: 'map' | 'mr', holderId: number): void {
+    const l = this.leases.find((x) => x.holder === holder && x.holderId === holderId);
+    if (!l) {
+      this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId}, which holds none`);
+      return;
+    }
+    if (!l.breaking) this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId} without breaking it first`);
+    else if (this.clock < l.since + this.lbt) {
+      this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId} at t=${this.clock}, before lease-break-time (${l.since}+${this.lbt})`);
+    }
+    if (holder === 'map') {
+      for (const pr of this.procs) for (const m of pr.maps) if (m.lease === l.id) { m.valid = false; m.lease = -1; }
+    } else {
+      const mr = this.mrs.find((m) => m.id === holderId);
+      if (mr) { mr.revoked = true; mr.lease = -1; }
+    }
+    this.removeLease(l.id);
+  }
+
+  setClock(t: number): void {
+    if (t < this.clock) this.diverge('result-mismatch', `clock went backwards from ${this.clock} to ${t}`);
+    this.clock = t;
+  }
+
+  interrupted(tid: number): void {
+    const p = this.pending[tid];
+    if (p && !p.committed) p.interrupted = true;
+  }
+
+  allocFailed(tid: number, errno: string): void {
+    const p = this.pending[tid];
+    if (p) p.allocFailed.push(errno);
+  }
+
+  // ---- complete: compare the result ----
+
+  complete(tid: number, got: Result): void {
+    const p = this.p(tid);
+    this.pending[tid] = null;
+    const allowed: Result[] = [];
+    if (p.committed) {
+      allowed.push(p.expected);
+      const d = this.inflight.find((x) => x.id === p.dio);
+      if (d && !d.aio) {
+        if (!d.landed) this.diverge('result-mismatch', `${p.op.op} returned before its DMA completed`);
+        this.inflight = this.inflight.filter((x) => x !== d);
+      }
+    } else {
+      if (p.interrupted) allowed.push('EINTR');
+      else if (p.earlyError !== null) allowed.push(p.earlyError);
+      else if (p.failed !== null) allowed.push(p.failed);
+      allowed.push(...p.earlyAllowed, ...p.allocFailed);
+    }
+    if (allowed.includes(ANY) || allowed.includes(got)) return;
+    const want = allowed.length ? allowed.join(' or ') : 'the operation to take effect';
+    this.diverge('result-mismatch', `${p.op.op} returned ${got}, expected ${want}`, { op: p.op, got, expected: allowed });
+  }
+
+  pendingOp(tid: number): Op | null {
+    return this.pending[tid]?.op ?? null;
+  }
+
+  // ---- the abstract state ----
+
+  abstract(): AbstractState {
+    return {
+      clock: this.clock,
+      files: this.files.map((f) => ({
+        size: f.size,
+        state: f.state.slice(0, f.size),
+        data: f.page.slice(0, f.size).map((pg, i) => (f.state[i] === WRITTEN ? pg.v : 0)),
+      })),
+      procs: this.procs.map((pr) => ({
+        alive: pr.alive,
+        fds: pr.fds.flatMap((f, fd) => (f ? [{ fd, file: f.file, write: f.write }] : [])),
+        maps: pr.maps.map((m) => ({
+          id: m.id, file: m.file, pgoff: m.pgoff, npages: m.npages, shared: m.shared, direct: m.direct,
+          sync: m.sync, write: m.write, valid: m.valid, cow: m.cow.map((c) => (c ? c.v : null)),
+        })),
+        sigio: [...pr.sigio],
+      })),
+      leases: this.leases
+        .map((l) => ({ holder: `${l.holder}:${l.holderId}`, file: l.file, breaking: l.breaking, since: l.breaking ? l.since : 0 }))
+        .sort((a, b) => (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : 0)),
+      mrs: this.mrs.filter((m) => m.live).map((m) => ({ id: m.id, proc: m.proc, span: m.span, revoked: m.revoked })),
+    };
+  }
+}
