@@ -1,0 +1,164 @@
+// O_DIRECT I/O: xfs_file_dio_aio_{read,write} -> iomap_dio_rw, and the
+// device that later moves the data and completes the request.
+//
+// The user buffer is pinned with get_user_pages_fast; the device reads or
+// writes the pinned page by physical address when it gets to the request,
+// and the pin is dropped at completion.  The model sends O_DIRECT on DAX
+// files down this path too (XFS copies through xfs_file_dax_read instead):
+// seed 001's forward-progress argument presumes pins taken under the
+// file's IOLOCK.  The file-side extent for a write is allocated zeroed and
+// written at submission (XFS_BMAPI_ZERO), so completion needs no
+// conversion.
+
+import { HOLE, WRITTEN } from '../abstract.ts';
+import { EBADF, EFAULT, ENOSPC } from '../errno.ts';
+import { LIMITS, type Op } from '../testcase.ts';
+import { ANON_PAGE, ZERO_PAGE, fn, type DioReq, type Frame, type Kernel, type Pin, type Thread } from './kernel.ts';
+import { down_read, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
+import { unpin_user_page } from './page.ts';
+import { get_user_pages_fast, gupFrame } from './gup.ts';
+import { file_page, free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from './xfs_bmap.ts';
+import { BREAK_WRITE, xfs_break_layouts } from './xfs_file.ts';
+import { fd_lookup } from './file.ts';
+
+interface DioFrame extends Frame {
+  op: Extract<Op, { op: 'dio_read' | 'dio_write' }>;
+  inode: number;
+  vma: number;
+  page: number;
+  off: number;
+  pins: Pin[];
+  error: number;
+  req: number;
+}
+
+export function dioFrame(op: Extract<Op, { op: 'dio_read' | 'dio_write' }>): Omit<DioFrame, 'fn' | 'pc'> {
+  return { op, inode: -1, vma: -1, page: 0, off: 0, pins: [], error: 0, req: -1 };
+}
+
+function inode_dio_end(k: Kernel, inode: number): void {
+  if (--k.inodes[inode].dioCount === 0) k.wake('inode_dio', inode);
+}
+
+function unlock_iolock(k: Kernel, t: Thread, inode: number): void {
+  const id = k.inodes[inode].iolock;
+  if (rwsem_is_write_locked(k, t, id)) up_write(k, t, id);
+  else up_read(k, t, id);
+}
+
+export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
+  entry(k, t, f) {
+    const fd = fd_lookup(k, t.proc, f.op.fd);
+    if (fd < 0) return k.ret(t, EBADF);
+    const filp = k.filps[k.procs[t.proc].fds[fd]]!;
+    if (f.op.op === 'dio_write' && !filp.write) return k.ret(t, EBADF);
+    const vmas = k.procs[t.proc].vmas;
+    if (vmas.length === 0) return k.ret(t, EFAULT);
+    const vma = vmas[f.op.map % vmas.length];
+    f.inode = filp.inode;
+    f.vma = vma.id;
+    f.page = f.op.page % vma.npages;
+    return 'xfs_ilock_iolock_shared';
+  },
+  xfs_ilock_iolock_shared(k, t, f) {
+    return down_read(k, t, k.inodes[f.inode].iolock, f.op.op === 'dio_write' ? 'xfs_file_aio_write_checks' : 'iomap_dio_rw');
+  },
+  xfs_file_aio_write_checks(k, t, f) {
+    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_WRITE, stage: 0, error: 0, retry: false }, 'iomap_dio_rw');
+  },
+  iomap_dio_rw(k, t, f) {
+    if (f.op.op === 'dio_write' && t.rv) {
+      f.error = t.rv;
+      return 'xfs_iunlock';
+    }
+    const ip = k.inodes[f.inode];
+    if (ip.size === 0) {
+      k.ref.commit(t.id);
+      f.error = 0;
+      return 'xfs_iunlock';
+    }
+    f.off = f.op.off % ip.size;
+    ip.dioCount++; // inode_dio_begin
+    return k.call(t, get_user_pages_fast, gupFrame(f.vma, f.page, 1, f.op.op === 'dio_read', f.pins), 'submit_bio');
+  },
+  submit_bio(k, t, f) {
+    if (t.rv === 0 && k.dioQueue.length >= LIMITS.queueDepth) return k.sleep(t, 'dio_tag', 0, 'submit_bio', false); // blk_mq_get_tag
+    if (t.rv < 0) {
+      inode_dio_end(k, f.inode);
+      f.error = EFAULT;
+      return 'xfs_iunlock';
+    }
+    const read = f.op.op === 'dio_read';
+    if (!read && page_state(k, f.inode, f.off) !== WRITTEN) {
+      const hole = page_state(k, f.inode, f.off) === HOLE;
+      if (hole && k.inodes[f.inode].dax && free_blocks(k) === 0) {
+        k.ref.commit(t.id);
+        return 'enospc';
+      }
+      if (hole) {
+        if (xfs_bmapi_write(k, t, f.inode, f.off, false, 'ENOSPC') < 0) return 'enospc';
+      } else xfs_convert_unwritten(k, f.inode, f.off);
+    }
+    const page = file_page(k, f.inode, f.off);
+    const req: DioReq = {
+      refId: k.ref.commit(t.id), tid: t.id, dir: read ? 'read' : 'write', aio: f.op.aio, inode: f.inode, off: f.off,
+      filePage: page < 0 ? ZERO_PAGE : page, fileEpoch: page < 0 ? 0 : k.pageEpoch[page], buf: f.pins[0], stage: 0,
+    };
+    k.dioQueue.push(req);
+    f.req = req.refId;
+    f.error = 0;
+    if (f.op.aio) return 'xfs_iunlock'; // -EIOCBQUEUED: the I/O completes on its own
+    return k.sleep(t, 'dio', req.refId, 'xfs_iunlock', false);
+  },
+  enospc(k, t, f) {
+    for (const pin of f.pins) unpin_user_page(k, pin);
+    inode_dio_end(k, f.inode);
+    f.error = ENOSPC;
+    return 'xfs_iunlock';
+  },
+  xfs_iunlock(k, t, f) {
+    unlock_iolock(k, t, f.inode);
+    return k.ret(t, f.error);
+  },
+});
+
+// ---- the device ----
+
+export function dma_read_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic'): number {
+  if (pin.page === ZERO_PAGE) return 0;
+  if (pin.page === ANON_PAGE) return k.anonData[pin.anon];
+  k.emit({ kind: 'access', who, tid: t.id, page: pin.page, epoch: pin.epoch, inode: pin.inode, index: pin.index, write: false });
+  return k.pageData[pin.page];
+}
+
+export function dma_write_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic', v: number): void {
+  if (pin.page === ZERO_PAGE) return;
+  if (pin.page === ANON_PAGE) {
+    k.anonData[pin.anon] = v;
+    return;
+  }
+  k.emit({ kind: 'access', who, tid: t.id, page: pin.page, epoch: pin.epoch, inode: pin.inode, index: pin.index, write: true });
+  k.pageData[pin.page] = v;
+}
+
+// The device works through its queue in order: first the data moves, then
+// the request completes (bio_endio: unpin, inode_dio_end, wake).
+export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
+  dma_transfer(k, t) {
+    const r = k.dioQueue[0];
+    const file: Pin = { page: r.filePage, epoch: r.fileEpoch, inode: r.inode, index: r.off, anon: -1 };
+    if (r.dir === 'read') dma_write_page(k, t, r.buf, 'dio', dma_read_page(k, t, file, 'dio'));
+    else dma_write_page(k, t, file, 'dio', dma_read_page(k, t, r.buf, 'dio'));
+    r.stage = 1;
+    k.ref.dioLand(r.refId);
+    return 'bio_endio';
+  },
+  bio_endio(k, t) {
+    const r = k.dioQueue.shift()!;
+    unpin_user_page(k, r.buf);
+    inode_dio_end(k, r.inode);
+    if (!r.aio) k.wake('dio', r.refId);
+    k.wake('dio_tag', 0);
+    return k.ret(t, 0);
+  },
+});

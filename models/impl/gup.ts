@@ -1,0 +1,115 @@
+// mm/gup.c: get_user_pages and get_user_pages_fast.  A pin is a page
+// reference; it pins the page, not the page's place in the file.
+
+import { EFAULT } from '../errno.ts';
+import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin, type Thread, type Vma } from './kernel.ts';
+import { down_read, up_read } from './rwsem.ts';
+import { get_page, put_page, unpin_user_page } from './page.ts';
+import { handle_mm_fault } from './mm.ts';
+
+export interface GupFrame extends Frame {
+  vma: number; // mapping id
+  first: number;
+  n: number;
+  write: boolean;
+  pins: Pin[]; // output, owned by the caller
+  i: number;
+  err: number;
+  // gup_fast: what the lockless pte read saw
+  page: number;
+  epoch: number;
+  inode: number;
+  index: number;
+}
+
+export function gupFrame(vma: number, first: number, n: number, write: boolean, pins: Pin[]): Omit<GupFrame, 'fn' | 'pc'> {
+  return { vma, first, n, write, pins, i: 0, err: 0, page: -1, epoch: 0, inode: -1, index: -1 };
+}
+
+// The pin's reference is already taken (get_page); an anonymous page gets
+// its reference here.
+function record_pin(k: Kernel, t: Thread, f: GupFrame, vma: Vma | null, p: number, page: number, epoch: number): void {
+  const file = page !== ANON_PAGE && page !== ZERO_PAGE;
+  const anon = page === ANON_PAGE && vma ? vma.cow[p] : -1;
+  if (anon >= 0) k.anonRef[anon]++;
+  f.pins.push({ page, epoch, inode: file ? f.inode : -1, index: file ? f.index : -1, anon });
+  k.ref.pin(t.id, f.vma, p, f.write);
+}
+
+// The slow path: under mmap_sem, look each page up, faulting it in when it
+// is not mapped as needed.
+export const get_user_pages = fn<GupFrame>('get_user_pages', {
+  down_read_mmap_sem(k, t) {
+    return down_read(k, t, k.procs[t.proc].mmapSem, 'follow_page_mask');
+  },
+  follow_page_mask(k, t, f) {
+    if (f.i === f.n) return 'up_read_mmap_sem';
+    const p = f.first + f.i;
+    const vma = k.vmaById(t.proc, f.vma);
+    if (!vma || (f.write && !vma.write)) {
+      if (f.write) k.ref.writeFault(t.id, f.vma, p);
+      else k.ref.readFault(t.id, f.vma, p);
+      f.err = EFAULT;
+      return 'undo';
+    }
+    const page = vma.pte[p];
+    if (page === -1 || (f.write && !vma.pteWrite[p])) return k.call(t, handle_mm_fault, { vma: f.vma, page: p, write: f.write }, 'faultin_page');
+    get_page(k, page);
+    f.inode = vma.inode;
+    f.index = vma.pgoff + p;
+    record_pin(k, t, f, vma, p, page, vma.pteEpoch[p]);
+    f.i++;
+    return 'follow_page_mask';
+  },
+  faultin_page(k, t, f) {
+    if (t.rv < 0) {
+      f.err = EFAULT;
+      return 'undo';
+    }
+    return 'follow_page_mask';
+  },
+  undo(k, t, f) {
+    for (const pin of f.pins) unpin_user_page(k, pin);
+    f.pins.length = 0;
+    return 'up_read_mmap_sem';
+  },
+  up_read_mmap_sem(k, t, f) {
+    up_read(k, t, k.procs[t.proc].mmapSem);
+    return k.ret(t, f.err);
+  },
+});
+
+// The lockless fast path, for one page (the O_DIRECT buffer): read the
+// pte, take a speculative reference, then re-read the pte and back off if
+// it changed (001, "mm: fix __gup_device_huge vs unmap").
+export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
+  gup_pte_range(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma);
+    const p = f.first;
+    if (!vma || vma.pte[p] === -1 || (f.write && !vma.pteWrite[p])) return 'slow_path';
+    f.page = vma.pte[p];
+    f.epoch = vma.pteEpoch[p];
+    f.inode = vma.inode;
+    f.index = vma.pgoff + p;
+    return 'gup_get_page';
+  },
+  gup_get_page(k, t, f) {
+    const p = f.first;
+    get_page(k, f.page);
+    if (!k.flags.gupFastNoRecheck) {
+      const vma = k.vmaById(t.proc, f.vma);
+      if (!vma || vma.pte[p] !== f.page || (f.write && !vma.pteWrite[p])) {
+        put_page(k, f.page);
+        return 'slow_path';
+      }
+    }
+    record_pin(k, t, f, k.vmaById(t.proc, f.vma), p, f.page, f.epoch);
+    return k.ret(t, 0);
+  },
+  slow_path(k, t, f) {
+    return k.call(t, get_user_pages, gupFrame(f.vma, f.first, 1, f.write, f.pins), 'slow_done');
+  },
+  slow_done(k, t) {
+    return k.ret(t, t.rv);
+  },
+});

@@ -1,0 +1,441 @@
+// The implementation model's core: kernel state, threads, and the step
+// engine.  Kernel functions are procedures made of labelled steps
+// (PlusCal style); one call to step() runs exactly one label of one
+// thread atomically.  A step returns the label to run next, or the result
+// of call()/ret()/sleep(), which manage the thread's stack and blocking.
+
+import { LIMITS, initialValue, type Op, type TestCase, type NicOp } from '../testcase.ts';
+import type { Variant, Flags } from '../variants/index.ts';
+import type { Reference } from '../reference/index.ts';
+import { ERESTARTSYS } from '../errno.ts';
+
+export const RUNNING = 0;
+export const BLOCKED = 1;
+export const DONE = 2;
+
+export type ThreadKind = 'proc' | 'device' | 'nic' | 'timer' | 'kworker';
+
+export type Wait = '' | 'rwsem' | 'page' | 'lease' | 'dio' | 'dio_tag' | 'inode_dio' | 'timer';
+
+// A special return value from a step, as opposed to the next label.
+export type Ctl = { readonly ctl: string };
+export const WAIT: Ctl = { ctl: 'wait' };
+export const CALLED: Ctl = { ctl: 'call' };
+export const RETURNED: Ctl = { ctl: 'return' };
+export type Next = string | Ctl;
+
+export interface Frame {
+  fn: Fn<any>;
+  pc: number;
+}
+
+export type Step<F extends Frame> = (k: Kernel, t: Thread, f: F) => Next;
+
+export interface Fn<F extends Frame> {
+  name: string;
+  labels: string[];
+  index: Map<string, number>;
+  steps: Step<F>[];
+}
+
+// Defines a kernel function: its labels, in order, each one atomic step.
+export function fn<F extends Frame>(name: string, steps: Record<string, Step<F>>): Fn<F> {
+  const labels = Object.keys(steps);
+  return { name, labels, index: new Map(labels.map((l, i) => [l, i])), steps: labels.map((l) => steps[l]) };
+}
+
+export interface Thread {
+  id: number;
+  kind: ThreadKind;
+  name: string;
+  proc: number; // process index, -1 for kernel threads and devices
+  prog: Op[];
+  loop: boolean;
+  ip: number; // index of the current op in prog
+  stack: Frame[];
+  status: number;
+  wait: Wait;
+  waitId: number;
+  waitSeq: number;
+  waitMode: number; // for rwsem waiters: 0 read, 1 write
+  rv: number; // value returned by the last callee or wait
+  rv2: number; // second return value (the `retry` out-parameter of xfs_break_*)
+  sigpending: boolean;
+  sleeps: number; // interruptible sleeps so far (signal injection counts these)
+  allocs: number; // fallible allocations so far (allocation failure injection)
+  held: number[]; // rwsem ids held, in acquisition order
+}
+
+// ---- kernel objects ----
+
+export interface RwSem {
+  id: number;
+  cls: 'i_rwsem' | 'mmap_sem' | 'mmaplock';
+  owner: number; // inode or process it belongs to
+  writer: number; // tid or -1
+  readers: number[];
+}
+
+export interface Inode {
+  id: number;
+  uid: number;
+  dax: boolean;
+  reflink: boolean;
+  size: number;
+  bmap: Int16Array; // DAX: block backing each page, -1 for a hole
+  unwritten: Uint8Array; // extent allocated but not yet written
+  cache: Int16Array; // non-DAX: page cache page holding each page, -1 if none
+  iolock: number; // XFS_IOLOCK (the VFS i_rwsem)
+  mmaplock: number; // XFS_MMAPLOCK
+  dioCount: number; // i_dio_count
+}
+
+export interface Filp {
+  id: number;
+  inode: number;
+  write: boolean;
+  refs: number; // fd table entries and vmas holding this struct file
+}
+
+export interface Vma {
+  id: number; // mapping id, as the reference numbers them
+  filp: number;
+  inode: number;
+  pgoff: number;
+  npages: number;
+  shared: boolean;
+  direct: boolean; // MAP_DIRECT
+  sync: boolean;
+  write: boolean;
+  pte: Int16Array; // page mapped at each page, or -1
+  pteWrite: Uint8Array;
+  pteEpoch: Int32Array; // allocation epoch of the page when the pte was installed
+  cow: Int16Array; // private copy of each page: an anonymous page id, or -1
+  lease: number; // file_lock id backing a MAP_DIRECT vma, -1 otherwise
+}
+
+export interface Proc {
+  id: number;
+  uid: number;
+  capLease: boolean;
+  fds: Int16Array; // filp id per fd number, -1 when free
+  vmas: Vma[];
+  mmapSem: number;
+  sigio: number[]; // si_fd of every SIGIO delivered
+}
+
+// An FL_LAYOUT lease (fs/locks.c file_lock) with the MAP_DIRECT or
+// lease_direct state that hangs off it (fs/mapdirect.c map_direct_state).
+export interface FileLock {
+  id: number;
+  inode: number;
+  kind: 'map_direct' | 'lease_direct';
+  holder: number; // mapping id (map_direct) or registration id (lease_direct)
+  onList: boolean; // on the inode's lease list, where breakers see it
+  breaking: boolean;
+  breakTime: number;
+  valid: boolean; // MAPDIRECT_VALID
+  vmaRefs: number; // mds_vmaref
+  fasync: { proc: number; fd: number; filp: number } | null; // where lm_break sends SIGIO
+}
+
+// A pinned page: the page, and what it was when pinned.
+export interface Pin {
+  page: number; // page id, ANON_PAGE or ZERO_PAGE
+  epoch: number;
+  inode: number; // origin (file, page), -1 for anonymous memory
+  index: number;
+  anon: number; // the anonymous page, for ANON_PAGE
+}
+
+// An RDMA memory registration (ib_umem + ib_mr).
+export interface Mr {
+  id: number;
+  proc: number;
+  span: number;
+  pins: Pin[];
+  pinned: boolean; // page references still held
+  iova: number;
+  iovaPages: number; // IOVA pages the DMA API mapped
+  sgPages: number; // pages iommu_sg_num_pages() counts: not the extra page of an unaligned buffer
+  lease: number;
+  revoked: boolean;
+  live: boolean;
+}
+
+// An O_DIRECT request on its way through the block layer.
+export interface DioReq {
+  refId: number;
+  tid: number;
+  dir: 'read' | 'write'; // read: device writes the user buffer
+  aio: boolean;
+  inode: number; // the file side
+  off: number;
+  filePage: number; // page the device reads or writes on the file side, or ZERO_PAGE
+  fileEpoch: number;
+  buf: Pin;
+  stage: 0 | 1; // 0: data not yet transferred, 1: transferred, completion pending
+}
+
+export type Timer = { deadline: number; kind: 'sleep'; tid: number } | { deadline: number; kind: 'work'; work: Work };
+
+export type Work = { kind: 'map_direct_invalidate'; lease: number } | { kind: 'ib_umem_lease_break'; lease: number };
+
+export const ZERO_PAGE = -3;
+export const ANON_PAGE = -2;
+
+// What a step did that the general checks look at.
+export type Event =
+  | { kind: 'access'; who: 'cpu' | 'dio' | 'nic'; tid: number; page: number; epoch: number; inode: number; index: number; write: boolean }
+  | { kind: 'iova'; iova: number; issuedFor: number; reached: number }
+  | { kind: 'sigio'; proc: number; fd: number; inode: number }
+  | { kind: 'lock'; tid: number; lock: number; cls: string; write: boolean; held: number[] }
+  | { kind: 'blockmap'; inode: number }
+  | { kind: 'put_page'; page: number; count: number };
+
+export class Kernel {
+  readonly flags: Flags;
+  readonly mapdirect: boolean; // the MAP_DIRECT / lease_direct machinery exists
+  clock = 0;
+  readonly lbt: number;
+  readonly nblocks: number;
+  readonly npages: number;
+  // struct page for every page: persistent-memory pages first (page b is
+  // block b), then page-cache pages.
+  pageRef: Int32Array;
+  pageData: Int32Array;
+  pageOwner: Int16Array; // inode that owns the page's block or cache slot, -1 if free
+  pageIndex: Int16Array;
+  pageEpoch: Int32Array; // bumped on every allocation
+  blockFree: number[]; // xfs free space: a LIFO, so freed blocks are reused first
+  cacheFree: number[];
+  // Anonymous pages (private copies), referenced by the vma that maps them
+  // and by pins; a page outlives its vma while pinned.
+  anonData: number[] = [];
+  anonRef: number[] = [];
+  anonFree: number[] = [];
+  inodes: Inode[];
+  filps: (Filp | null)[] = [];
+  procs: Proc[] = [];
+  threads: Thread[] = [];
+  locks: RwSem[] = [];
+  leases: FileLock[] = [];
+  mrs: Mr[] = [];
+  dioQueue: DioReq[] = [];
+  timers: Timer[] = [];
+  work: Work[] = [];
+  // IOMMU page table: IOVA page -> page, and which registration mapped it.
+  iommuPage: Int16Array;
+  iommuMr: Int16Array;
+  iommuIdx: Int16Array;
+  iovaFree: { start: number; len: number }[] = [];
+  iovaTop = 0;
+  nic: NicOp[];
+  nicIp = 0;
+  nextMapId = 0;
+  nextMrId = 0;
+  nextLease = 0;
+  seq = 0;
+  events: Event[] = [];
+  readonly device: number;
+  readonly nicThread: number;
+  readonly timer: number;
+  readonly kworker: number;
+  private signalAt: Map<number, Set<number>>;
+  private allocFailAt: Map<number, Set<number>>;
+
+  constructor(readonly variant: Variant, readonly tc: TestCase, readonly ref: Reference) {
+    this.flags = variant.flags;
+    this.mapdirect = variant.contract === 'mapdirect';
+    const cfg = tc.config;
+    this.lbt = cfg.leaseBreakTime;
+    this.nblocks = cfg.blocks;
+    this.npages = cfg.blocks + LIMITS.cachePages;
+    this.pageRef = new Int32Array(this.npages);
+    this.pageData = new Int32Array(this.npages);
+    this.pageOwner = new Int16Array(this.npages).fill(-1);
+    this.pageIndex = new Int16Array(this.npages).fill(-1);
+    this.pageEpoch = new Int32Array(this.npages);
+    for (let b = 0; b < cfg.blocks; b++) this.pageRef[b] = 1; // ZONE_DEVICE pages idle at 1
+    this.blockFree = [];
+    for (let b = cfg.blocks - 1; b >= 0; b--) this.blockFree.push(b);
+    this.cacheFree = [];
+    for (let p = this.npages - 1; p >= cfg.blocks; p--) this.cacheFree.push(p);
+    this.iommuPage = new Int16Array(LIMITS.iovaPages).fill(-1);
+    this.iommuMr = new Int16Array(LIMITS.iovaPages).fill(-1);
+    this.iommuIdx = new Int16Array(LIMITS.iovaPages).fill(-1);
+    this.nic = tc.nic;
+    this.inodes = cfg.files.map((f, i) => {
+      const ino: Inode = {
+        id: i, uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size,
+        bmap: new Int16Array(LIMITS.pagesPerFile).fill(-1),
+        unwritten: new Uint8Array(LIMITS.pagesPerFile),
+        cache: new Int16Array(LIMITS.pagesPerFile).fill(-1),
+        iolock: this.newLock('i_rwsem', i),
+        mmaplock: this.newLock('mmaplock', i),
+        dioCount: 0,
+      };
+      return ino;
+    });
+    // Lay out the initial files: blocks (DAX) or page-cache pages in order.
+    cfg.files.forEach((f, i) => {
+      if (f.sparse) return;
+      for (let pg = 0; pg < f.size; pg++) {
+        const page = f.dax ? this.blockFree.pop() : this.cacheFree.pop();
+        if (page === undefined) throw new Error('model limit: not enough blocks for the initial files');
+        this.pageRef[page] = 1;
+        this.pageOwner[page] = i;
+        this.pageIndex[page] = pg;
+        this.pageEpoch[page] = 1;
+        this.pageData[page] = initialValue(i, pg);
+        if (f.dax) this.inodes[i].bmap[pg] = page;
+        else this.inodes[i].cache[pg] = page;
+      }
+    });
+    this.procs = cfg.procs.map((p, i) => this.newProc(i, p.uid, p.capLease));
+    const mk = (kind: ThreadKind, name: string, proc: number, prog: Op[], loop: boolean): Thread => ({
+      id: this.threads.length, kind, name, proc, prog, loop, ip: 0, stack: [], status: RUNNING, wait: '', waitId: -1,
+      waitSeq: 0, waitMode: 0, rv: 0, rv2: 0, sigpending: false, sleeps: 0, allocs: 0, held: [],
+    });
+    tc.threads.forEach((ts, i) => this.threads.push(mk('proc', `T${i}`, ts.proc, ts.ops, ts.loop)));
+    this.device = this.threads.length;
+    this.threads.push(mk('device', 'device', -1, [], false));
+    this.nicThread = this.threads.length;
+    this.threads.push(mk('nic', 'nic', -1, [], false));
+    this.timer = this.threads.length;
+    this.threads.push(mk('timer', 'timer', -1, [], false));
+    this.kworker = this.threads.length;
+    this.threads.push(mk('kworker', 'kworker', -1, [], false));
+    for (const t of this.threads) if (t.kind === 'proc' && t.prog.length === 0) t.status = DONE;
+    this.signalAt = plan(tc, 'signal');
+    this.allocFailAt = plan(tc, 'alloc');
+  }
+
+  newLock(cls: RwSem['cls'], owner: number): number {
+    this.locks.push({ id: this.locks.length, cls, owner, writer: -1, readers: [] });
+    return this.locks.length - 1;
+  }
+
+  newProc(id: number, uid: number, capLease: boolean): Proc {
+    return { id, uid, capLease, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [] };
+  }
+
+  // ---- procedure engine ----
+
+  call<F extends Frame>(t: Thread, callee: Fn<F>, locals: Omit<F, 'fn' | 'pc'>, cont: string): Ctl {
+    const caller = t.stack[t.stack.length - 1];
+    caller.pc = label(caller.fn, cont);
+    t.stack.push({ fn: callee, pc: 0, ...locals } as Frame);
+    return CALLED;
+  }
+
+  ret(t: Thread, value: number): Ctl {
+    t.stack.pop();
+    t.rv = value;
+    t.rv2 = 0;
+    return RETURNED;
+  }
+
+  retRetry(t: Thread, value: number, retry = true): Ctl {
+    this.ret(t, value);
+    t.rv2 = retry ? 1 : 0;
+    return RETURNED;
+  }
+
+  // Puts the thread to sleep until woken on (wait, id); it then runs
+  // label `cont` with t.rv = 0.  An interruptible sleep may be hit by an
+  // injected signal: it then does not sleep and t.rv = -ERESTARTSYS.
+  sleep(t: Thread, wait: Wait, id: number, cont: string, interruptible: boolean): Ctl | string {
+    if (interruptible) {
+      const nth = t.sleeps++;
+      if (this.signalAt.get(t.id)?.has(nth)) {
+        t.sigpending = true;
+        this.ref.interrupted(t.id);
+      }
+      if (t.sigpending) {
+        t.rv = ERESTARTSYS;
+        return cont;
+      }
+    }
+    const f = t.stack[t.stack.length - 1];
+    f.pc = label(f.fn, cont);
+    t.status = BLOCKED;
+    t.wait = wait;
+    t.waitId = id;
+    t.waitSeq = this.seq++;
+    t.rv = 0;
+    return WAIT;
+  }
+
+  wake(wait: Wait, id: number): void {
+    for (const t of this.threads) {
+      if (t.status === BLOCKED && t.wait === wait && t.waitId === id) this.wakeThread(t);
+    }
+  }
+
+  wakeThread(t: Thread): void {
+    t.status = RUNNING;
+    t.wait = '';
+    t.waitId = -1;
+  }
+
+  // A fallible allocation (block, lease, IOVA): true if the test case
+  // injects a failure here.  The reference is told which result the
+  // failure permits.
+  allocFails(t: Thread, userVisible: string): boolean {
+    if (t.kind !== 'proc') return false;
+    const nth = t.allocs++;
+    if (!this.allocFailAt.get(t.id)?.has(nth)) return false;
+    this.ref.allocFailed(t.id, userVisible);
+    return true;
+  }
+
+  currentOp(t: Thread): Op {
+    return t.prog[t.ip];
+  }
+
+  // ---- object lookup, by the index rules of the test case ----
+
+  openFds(proc: number): number[] {
+    const out: number[] = [];
+    const fds = this.procs[proc].fds;
+    for (let fd = 0; fd < fds.length; fd++) if (fds[fd] >= 0) out.push(fd);
+    return out;
+  }
+
+  vmaById(proc: number, id: number): Vma | null {
+    return this.procs[proc].vmas.find((v) => v.id === id) ?? null;
+  }
+
+  liveMrs(): Mr[] {
+    return this.mrs.filter((m) => m.live);
+  }
+
+  leaseById(id: number): FileLock | null {
+    return this.leases.find((l) => l.id === id) ?? null;
+  }
+
+  addTimer(timer: Timer): void {
+    this.timers.push(timer);
+  }
+
+  emit(e: Event): void {
+    this.events.push(e);
+  }
+}
+
+export function label(f: Fn<any>, l: string): number {
+  const i = f.index.get(l);
+  if (i === undefined) throw new Error(`${f.name}: no label "${l}"`);
+  return i;
+}
+
+function plan(tc: TestCase, kind: 'signal' | 'alloc'): Map<number, Set<number>> {
+  const m = new Map<number, Set<number>>();
+  for (const f of tc.faults) {
+    if (f.kind !== kind || f.thread >= tc.threads.length) continue;
+    if (!m.has(f.thread)) m.set(f.thread, new Set());
+    m.get(f.thread)!.add(f.nth);
+  }
+  return m;
+}

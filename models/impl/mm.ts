@@ -1,0 +1,359 @@
+// mm/memory.c, mm/mmap.c, kernel/fork.c: page tables, faults, CPU
+// accesses, mmap/munmap/fork.
+//
+// A process's page table lives in its vmas: vma.pte[p] is the page mapped
+// at page p of the mapping (or -1).  Faults run with mmap_sem held for
+// read and call the filesystem's fault handler.
+
+import { LIMITS, type Op } from '../testcase.ts';
+import { EACCES, EAGAIN, EBADF, EINVAL, ENOMEM, EOPNOTSUPP, EPERM, VM_FAULT_SIGSEGV } from '../errno.ts';
+import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Thread, type Vma } from './kernel.ts';
+import { down_read, down_write, up_read, up_write } from './rwsem.ts';
+import { __xfs_filemap_fault } from './xfs_file.ts';
+import { generic_map_direct_close, generic_map_direct_open, map_direct_setup } from './mapdirect.ts';
+import { fd_lookup, fput } from './file.ts';
+import { anon_alloc, anon_put } from './page.ts';
+import { read_file_page } from './xfs_bmap.ts';
+
+function do_cow_fault_copy(k: Kernel, vma: Vma, p: number, value: number): void {
+  vma.cow[p] = anon_alloc(k, value);
+  set_pte(k, vma, p, ANON_PAGE, true);
+}
+
+// zap_page_range for a whole vma: private copies go with it.
+export function zap_vma_ptes(k: Kernel, vma: Vma): void {
+  for (let p = 0; p < vma.npages; p++) {
+    vma.pte[p] = -1;
+    vma.pteWrite[p] = 0;
+    drop_cow_page(k, vma, p);
+  }
+}
+
+// Zap the ptes of every vma mapping pages [from, to) of the file.  With
+// evenCows, private copy-on-write pages go too (truncate_pagecache); hole
+// punching and the busy-page scan leave them (mm/truncate.c).
+export function unmap_mapping_range(k: Kernel, inode: number, from: number, to: number, evenCows: boolean): void {
+  for (const pr of k.procs) {
+    for (const vma of pr.vmas) {
+      if (vma.inode !== inode) continue;
+      for (let p = 0; p < vma.npages; p++) {
+        const pg = vma.pgoff + p;
+        if (pg < from || pg >= to) continue;
+        if (vma.pte[p] === ANON_PAGE) {
+          if (!evenCows) continue;
+          drop_cow_page(k, vma, p);
+        }
+        vma.pte[p] = -1;
+        vma.pteWrite[p] = 0;
+      }
+    }
+  }
+}
+
+// do_cow_fault: give the page of a private mapping its own anonymous
+// copy of what the file holds, and map it writable.
+export function do_cow_fault(k: Kernel, vma: Vma, p: number): void {
+  if (vma.cow[p] < 0) vma.cow[p] = anon_alloc(k, read_file_page(k, vma.inode, vma.pgoff + p));
+  set_pte(k, vma, p, ANON_PAGE, true);
+}
+
+function drop_cow_page(k: Kernel, vma: Vma, p: number): void {
+  if (vma.cow[p] < 0) return;
+  anon_put(k, vma.cow[p]);
+  vma.cow[p] = -1;
+}
+
+export function set_pte(k: Kernel, vma: Vma, p: number, page: number, write: boolean): void {
+  vma.pte[p] = page;
+  vma.pteWrite[p] = write ? 1 : 0;
+  vma.pteEpoch[p] = page >= 0 ? k.pageEpoch[page] : 0;
+}
+
+// What a load through a present pte reads.
+function read_pte(k: Kernel, t: Thread, vma: Vma, p: number, write: boolean): number {
+  const page = vma.pte[p];
+  if (page === ZERO_PAGE) return 0;
+  if (page === ANON_PAGE) return k.anonData[vma.cow[p]];
+  k.emit({ kind: 'access', who: 'cpu', tid: t.id, page, epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, write });
+  return k.pageData[page];
+}
+
+// ---- handle_mm_fault: called with mmap_sem held for read ----
+
+export interface FaultFrame extends Frame {
+  vma: number; // mapping id
+  page: number;
+  write: boolean;
+}
+
+export const handle_mm_fault = fn<FaultFrame>('handle_mm_fault', {
+  handle_mm_fault(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma);
+    if (!vma) {
+      if (f.write) k.ref.writeFault(t.id, f.vma, f.page);
+      else k.ref.readFault(t.id, f.vma, f.page);
+      return k.ret(t, VM_FAULT_SIGSEGV);
+    }
+    return k.call(t, __xfs_filemap_fault, { vma: f.vma, page: f.page, write: f.write }, 'done');
+  },
+  done(k, t) {
+    return k.ret(t, t.rv);
+  },
+});
+
+// The CPU's page-fault entry (do_user_addr_fault): mmap_sem around
+// handle_mm_fault.
+export const do_user_addr_fault = fn<FaultFrame>('do_user_addr_fault', {
+  down_read_mmap_sem(k, t) {
+    return down_read(k, t, k.procs[t.proc].mmapSem, 'fault');
+  },
+  fault(k, t, f) {
+    return k.call(t, handle_mm_fault, { vma: f.vma, page: f.page, write: f.write }, 'up_read_mmap_sem');
+  },
+  up_read_mmap_sem(k, t) {
+    up_read(k, t, k.procs[t.proc].mmapSem);
+    return k.ret(t, t.rv);
+  },
+});
+
+// ---- CPU load and store through a mapping ----
+
+export interface AccessFrame extends Frame {
+  op: Extract<Op, { op: 'load' | 'store' }>;
+  vma: number;
+}
+
+function resolveMap(k: Kernel, t: Thread, index: number): number {
+  const vmas = k.procs[t.proc].vmas;
+  return vmas.length ? vmas[index % vmas.length].id : -1;
+}
+
+export const cpu_load = fn<AccessFrame>('cpu_load', {
+  entry(k, t, f) {
+    f.vma = resolveMap(k, t, f.op.map);
+    return f.vma < 0 ? k.ret(t, VM_FAULT_SIGSEGV) : 'load';
+  },
+  load(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma);
+    if (!vma) {
+      k.ref.commit(t.id);
+      return k.ret(t, VM_FAULT_SIGSEGV);
+    }
+    const p = f.op.page % vma.npages;
+    if (vma.pte[p] === -1) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write: false }, 'faulted');
+    const v = read_pte(k, t, vma, p, false);
+    k.ref.commit(t.id);
+    return k.ret(t, v);
+  },
+  faulted(k, t) {
+    return t.rv < 0 ? k.ret(t, t.rv) : 'load';
+  },
+});
+
+export const cpu_store = fn<AccessFrame>('cpu_store', {
+  entry(k, t, f) {
+    f.vma = resolveMap(k, t, f.op.map);
+    if (f.vma < 0 || !k.vmaById(t.proc, f.vma)!.write) return k.ret(t, VM_FAULT_SIGSEGV);
+    return 'store';
+  },
+  store(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma);
+    if (!vma) {
+      k.ref.commit(t.id);
+      return k.ret(t, VM_FAULT_SIGSEGV);
+    }
+    const p = f.op.page % vma.npages;
+    if (vma.pte[p] === -1 || !vma.pteWrite[p]) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write: true }, 'faulted');
+    const op = f.op as Extract<Op, { op: 'store' }>;
+    const page = vma.pte[p];
+    if (page === ANON_PAGE) k.anonData[vma.cow[p]] = op.val;
+    else {
+      k.emit({ kind: 'access', who: 'cpu', tid: t.id, page, epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, write: true });
+      k.pageData[page] = op.val;
+    }
+    k.ref.commit(t.id);
+    return k.ret(t, 0);
+  },
+  faulted(k, t) {
+    return t.rv < 0 ? k.ret(t, t.rv) : 'store';
+  },
+});
+
+// ---- mmap ----
+
+interface MmapFrame extends Frame {
+  op: Extract<Op, { op: 'mmap' }>;
+  fd: number;
+  filp: number;
+  result: number;
+}
+
+// do_mmap's flag checks, in the kernel's order: MAP_SHARED_VALIDATE
+// rejects flags the file_operations do not list, then PROT_WRITE needs a
+// writable file, then the filesystem's ->mmap checks.
+function do_mmap_checks(k: Kernel, t: Thread, f: MmapFrame): number {
+  const op = f.op;
+  const filp = k.filps[f.filp]!;
+  const ip = k.inodes[filp.inode];
+  const pr = k.procs[t.proc];
+  if (op.type === 'validate' && op.direct && !k.mapdirect) return EOPNOTSUPP; // not in xfs mmap_supported_flags
+  if (op.type !== 'private' && op.write && !filp.write) return EACCES;
+  const checkFile = !k.flags.validateIgnoresFile;
+  if (op.type === 'validate' && op.sync && !ip.dax && checkFile) return EOPNOTSUPP; // xfs_file_mmap: daxdev_mapping_supported
+  if (op.type === 'validate' && op.direct) {
+    if ((!ip.dax && checkFile) || ip.reflink) return EPERM; // 004: "DAX access is not available or the file has reflink extents"
+    if (ip.uid !== pr.uid && !pr.capLease) return EACCES; // 004: owner or CAP_LEASE
+  }
+  return 0;
+}
+
+export const sys_mmap = fn<MmapFrame>('sys_mmap', {
+  do_mmap(k, t, f) {
+    const fd = fd_lookup(k, t.proc, f.op.fd);
+    if (fd < 0) return k.ret(t, EBADF);
+    f.fd = fd;
+    f.filp = k.procs[t.proc].fds[fd];
+    const err = do_mmap_checks(k, t, f);
+    if (err) return k.ret(t, err);
+    k.filps[f.filp]!.refs++; // fget: the file outlives a concurrent close
+    return map_direct_wanted(k, f.op) ? 'inode_lock' : 'down_write_mmap_sem';
+  },
+  // MAP_DIRECT sets its lease under the IOLOCK, which every lease breaker
+  // holds from its break to its change of the file, so no breaker meets a
+  // lease set up after it broke them.  The IOLOCK ranks above mmap_sem.
+  inode_lock(k, t, f) {
+    return down_write(k, t, k.inodes[k.filps[f.filp]!.inode].iolock, 'down_write_mmap_sem');
+  },
+  down_write_mmap_sem(k, t) {
+    return down_write(k, t, k.procs[t.proc].mmapSem, 'mmap_region');
+  },
+  // ->mmap (lease setup) and vma_link in one step: both run under
+  // mmap_sem held for write, and no lease breaker can act on a lease whose
+  // vma is not yet linked in a way a user could tell apart.
+  mmap_region(k, t, f) {
+    const op = f.op;
+    const pr = k.procs[t.proc];
+    const filp = k.filps[f.filp]!;
+    if (pr.vmas.length >= LIMITS.mapsPerProc) {
+      k.ref.commit(t.id);
+      f.result = ENOMEM;
+      return 'unlock';
+    }
+    const npages = 1 + (op.len % LIMITS.mapPages);
+    const vma: Vma = {
+      id: -1, filp: f.filp, inode: filp.inode, pgoff: op.off % LIMITS.pagesPerFile, npages,
+      shared: op.type !== 'private' || (op.direct && k.flags.mapPrivateDirectShared),
+      direct: false, sync: op.type === 'validate' && op.sync, write: op.write,
+      pte: new Int16Array(npages).fill(-1), pteWrite: new Uint8Array(npages), pteEpoch: new Int32Array(npages),
+      cow: new Int16Array(npages).fill(-1), lease: -1,
+    };
+    if (map_direct_wanted(k, op) && k.inodes[filp.inode].dax) {
+      const err = map_direct_setup(k, t, vma, f.fd);
+      if (err) {
+        f.result = err;
+        return 'unlock';
+      }
+    }
+    vma.id = k.nextMapId++;
+    if (vma.lease >= 0) k.leases.find((l) => l.id === vma.lease)!.holder = vma.id;
+    filp.refs++;
+    pr.vmas.push(vma);
+    k.ref.commit(t.id);
+    f.result = vma.id;
+    return 'unlock';
+  },
+  unlock(k, t, f) {
+    up_write(k, t, k.procs[t.proc].mmapSem);
+    if (map_direct_wanted(k, f.op)) up_write(k, t, k.inodes[k.filps[f.filp]!.inode].iolock);
+    fput(k, f.filp);
+    return k.ret(t, f.result);
+  },
+});
+
+// Whether this mmap establishes a MAP_DIRECT lease.
+function map_direct_wanted(k: Kernel, op: Extract<Op, { op: 'mmap' }>): boolean {
+  if (!k.mapdirect || !op.direct) return false;
+  if (op.type === 'validate') return true;
+  return op.type === 'private' && k.flags.mapPrivateDirectShared; // v4: MAP_PRIVATE|MAP_DIRECT fell back to MAP_SHARED (002)
+}
+
+// ---- munmap ----
+
+interface MunmapFrame extends Frame {
+  op: Extract<Op, { op: 'munmap' }>;
+  vma: number;
+}
+
+export const sys_munmap = fn<MunmapFrame>('sys_munmap', {
+  entry(k, t, f) {
+    f.vma = resolveMap(k, t, f.op.map);
+    return f.vma < 0 ? k.ret(t, EINVAL) : 'down_write_mmap_sem';
+  },
+  down_write_mmap_sem(k, t) {
+    return down_write(k, t, k.procs[t.proc].mmapSem, 'do_munmap');
+  },
+  // Unlink, zap and close the vma; closing the last MAP_DIRECT vma drops
+  // the lease (put_map_direct_vma).
+  do_munmap(k, t, f) {
+    const pr = k.procs[t.proc];
+    const i = pr.vmas.findIndex((v) => v.id === f.vma);
+    if (i >= 0) {
+      const [vma] = pr.vmas.splice(i, 1);
+      zap_vma_ptes(k, vma);
+      if (vma.lease >= 0) generic_map_direct_close(k, vma);
+      fput(k, vma.filp);
+    }
+    k.ref.commit(t.id);
+    return 'up_write_mmap_sem';
+  },
+  up_write_mmap_sem(k, t) {
+    up_write(k, t, k.procs[t.proc].mmapSem);
+    return k.ret(t, 0);
+  },
+});
+
+// ---- fork: the child gets the fd table and copies of the vmas ----
+
+interface ForkFrame extends Frame {
+  op: Extract<Op, { op: 'fork' }>;
+}
+
+export const sys_fork = fn<ForkFrame>('sys_fork', {
+  down_write_mmap_sem(k, t) {
+    return down_write(k, t, k.procs[t.proc].mmapSem, 'dup_mmap');
+  },
+  // Page tables of file mappings are not copied; the child faults them in.
+  dup_mmap(k, t) {
+    const parent = k.procs[t.proc];
+    if (k.procs.length >= LIMITS.maxProcs) {
+      k.ref.commit(t.id);
+      t.rv = EAGAIN;
+      return 'up_write_mmap_sem';
+    }
+    const child = k.newProc(k.procs.length, parent.uid, parent.capLease);
+    for (let fd = 0; fd < parent.fds.length; fd++) {
+      const filp = parent.fds[fd];
+      child.fds[fd] = filp;
+      if (filp >= 0) k.filps[filp]!.refs++;
+    }
+    for (const v of parent.vmas) {
+      const c: Vma = {
+        ...v, id: k.nextMapId++, pte: new Int16Array(v.npages).fill(-1), pteWrite: new Uint8Array(v.npages),
+        pteEpoch: new Int32Array(v.npages), cow: new Int16Array(v.npages).fill(-1),
+      };
+      // the child gets its own copy of each private page
+      for (let p = 0; p < c.npages; p++) if (v.cow[p] >= 0) do_cow_fault_copy(k, c, p, k.anonData[v.cow[p]]);
+      k.filps[c.filp]!.refs++;
+      if (c.lease >= 0) generic_map_direct_open(k, c);
+      child.vmas.push(c);
+    }
+    k.procs.push(child);
+    k.ref.commit(t.id);
+    t.rv = child.id;
+    return 'up_write_mmap_sem';
+  },
+  up_write_mmap_sem(k, t) {
+    up_write(k, t, k.procs[t.proc].mmapSem);
+    return k.ret(t, t.rv);
+  },
+});

@@ -1,0 +1,96 @@
+// The system-call table, and syscall entry and exit: where the lockstep
+// reference is told that an operation starts, and what it returned.
+
+import type { Op } from '../testcase.ts';
+import { userResult } from '../errno.ts';
+import { DONE, RUNNING, type Fn, type Kernel, type Thread } from './kernel.ts';
+import { sys_close, sys_open } from './file.ts';
+import { cpu_load, cpu_store, sys_fork, sys_mmap, sys_munmap } from './mm.ts';
+import { sys_fallocate, sys_ftruncate, sys_write } from './xfs_file.ts';
+import { dioFrame, xfs_file_dio_aio_rw, blk_mq_run_hw_queue } from './dio.ts';
+import { ib_uverbs_dereg_mr, ib_uverbs_reg_mr, regFrame } from './umem.ts';
+import { process_one_work, run_timer_softirq, sys_nanosleep } from './timer.ts';
+import { nic_dma } from './nic.ts';
+
+function entry(op: Op): { fn: Fn<any>; locals: object } {
+  switch (op.op) {
+    case 'open': return { fn: sys_open, locals: { op } };
+    case 'close': return { fn: sys_close, locals: { op } };
+    case 'mmap': return { fn: sys_mmap, locals: { op, fd: -1, filp: -1, result: 0 } };
+    case 'munmap': return { fn: sys_munmap, locals: { op, vma: -1 } };
+    case 'fork': return { fn: sys_fork, locals: { op } };
+    case 'load': return { fn: cpu_load, locals: { op, vma: -1 } };
+    case 'store': return { fn: cpu_store, locals: { op, vma: -1 } };
+    case 'write': return { fn: sys_write, locals: { op, inode: -1, error: 0 } };
+    case 'dio_read':
+    case 'dio_write': return { fn: xfs_file_dio_aio_rw, locals: dioFrame(op) };
+    case 'truncate': return { fn: sys_ftruncate, locals: { op, inode: -1, error: 0 } };
+    case 'fallocate': return { fn: sys_fallocate, locals: { op, inode: -1, error: 0 } };
+    case 'reg_mr': return { fn: ib_uverbs_reg_mr, locals: regFrame(op) };
+    case 'dereg_mr': return { fn: ib_uverbs_dereg_mr, locals: { op } };
+    case 'tick': return { fn: sys_nanosleep, locals: { op } };
+  }
+}
+
+// Whether a thread has a step to take.
+export function runnable(k: Kernel, t: Thread): boolean {
+  if (t.status !== RUNNING) return false;
+  if (t.kind === 'proc' || t.stack.length > 0) return true;
+  switch (t.kind) {
+    case 'device': return k.dioQueue.length > 0;
+    case 'nic': return k.nicIp < k.nic.length && k.mrs.some((m) => m.live);
+    case 'timer': return k.timers.length > 0;
+    case 'kworker': return k.work.length > 0;
+  }
+  return false;
+}
+
+export interface StepInfo {
+  tid: number;
+  fn: string;
+  label: string;
+  op: Op | null; // the process thread's operation, if any
+  result?: number | string; // set when the operation returned in this step
+}
+
+// Runs one atomic step of thread `tid`.
+export function step(k: Kernel, tid: number): StepInfo {
+  const t = k.threads[tid];
+  if (t.stack.length === 0) begin(k, t);
+  const f = t.stack[t.stack.length - 1];
+  const info: StepInfo = { tid, fn: f.fn.name, label: f.fn.labels[f.pc], op: t.kind === 'proc' ? t.prog[t.ip] : null };
+  const next = f.fn.steps[f.pc](k, t, f);
+  if (typeof next === 'string') {
+    const i = f.fn.index.get(next);
+    if (i === undefined) throw new Error(`${f.fn.name}: no label "${next}"`);
+    f.pc = i;
+  }
+  if (t.stack.length === 0 && t.kind === 'proc') {
+    info.result = userResult(t.rv);
+    k.ref.complete(t.id, info.result);
+    t.sigpending = false; // delivered on the way back to user space
+    t.ip++;
+    if (t.ip >= t.prog.length) {
+      if (t.loop) t.ip = 0;
+      else t.status = DONE;
+    }
+  }
+  return info;
+}
+
+function begin(k: Kernel, t: Thread): void {
+  let e: { fn: Fn<any>; locals: object };
+  switch (t.kind) {
+    case 'proc': {
+      const op = t.prog[t.ip];
+      k.ref.invoke(t.id, t.proc, op);
+      e = entry(op);
+      break;
+    }
+    case 'device': e = { fn: blk_mq_run_hw_queue, locals: {} }; break;
+    case 'nic': e = { fn: nic_dma, locals: {} }; break;
+    case 'timer': e = { fn: run_timer_softirq, locals: {} }; break;
+    case 'kworker': e = { fn: process_one_work, locals: {} }; break;
+  }
+  t.stack.push({ fn: e.fn, pc: 0, ...e.locals });
+}

@@ -1,0 +1,177 @@
+// drivers/infiniband/core/umem.c and uverbs: memory registration.
+//
+// ibv_reg_mr pins the pages long-term (get_user_pages with FOLL_LONGTERM),
+// maps them through the IOMMU at an IOVA, and the NIC may DMA by IOVA at
+// any time until ibv_dereg_mr.  Upstream refuses long-term pins of fs-DAX
+// pages.  With lease_direct (000, v8), a DAX registration needs a
+// MAP_DIRECT mapping and takes a layout lease of its own; when the lease
+// is broken, the registration is revoked after lease-break-time by
+// unmapping exactly the IOVA range it mapped (the IOMMU API, as Joerg
+// Roedel asked in 004), keeping the IOVA allocated until ibv_dereg_mr so
+// it cannot be reused while the NIC still holds it (000, "Fix IOVA reuse
+// race"), and dropping the page pins so truncate can proceed.
+
+import { EFAULT, EINVAL, ENOMEM, EOPNOTSUPP } from '../errno.ts';
+import { LIMITS, mrSpan, type Op } from '../testcase.ts';
+import { fn, type FileLock, type Frame, type Kernel, type Mr, type Pin } from './kernel.ts';
+import { down_write, up_write } from './rwsem.ts';
+import { unpin_user_page } from './page.ts';
+import { get_user_pages, gupFrame } from './gup.ts';
+import { alloc_iova, free_iova, iommu_map, iommu_unmap } from './iommu.ts';
+import { lease_alloc, locks_delete_lease } from './locks.ts';
+
+interface RegFrame extends Frame {
+  op: Extract<Op, { op: 'reg_mr' }>;
+  vma: number;
+  inode: number;
+  first: number;
+  span: number;
+  leased: boolean; // takes a lease_direct lease
+  unaligned: boolean;
+  pins: Pin[];
+  result: number;
+}
+
+export function regFrame(op: Extract<Op, { op: 'reg_mr' }>): Omit<RegFrame, 'fn' | 'pc'> {
+  return { op, vma: -1, inode: -1, first: 0, span: 0, leased: false, unaligned: false, pins: [], result: 0 };
+}
+
+function unpin(k: Kernel, pins: Pin[]): void {
+  for (const pin of pins) unpin_user_page(k, pin);
+}
+
+export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
+  ib_umem_get(k, t, f) {
+    const vmas = k.procs[t.proc].vmas;
+    if (vmas.length === 0) return k.ret(t, EFAULT);
+    const vma = vmas[f.op.map % vmas.length];
+    const { first, span, unaligned } = mrSpan(f.op, vma.npages);
+    f.vma = vma.id;
+    f.unaligned = unaligned;
+    f.inode = vma.inode;
+    f.first = first;
+    f.span = span;
+    if (k.inodes[vma.inode].dax) {
+      if (!k.mapdirect && !k.flags.longtermPinFsdax) return k.ret(t, EOPNOTSUPP); // vma_is_fsdax: FOLL_LONGTERM refused
+      if (k.mapdirect) {
+        if (!vma.direct) return k.ret(t, EOPNOTSUPP);
+        f.leased = true;
+      }
+    }
+    return f.leased ? 'inode_lock' : 'get_user_pages';
+  },
+  // A lease_direct lease is set under the IOLOCK, like MAP_DIRECT's.
+  inode_lock(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].iolock, 'get_user_pages');
+  },
+  get_user_pages(k, t, f) {
+    return k.call(t, get_user_pages, gupFrame(f.vma, f.first, f.span, true, f.pins), 'after_gup');
+  },
+  after_gup(k, t, f) {
+    if (t.rv < 0) {
+      f.result = EFAULT;
+      return 'unlock';
+    }
+    return 'dma_map_sg';
+  },
+  // IOVA allocation, IOMMU mapping, the lease, and publication: one step,
+  // so no lease breaker sees a lease whose registration does not exist.
+  dma_map_sg(k, t, f) {
+    if (k.liveMrs().filter((m) => m.proc === t.proc).length >= LIMITS.mrsPerProc) {
+      unpin(k, f.pins);
+      k.ref.commit(t.id);
+      f.result = ENOMEM;
+      return 'unlock';
+    }
+    if (k.allocFails(t, 'ENOMEM') || (f.leased && !lease_alloc(k, t, 'ENOMEM'))) {
+      unpin(k, f.pins);
+      f.result = ENOMEM;
+      return 'unlock';
+    }
+    const iova = alloc_iova(k, f.span);
+    const mr: Mr = {
+      id: k.nextMrId++, proc: t.proc, span: f.span, pins: f.pins, pinned: true, iova, iovaPages: f.span,
+      sgPages: f.span - (f.unaligned ? 1 : 0), lease: -1, revoked: false, live: true,
+    };
+    f.pins.forEach((pin, i) => iommu_map(k, iova + i, pin.page, mr.id, i));
+    if (f.leased) {
+      const l: FileLock = {
+        id: k.nextLease++, inode: f.inode, kind: 'lease_direct', holder: mr.id, onList: true, breaking: false, breakTime: 0,
+        valid: true, vmaRefs: 0, fasync: null,
+      };
+      k.leases.push(l);
+      mr.lease = l.id;
+    }
+    k.mrs.push(mr);
+    k.ref.commit(t.id);
+    f.result = mr.id;
+    return 'unlock';
+  },
+  unlock(k, t, f) {
+    if (f.leased) up_write(k, t, k.inodes[f.inode].iolock);
+    return k.ret(t, f.result);
+  },
+});
+
+interface DeregFrame extends Frame {
+  op: Extract<Op, { op: 'dereg_mr' }>;
+}
+
+function drop_lease(k: Kernel, mr: Mr): void {
+  const l = k.leaseById(mr.lease);
+  if (!l) return;
+  if (l.onList) locks_delete_lease(k, l);
+  k.timers = k.timers.filter((x) => !(x.kind === 'work' && x.work.lease === l.id));
+  k.work = k.work.filter((w) => w.lease !== l.id);
+  k.leases = k.leases.filter((x) => x !== l);
+  mr.lease = -1;
+}
+
+export const ib_uverbs_dereg_mr = fn<DeregFrame>('ib_uverbs_dereg_mr', {
+  // ib_dereg_mr + ib_umem_release
+  ib_dereg_mr(k, t, f) {
+    const mine = k.liveMrs().filter((m) => m.proc === t.proc);
+    if (mine.length === 0) return k.ret(t, EINVAL);
+    const mr = mine[f.op.mr % mine.length];
+    drop_lease(k, mr);
+    if (!mr.revoked) iommu_unmap(k, mr.iova, mr.iovaPages);
+    if (mr.iovaPages > 0) free_iova(k, mr.iova, mr.iovaPages);
+    if (mr.pinned) unpin(k, mr.pins);
+    mr.pinned = false;
+    mr.live = false;
+    k.ref.commit(t.id);
+    return k.ret(t, 0);
+  },
+});
+
+// lm_break for a lease_direct lease: revoke after lease-break-time (000,
+// "Arrange for lease_direct leases to also wait the lease-break-time
+// period before calling break_fn").
+export function lease_direct_lm_break(k: Kernel, l: FileLock): void {
+  const delay = k.flags.leaseDirectRevokesImmediately ? 0 : k.lbt; // v7 called break_fn at once (000)
+  k.addTimer({ deadline: k.clock + delay, kind: 'work', work: { kind: 'ib_umem_lease_break', lease: l.id } });
+}
+
+// The revocation (ib_umem_lease_break): unmap the registration's IOVA
+// range, drop its pins, unlock the lease.
+export function ib_umem_lease_break(k: Kernel, leaseId: number): void {
+  const l = k.leaseById(leaseId);
+  if (!l || !l.onList) return;
+  const mr = k.mrs.find((m) => m.id === l.holder)!;
+  // 004, Joerg Roedel: the DMA API may have mapped more than iommu_sg_num_pages()
+  iommu_unmap(k, mr.iova, k.flags.revokeUnmapsSgPages ? mr.sgPages : mr.iovaPages);
+  if (k.flags.leaseBreakFreesIova) {
+    // v7: dma_unmap_sg at lease break; the IOVA goes back to the allocator
+    free_iova(k, mr.iova, mr.iovaPages);
+    mr.iovaPages = 0;
+  }
+  unpin(k, mr.pins);
+  mr.pinned = false;
+  mr.revoked = true;
+  l.valid = false;
+  locks_delete_lease(k, l);
+  k.leases = k.leases.filter((x) => x !== l);
+  mr.lease = -1;
+  k.ref.leaseExpire('mr', mr.id);
+}
+

@@ -1,0 +1,395 @@
+// fs/xfs/xfs_file.c, xfs_iops.c, xfs_pnfs.c: the XFS entry points that
+// change a file's size or block map, the layout breaking they do first,
+// and the fault handler.
+//
+// Lock order: IOLOCK (i_rwsem) -> mmap_sem -> MMAPLOCK.  truncate and
+// fallocate hold IOLOCK and MMAPLOCK exclusive around xfs_break_layouts;
+// a fault holds mmap_sem and MMAPLOCK shared.
+
+import { LIMITS, type Op } from '../testcase.ts';
+import { HOLE, WRITTEN } from '../abstract.ts';
+import { EBADF, EINVAL, ENOSPC, ERESTARTSYS, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts';
+import { ZERO_PAGE, fn, type Frame, type Kernel, type Thread } from './kernel.ts';
+import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
+import { page_ref_count } from './page.ts';
+import { dax_busy_page, dax_iomap_fault, dax_layout_busy_page_unmap } from './dax.ts';
+import { __break_lease, break_layout_nowait } from './locks.ts';
+import { free_blocks, page_state, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
+import { do_cow_fault, set_pte, unmap_mapping_range, type FaultFrame } from './mm.ts';
+import { xfs_vma_has_direct_lease } from './mapdirect.ts';
+import { fd_lookup } from './file.ts';
+
+function xfs_iunlock_iolock(k: Kernel, t: Thread, inode: number): void {
+  const id = k.inodes[inode].iolock;
+  if (rwsem_is_write_locked(k, t, id)) up_write(k, t, id);
+  else up_read(k, t, id);
+}
+
+// ---- the fault handler ----
+
+export const __xfs_filemap_fault = fn<FaultFrame>('__xfs_filemap_fault', {
+  xfs_ilock_mmaplock_shared(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma)!;
+    return down_read(k, t, k.inodes[vma.inode].mmaplock, 'fault');
+  },
+  fault(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma)!;
+    if (!xfs_vma_has_direct_lease(k, vma)) {
+      // 004 v9 6/6: MAP_DIRECT faults are served only while the lease is valid
+      if (f.write) k.ref.writeFault(t.id, f.vma, f.page);
+      else k.ref.readFault(t.id, f.vma, f.page);
+      t.rv = VM_FAULT_SIGBUS;
+      return 'xfs_iunlock_mmaplock';
+    }
+    return k.inodes[vma.inode].dax ? 'dax_iomap_fault' : 'filemap_fault';
+  },
+  dax_iomap_fault(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma)!;
+    t.rv = dax_iomap_fault(k, t, vma, f.page, f.write);
+    return 'xfs_iunlock_mmaplock';
+  },
+  // filemap_fault / iomap_page_mkwrite for a page-cache file.
+  filemap_fault(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma)!;
+    const p = f.page;
+    const pg = vma.pgoff + p;
+    const ip = k.inodes[vma.inode];
+    const refFault = () => (f.write ? k.ref.writeFault(t.id, vma.id, p) : k.ref.readFault(t.id, vma.id, p));
+    if (pg >= ip.size) {
+      refFault();
+      t.rv = VM_FAULT_SIGBUS;
+    } else if (!vma.shared && (f.write || vma.cow[p] >= 0)) {
+      do_cow_fault(k, vma, p);
+      refFault();
+      t.rv = 0;
+    } else if (!f.write) {
+      set_pte(k, vma, p, page_state(k, vma.inode, pg) === WRITTEN ? ip.cache[pg] : ZERO_PAGE, false);
+      refFault();
+      t.rv = 0;
+    } else {
+      const state = page_state(k, vma.inode, pg);
+      if (state === HOLE) xfs_bmapi_write(k, t, vma.inode, pg, false, 'SIGBUS');
+      else if (state !== WRITTEN) xfs_convert_unwritten(k, vma.inode, pg);
+      set_pte(k, vma, p, ip.cache[pg], true);
+      refFault();
+      t.rv = 0;
+    }
+    return 'xfs_iunlock_mmaplock';
+  },
+  xfs_iunlock_mmaplock(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma)!;
+    up_read(k, t, k.inodes[vma.inode].mmaplock);
+    return k.ret(t, t.rv);
+  },
+});
+
+// ---- breaking layouts ----
+
+interface DaxBreakFrame extends Frame {
+  inode: number;
+  page: number;
+}
+
+// xfs_break_dax_layouts (001, "xfs, dax: introduce xfs_break_dax_layouts()"):
+// find a pinned page and wait for it to go idle, dropping the MMAPLOCK
+// (and only the MMAPLOCK: holding the IOLOCK keeps new direct I/O out, so
+// truncate makes progress) while asleep.  Returns (error, retry).
+export const xfs_break_dax_layouts = fn<DaxBreakFrame>('xfs_break_dax_layouts', {
+  dax_layout_busy_page(k, t, f) {
+    if (!k.inodes[f.inode].dax) return k.ret(t, 0);
+    dax_layout_busy_page_unmap(k, f.inode);
+    return 'dax_busy_page_scan';
+  },
+  dax_busy_page_scan(k, t, f) {
+    f.page = dax_busy_page(k, f.inode);
+    if (f.page < 0) return k.ret(t, 0);
+    return 'wait_var_event';
+  },
+  // ___wait_var_event(page refcount == 1, TASK_INTERRUPTIBLE, xfs_wait_dax_page)
+  wait_var_event(k, t, f) {
+    if (page_ref_count(k, f.page) === 1) return k.retRetry(t, 0);
+    if (t.sigpending) return k.retRetry(t, ERESTARTSYS);
+    const ip = k.inodes[f.inode];
+    up_write(k, t, ip.mmaplock);
+    if (k.flags.busyWaitDropsIolock) up_write(k, t, ip.iolock); // dax-v8: both locks dropped between rescans
+    return k.sleep(t, 'page', f.page, 'xfs_ilock', true);
+  },
+  xfs_ilock(k, t, f) {
+    const ip = k.inodes[f.inode];
+    if (k.flags.busyWaitDropsIolock) return down_write(k, t, ip.iolock, 'xfs_ilock_mmaplock');
+    return down_write(k, t, ip.mmaplock, 'wait_var_event');
+  },
+  xfs_ilock_mmaplock(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].mmaplock, 'wait_var_event');
+  },
+});
+
+interface LeasedBreakFrame extends Frame {
+  inode: number;
+  error: number;
+  mmaplocked: boolean;
+  unlocked: boolean;
+}
+
+// xfs_break_leased_layouts (xfs_pnfs.c): start the break; if a lease
+// remains, drop the locks, wait for it, retake them exclusive, retry.
+// Returns (error, retry) where retry means the locks were dropped.
+export const xfs_break_leased_layouts = fn<LeasedBreakFrame>('xfs_break_leased_layouts', {
+  break_layout_nowait(k, t, f) {
+    const e = break_layout_nowait(k, t, f.inode, 'ENOMEM');
+    // 004 v9 4/6: `while ((error = break_layout(inode, false) == -EWOULDBLOCK))`
+    // keeps the comparison and loses the error
+    f.error = k.flags.breakLayoutsLosesError ? (e === EWOULDBLOCK ? 1 : 0) : e;
+    if (f.error === (k.flags.breakLayoutsLosesError ? 1 : EWOULDBLOCK)) return 'xfs_iunlock';
+    return k.retRetry(t, f.error, f.unlocked);
+  },
+  xfs_iunlock(k, t, f) {
+    const ip = k.inodes[f.inode];
+    f.mmaplocked = rwsem_is_write_locked(k, t, ip.mmaplock);
+    if (f.mmaplocked) up_write(k, t, ip.mmaplock);
+    xfs_iunlock_iolock(k, t, f.inode);
+    f.unlocked = true;
+    return k.call(t, __break_lease, { inode: f.inode }, 'xfs_ilock_iolock_excl');
+  },
+  xfs_ilock_iolock_excl(k, t, f) {
+    f.error = t.rv;
+    return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_ilock_mmaplock_excl');
+  },
+  xfs_ilock_mmaplock_excl(k, t, f) {
+    if (!f.mmaplocked) return 'loop';
+    return down_write(k, t, k.inodes[f.inode].mmaplock, 'loop');
+  },
+  loop(k, t, f) {
+    if (f.error && !k.flags.breakLayoutsLosesError) return k.retRetry(t, f.error, true);
+    return 'break_layout_nowait';
+  },
+});
+
+export const BREAK_WRITE = 0;
+export const BREAK_UNMAP = 1;
+
+interface BreakFrame extends Frame {
+  inode: number;
+  reason: number;
+  stage: number;
+  error: number;
+  retry: boolean;
+}
+
+const DAX = 0;
+const LEASED = 1;
+
+// xfs_break_layouts: repeat until neither kind of layout needed breaking
+// with the locks dropped.  Upstream breaks DAX layouts (busy pages) first;
+// with lease_direct, a long-term pin is only released by revoking its
+// lease, so the leases are broken first.
+export const xfs_break_layouts = fn<BreakFrame>('xfs_break_layouts', {
+  retry(k, t, f) {
+    f.retry = false;
+    f.stage = 0;
+    return 'next_stage';
+  },
+  next_stage(k, t, f) {
+    const order = k.mapdirect ? [LEASED, DAX] : [DAX, LEASED];
+    if (f.stage >= order.length) return 'loop';
+    const what = order[f.stage++];
+    if (what === DAX) {
+      if (f.reason !== BREAK_UNMAP || k.flags.truncateIgnoresPins) return 'next_stage';
+      return k.call(t, xfs_break_dax_layouts, { inode: f.inode, page: -1 }, 'stage_done');
+    }
+    return k.call(t, xfs_break_leased_layouts, { inode: f.inode, error: 0, mmaplocked: false, unlocked: false }, 'stage_done');
+  },
+  stage_done(k, t, f) {
+    f.error = t.rv;
+    if (t.rv2) f.retry = true;
+    return f.error || f.retry ? 'loop' : 'next_stage';
+  },
+  loop(k, t, f) {
+    if (f.error === 0 && f.retry) return 'retry';
+    return k.ret(t, f.error);
+  },
+});
+
+// ---- truncate: do_sys_ftruncate -> xfs_vn_setattr -> xfs_setattr_size ----
+
+interface TruncateFrame extends Frame {
+  op: Extract<Op, { op: 'truncate' }>;
+  inode: number;
+  error: number;
+}
+
+export const sys_ftruncate = fn<TruncateFrame>('sys_ftruncate', {
+  do_sys_ftruncate(k, t, f) {
+    const fd = fd_lookup(k, t.proc, f.op.fd);
+    if (fd < 0) return k.ret(t, EBADF);
+    const filp = k.filps[k.procs[t.proc].fds[fd]]!;
+    if (!filp.write) return k.ret(t, EINVAL);
+    f.inode = filp.inode;
+    return 'inode_lock';
+  },
+  inode_lock(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_ilock_mmaplock');
+  },
+  xfs_ilock_mmaplock(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].mmaplock, 'xfs_break_layouts');
+  },
+  xfs_break_layouts(k, t, f) {
+    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_UNMAP, stage: 0, error: 0, retry: false }, 'inode_dio_wait');
+  },
+  inode_dio_wait(k, t, f) {
+    if (t.rv) {
+      f.error = t.rv;
+      return 'xfs_iunlock';
+    }
+    if (k.inodes[f.inode].dioCount > 0) return k.sleep(t, 'inode_dio', f.inode, 'inode_dio_wait', false);
+    return 'xfs_setattr_size';
+  },
+  // truncate_setsize + xfs_itruncate_extents: unmap, drop the page cache,
+  // free the blocks past the new size.
+  xfs_setattr_size(k, t, f) {
+    const size = f.op.size % (LIMITS.pagesPerFile + 1);
+    unmap_mapping_range(k, f.inode, size, LIMITS.pagesPerFile, true);
+    for (let pg = size; pg < LIMITS.pagesPerFile; pg++) xfs_bunmapi(k, f.inode, pg);
+    k.inodes[f.inode].size = size;
+    k.ref.commit(t.id);
+    f.error = 0;
+    return 'xfs_iunlock';
+  },
+  xfs_iunlock(k, t, f) {
+    up_write(k, t, k.inodes[f.inode].mmaplock);
+    xfs_iunlock_iolock(k, t, f.inode);
+    return k.ret(t, f.error);
+  },
+});
+
+// ---- fallocate: xfs_file_fallocate ----
+
+interface FallocFrame extends Frame {
+  op: Extract<Op, { op: 'fallocate' }>;
+  inode: number;
+  error: number;
+}
+
+export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
+  vfs_fallocate(k, t, f) {
+    const fd = fd_lookup(k, t.proc, f.op.fd);
+    if (fd < 0) return k.ret(t, EBADF);
+    const filp = k.filps[k.procs[t.proc].fds[fd]]!;
+    if (!filp.write) return k.ret(t, EBADF);
+    f.inode = filp.inode;
+    return 'inode_lock';
+  },
+  inode_lock(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_ilock_mmaplock');
+  },
+  xfs_ilock_mmaplock(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].mmaplock, 'xfs_break_layouts');
+  },
+  xfs_break_layouts(k, t, f) {
+    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_UNMAP, stage: 0, error: 0, retry: false }, 'inode_dio_wait');
+  },
+  inode_dio_wait(k, t, f) {
+    if (t.rv) {
+      f.error = t.rv;
+      return 'xfs_iunlock';
+    }
+    if (k.inodes[f.inode].dioCount > 0) return k.sleep(t, 'inode_dio', f.inode, 'inode_dio_wait', false);
+    return f.op.mode === 'punch' ? 'xfs_free_file_space' : 'xfs_alloc_file_space';
+  },
+  xfs_free_file_space(k, t, f) {
+    const ip = k.inodes[f.inode];
+    const off = f.op.off % LIMITS.pagesPerFile;
+    const end = Math.min(LIMITS.pagesPerFile, off + 1 + (f.op.len % LIMITS.pagesPerFile), ip.size);
+    unmap_mapping_range(k, f.inode, off, end, false);
+    for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
+    k.ref.commit(t.id);
+    f.error = 0;
+    return 'xfs_iunlock';
+  },
+  // All or nothing: the space is reserved before any block is allocated.
+  xfs_alloc_file_space(k, t, f) {
+    const ip = k.inodes[f.inode];
+    const off = f.op.off % LIMITS.pagesPerFile;
+    const end = Math.min(LIMITS.pagesPerFile, off + 1 + (f.op.len % LIMITS.pagesPerFile));
+    let need = 0;
+    for (let pg = off; pg < end; pg++) if (page_state(k, f.inode, pg) === HOLE) need++;
+    if (ip.dax && need > free_blocks(k)) {
+      k.ref.commit(t.id);
+      f.error = ENOSPC;
+      return 'xfs_iunlock';
+    }
+    if (need > 0 && k.allocFails(t, 'ENOSPC')) {
+      f.error = ENOSPC;
+      return 'xfs_iunlock';
+    }
+    for (let pg = off; pg < end; pg++) if (page_state(k, f.inode, pg) === HOLE) xfs_bmapi_write(k, t, f.inode, pg, true, null);
+    ip.size = Math.max(ip.size, end);
+    k.ref.commit(t.id);
+    f.error = 0;
+    return 'xfs_iunlock';
+  },
+  xfs_iunlock(k, t, f) {
+    up_write(k, t, k.inodes[f.inode].mmaplock);
+    xfs_iunlock_iolock(k, t, f.inode);
+    return k.ret(t, f.error);
+  },
+});
+
+// ---- write(2): xfs_file_write_iter, buffered or DAX ----
+
+interface WriteFrame extends Frame {
+  op: Extract<Op, { op: 'write' }>;
+  inode: number;
+  error: number;
+}
+
+export const sys_write = fn<WriteFrame>('sys_write', {
+  vfs_write(k, t, f) {
+    const fd = fd_lookup(k, t.proc, f.op.fd);
+    if (fd < 0) return k.ret(t, EBADF);
+    const filp = k.filps[k.procs[t.proc].fds[fd]]!;
+    if (!filp.write) return k.ret(t, EBADF);
+    f.inode = filp.inode;
+    return 'xfs_ilock_iolock_excl';
+  },
+  xfs_ilock_iolock_excl(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_file_aio_write_checks');
+  },
+  xfs_file_aio_write_checks(k, t, f) {
+    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_WRITE, stage: 0, error: 0, retry: false }, 'iomap_apply');
+  },
+  // Allocate if needed, copy the data, extend the size: one step under the
+  // IOLOCK and the ILOCK.
+  iomap_apply(k, t, f) {
+    if (t.rv) {
+      f.error = t.rv;
+      return 'xfs_iunlock';
+    }
+    const off = f.op.off % LIMITS.pagesPerFile;
+    const ip = k.inodes[f.inode];
+    const state = page_state(k, f.inode, off);
+    if (state === HOLE) {
+      if (ip.dax && free_blocks(k) === 0) {
+        k.ref.commit(t.id);
+        f.error = ENOSPC;
+        return 'xfs_iunlock';
+      }
+      if (xfs_bmapi_write(k, t, f.inode, off, false, 'ENOSPC') < 0) {
+        f.error = ENOSPC;
+        return 'xfs_iunlock';
+      }
+    } else if (state !== WRITTEN) {
+      xfs_convert_unwritten(k, f.inode, off);
+    }
+    const page = ip.dax ? ip.bmap[off] : ip.cache[off];
+    k.pageData[page] = f.op.val;
+    ip.size = Math.max(ip.size, off + 1);
+    k.ref.commit(t.id);
+    f.error = 0;
+    return 'xfs_iunlock';
+  },
+  xfs_iunlock(k, t, f) {
+    xfs_iunlock_iolock(k, t, f.inode);
+    return k.ret(t, f.error);
+  },
+});
