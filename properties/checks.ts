@@ -1,0 +1,169 @@
+// The general properties, checked after every step.  None of them knows
+// about variants, flags or particular bugs: each states something that
+// must hold of any kernel, over the implementation state, the reference
+// state, and what the step did.
+
+import { firstDifference, type AbstractState } from '../models/abstract.ts';
+import type { Event, Kernel, Thread } from '../models/impl/kernel.ts';
+import { BLOCKED, DONE } from '../models/impl/kernel.ts';
+import { is_zone_device_page } from '../models/impl/page.ts';
+import type { Reference } from '../models/reference/index.ts';
+import { abstractImpl } from './abstraction.ts';
+import { divergence, type Divergence } from './classes.ts';
+import type { Lockdep } from './lockdep.ts';
+
+function where(k: Kernel, page: number): string {
+  if (k.pageOwner[page] < 0) return 'free';
+  return `file ${k.pageOwner[page]} page ${k.pageIndex[page]}`;
+}
+
+// A DMA or CPU access through a pin or a pte must reach the page it was
+// taken for.  A filesystem block must still belong to the same (file,
+// page) and not have been allocated again since; a page-cache page may
+// have left the file (truncation orphans it, harmlessly) but must not
+// have been handed out again.
+export function checkAccess(k: Kernel, e: Extract<Event, { kind: 'access' }>): Divergence | null {
+  if (e.inode < 0) return null;
+  const block = is_zone_device_page(k, e.page);
+  const reallocated = k.pageEpoch[e.page] !== e.epoch;
+  const moved = block && (k.pageOwner[e.page] !== e.inode || k.pageIndex[e.page] !== e.index);
+  if (!reallocated && !moved) return null;
+  const what = block ? `block ${e.page}` : `page-cache page ${e.page}`;
+  return divergence(
+    'dma-into-reallocated-block',
+    `${e.who === 'cpu' ? 'CPU' : e.who === 'nic' ? 'NIC DMA' : 'device DMA'} ${e.write ? 'write into' : 'read from'} ${what}, ` +
+      `pinned or mapped as file ${e.inode} page ${e.index}, which is now ${where(k, e.page)}${reallocated ? ' (allocated again since)' : ''}`,
+    { ...e, now: { owner: k.pageOwner[e.page], index: k.pageIndex[e.page], epoch: k.pageEpoch[e.page] } },
+  );
+}
+
+// A DMA by IOVA must reach a page of the registration the IOVA was issued
+// for.
+export function checkIova(e: Extract<Event, { kind: 'iova' }>): Divergence | null {
+  if (e.reached === e.issuedFor) return null;
+  return divergence('iova-reuse', `NIC DMA by IOVA ${e.iova} of registration ${e.issuedFor} reached registration ${e.reached}`, e);
+}
+
+// A lease-break SIGIO must name, in the receiver's fd table at delivery,
+// the file whose lease is being broken.
+export function checkNotification(k: Kernel, e: Extract<Event, { kind: 'sigio' }>): Divergence | null {
+  const filp = k.procs[e.proc].fds[e.fd];
+  const names = filp >= 0 ? k.filps[filp]!.inode : -1;
+  if (names === e.inode) return null;
+  return divergence(
+    'stale-notification',
+    `SIGIO for the lease break on file ${e.inode} carries si_fd ${e.fd}, which in process ${e.proc} ${names < 0 ? 'is closed' : `now names file ${names}`}`,
+    { ...e, names },
+  );
+}
+
+// No block-map change to a file while the reference holds a layout lease
+// on it that has not been released or revoked.
+export function checkBlockmapUnderLease(ref: Reference, inode: number): Divergence | null {
+  if (!ref.hasLiveLease(inode)) return null;
+  return divergence('blockmap-changed-under-lease', `the block map of file ${inode} changed while a layout lease was held on it`, { inode, leases: ref.abstract().leases });
+}
+
+// Refcounts never fall below idle, and no page table maps a page that is
+// free or belongs elsewhere.
+export function checkRefcounts(k: Kernel): Divergence | null {
+  for (let page = 0; page < k.npages; page++) {
+    const idle = is_zone_device_page(k, page) || k.pageOwner[page] >= 0 ? 1 : 0;
+    if (k.pageRef[page] < idle) {
+      return divergence('refcount', `page ${page} has refcount ${k.pageRef[page]}, below its idle count ${idle}`, { page, count: k.pageRef[page] });
+    }
+  }
+  for (const pr of k.procs) {
+    for (const vma of pr.vmas) {
+      for (let p = 0; p < vma.npages; p++) {
+        const page = vma.pte[p];
+        if (page < 0) continue;
+        const pg = vma.pgoff + p;
+        if (k.pageOwner[page] !== vma.inode || k.pageIndex[page] !== pg || k.pageEpoch[page] !== vma.pteEpoch[p]) {
+          return divergence(
+            'refcount',
+            `process ${pr.id} mapping ${vma.id} maps page ${page} at file ${vma.inode} page ${pg}, but that page is ${where(k, page)}`,
+            { proc: pr.id, vma: vma.id, page },
+          );
+        }
+      }
+    }
+  }
+  return null;
+}
+
+export function checkAbstraction(impl: AbstractState, ref: AbstractState): Divergence | null {
+  const path = firstDifference(ref, impl);
+  if (path === null) return null;
+  const cls = path.startsWith('.files') ? 'data-mismatch' : 'result-mismatch';
+  return divergence(cls, `state differs from the reference at ${path}`, { path, reference: ref, implementation: impl });
+}
+
+// Everything checked after a step, most specific first.
+export function checkStep(k: Kernel, ref: Reference, lockdep: Lockdep): Divergence | null {
+  const changed = new Set<number>();
+  for (const e of k.events) {
+    let d: Divergence | null = null;
+    if (e.kind === 'access') d = checkAccess(k, e);
+    else if (e.kind === 'iova') d = checkIova(e);
+    else if (e.kind === 'sigio') d = checkNotification(k, e);
+    else if (e.kind === 'lock') {
+      d = lockdep.acquire(k.threads[e.tid].name, e.held.map((id) => k.locks[id].cls), e.cls);
+    } else if (e.kind === 'blockmap') changed.add(e.inode);
+    if (d) return d;
+  }
+  for (const inode of changed) {
+    const d = checkBlockmapUnderLease(ref, inode);
+    if (d) return d;
+  }
+  if (ref.divergence) return ref.divergence;
+  return checkRefcounts(k) ?? checkAbstraction(abstractImpl(k), ref.abstract());
+}
+
+function describeWait(k: Kernel, t: Thread): string {
+  switch (t.wait) {
+    case 'rwsem': {
+      const l = k.locks[t.waitId];
+      const holders = l.writer >= 0 ? [k.threads[l.writer].name + ' (write)'] : l.readers.map((r) => k.threads[r].name + ' (read)');
+      return `${t.name} waits for ${l.cls} of ${l.cls === 'mmap_sem' ? 'process' : 'file'} ${l.owner}, held by ${holders.join(', ') || 'nobody'}`;
+    }
+    case 'page': return `${t.name} waits for page ${t.waitId} to go idle (refcount ${k.pageRef[t.waitId]})`;
+    case 'lease': return `${t.name} waits for the layout leases on file ${t.waitId} to go`;
+    case 'dio': return `${t.name} waits for O_DIRECT request ${t.waitId}`;
+    case 'inode_dio': return `${t.name} waits for direct I/O on file ${t.waitId} to drain`;
+    case 'timer': return `${t.name} sleeps`;
+    default: return `${t.name} is blocked`;
+  }
+}
+
+// Called when no thread can run: unfinished work means deadlock.  Reports
+// the cycle among lock waits when there is one.
+export function checkDeadlock(k: Kernel): Divergence | null {
+  const stuck = k.threads.filter((t) => t.kind === 'proc' && t.status !== DONE);
+  if (stuck.length === 0) return null;
+  const waitsFor = (t: Thread): number[] => {
+    if (t.status !== BLOCKED || t.wait !== 'rwsem') return [];
+    const l = k.locks[t.waitId];
+    return l.writer >= 0 ? [l.writer] : l.readers;
+  };
+  let cycle: string[] | null = null;
+  for (const start of stuck) {
+    const path: number[] = [start.id];
+    const seen = new Set(path);
+    let cur = start;
+    for (;;) {
+      const next = waitsFor(cur)[0];
+      if (next === undefined) break;
+      if (seen.has(next)) {
+        cycle = path.slice(path.indexOf(next)).map((id) => k.threads[id].name);
+        break;
+      }
+      path.push(next);
+      seen.add(next);
+      cur = k.threads[next];
+    }
+    if (cycle) break;
+  }
+  const waits = stuck.map((t) => describeWait(k, t));
+  return divergence('deadlock', cycle ? `lock cycle ${[...cycle, cycle[0]].join(' -> ')}: ${waits.join('; ')}` : `no thread can run: ${waits.join('; ')}`, { cycle, waits });
+}
