@@ -1,0 +1,113 @@
+// fast-check arbitraries for test cases.  Programs are plain tagged data;
+// every reference is a small index the models take modulo what exists,
+// so every shrink stays a valid test case.  Nothing here knows a variant
+// or a bug: the generator only knows the API.
+
+import fc from 'fast-check';
+import { LIMITS, OP_NAMES, type Config, type Fault, type NicOp, type Op, type OpName, type TestCase, type ThreadSpec } from '../models/testcase.ts';
+
+const idx = (max = 3) => fc.integer({ min: 0, max });
+const val = fc.integer({ min: 1, max: 9 });
+// Most generated calls should be valid ones, as syzkaller's are: lean
+// toward the permissive choice.
+const likely = fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
+const rarely = fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+const arbMmapOp = fc.record({
+  op: fc.constant('mmap' as const), fd: idx(), off: idx(), len: idx(1),
+  type: fc.oneof(
+    { weight: 3, arbitrary: fc.constant('shared' as const) },
+    { weight: 2, arbitrary: fc.constant('validate' as const) },
+    { weight: 1, arbitrary: fc.constant('private' as const) },
+  ),
+  sync: rarely, direct: fc.boolean(), write: likely,
+});
+
+// One arbitrary per op kind.
+const OPS: Record<OpName, fc.Arbitrary<Op>> = {
+  open: fc.record({ op: fc.constant('open' as const), file: idx(2), write: likely }),
+  close: fc.record({ op: fc.constant('close' as const), fd: idx() }),
+  mmap: arbMmapOp,
+  munmap: fc.record({ op: fc.constant('munmap' as const), map: idx() }),
+  fork: fc.record({ op: fc.constant('fork' as const) }),
+  load: fc.record({ op: fc.constant('load' as const), map: idx(), page: idx(1) }),
+  store: fc.record({ op: fc.constant('store' as const), map: idx(), page: idx(1), val }),
+  write: fc.record({ op: fc.constant('write' as const), fd: idx(), off: idx(), val }),
+  dio_read: fc.record({ op: fc.constant('dio_read' as const), fd: idx(), off: idx(), map: idx(), page: idx(1), aio: fc.boolean() }),
+  dio_write: fc.record({ op: fc.constant('dio_write' as const), fd: idx(), off: idx(), map: idx(), page: idx(1), aio: fc.boolean() }),
+  truncate: fc.record({ op: fc.constant('truncate' as const), fd: idx(), size: idx(4) }),
+  fallocate: fc.record({ op: fc.constant('fallocate' as const), fd: idx(), mode: fc.constantFrom('punch' as const, 'alloc' as const), off: idx(), len: idx() }),
+  reg_mr: fc.record({ op: fc.constant('reg_mr' as const), map: idx(), page: idx(1), npages: idx(1), unaligned: fc.boolean() }),
+  dereg_mr: fc.record({ op: fc.constant('dereg_mr' as const), mr: idx() }),
+  tick: fc.record({ op: fc.constant('tick' as const) }),
+};
+
+// Swarm testing (Groce et al., ISSTA 2012): each test case draws its ops
+// from a small random subset of the op kinds, so the kinds it has meet
+// each other often.  Every subset is as likely as any other.
+const arbKinds = fc.subarray(OP_NAMES, { minLength: 3 });
+
+export const arbOpOf = (kinds: OpName[]): fc.Arbitrary<Op> => fc.oneof(...kinds.map((k) => OPS[k]));
+
+export const arbNicOp: fc.Arbitrary<NicOp> = fc.oneof(
+  fc.record({ op: fc.constant('rdma_write' as const), mr: idx(), page: idx(2), val }),
+  fc.record({ op: fc.constant('rdma_read' as const), mr: idx(), page: idx(2) }),
+);
+
+export const arbConfig: fc.Arbitrary<Config> = fc
+  .record({
+    files: fc.array(
+      fc.record({
+        owner: idx(1),
+        dax: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+        reflink: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+        size: fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 6, arbitrary: fc.integer({ min: 1, max: LIMITS.pagesPerFile }) }),
+        sparse: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      }),
+      { minLength: 1, maxLength: LIMITS.files },
+    ),
+    procs: fc.array(fc.record({ uid: idx(1), capLease: rarely }), { minLength: 1, maxLength: 2 }),
+    spare: fc.integer({ min: 0, max: 4 }),
+    leaseBreakTime: fc.integer({ min: 1, max: 3 }),
+  })
+  .map(({ files, procs, spare, leaseBreakTime }) => {
+    // enough blocks for the initial files, plus a few (or none: ENOSPC)
+    const used = files.reduce((n, f) => n + (f.dax && !f.sparse ? f.size : 0), 0);
+    return { files, procs, blocks: Math.max(1, Math.min(LIMITS.maxBlocks, used + spare)), leaseBreakTime };
+  });
+
+
+// Resources before the ops that use them (as syzkaller builds programs):
+// a thread opens a file or two and usually maps one before its random
+// body, so most of what follows has something to act on.
+const arbThread = (nprocs: number, body: fc.Arbitrary<Op>): fc.Arbitrary<ThreadSpec> =>
+  fc.record({
+    proc: fc.integer({ min: 0, max: nprocs - 1 }),
+    opens: fc.array(OPS.open, { minLength: 1, maxLength: 2 }),
+    map: fc.option(arbMmapOp, { freq: 3 }),
+    body: fc.array(body, { maxLength: 7 }),
+    loop: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  }).map(({ proc, opens, map, body, loop }) => ({ proc, ops: [...opens, ...(map ? [map] : []), ...body] as Op[], loop }));
+
+// A schedule entry: mostly 0, "no preemption" (most concurrency bugs need
+// only a few preemptions to show, as CHESS and PCT found).
+const arbPick = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 7 }) });
+
+const arbFault = (nthreads: number): fc.Arbitrary<Fault> =>
+  fc.record({
+    kind: fc.constantFrom('signal' as const, 'alloc' as const),
+    thread: fc.integer({ min: 0, max: Math.max(0, nthreads - 1) }),
+    nth: idx(2),
+  });
+
+export const arbTestCase: fc.Arbitrary<TestCase> = fc.tuple(arbConfig, arbKinds).chain(([config, kinds]) =>
+  fc.array(arbThread(config.procs.length, arbOpOf(kinds)), { minLength: 1, maxLength: 3 }).chain((threads) =>
+    fc.record({
+      config: fc.constant(config),
+      threads: fc.constant(threads),
+      nic: fc.array(arbNicOp, { maxLength: 6 }),
+      schedule: fc.array(arbPick, { maxLength: 48 }),
+      cycle: threads.some((t) => t.loop) ? fc.array(arbPick, { maxLength: 8 }) : fc.constant([] as number[]),
+      faults: fc.array(arbFault(threads.length), { maxLength: 2 }),
+    }),
+  ),
+);

@@ -1,0 +1,84 @@
+// `daxcheck check`: a fast-check property over generated test cases, per
+// variant.  The property fails on any divergence; once one is found, only
+// divergences of that same class count as failures, so fast-check's own
+// shrink keeps the class.  The shrunk case is shrunk again by
+// shrinkSameClass and written to the corpus.
+
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import type { TestCase } from '../models/testcase.ts';
+import type { Variant } from '../models/variants/index.ts';
+import type { Divergence, DivergenceClass } from '../properties/classes.ts';
+import { arbTestCase } from './arbitraries.ts';
+import { runTestCase, type RunResult } from './lockstep.ts';
+import { sameClass, shrinkSameClass } from './shrink.ts';
+import { FORMAT_VERSION, type Counterexample } from './corpus.ts';
+import { HARNESS_VERSION } from './version.ts';
+
+export interface CheckOptions {
+  runs: number;
+  seed: number;
+}
+
+export interface CheckResult {
+  variant: string;
+  runs: number; // test cases run before the divergence (or all of them)
+  divergence: Divergence | null;
+  counterexample: Counterexample | null;
+  testCase: TestCase | null;
+  run: RunResult | null;
+}
+
+export class InternalError extends Error {
+  constructor(message: string, readonly testCase: TestCase) {
+    super(message);
+  }
+}
+
+// Each variant gets its own fast-check seed, derived from the run's seed.
+export function variantSeed(seed: number, variant: string): number {
+  return createHash('sha256').update(`${seed}:${variant}`).digest().readUInt32BE(0) | 0;
+}
+
+export function checkVariant(variant: Variant, opts: CheckOptions): CheckResult {
+  let target: DivergenceClass | null = null;
+  let runs = 0;
+  let internal: { error: Error; tc: TestCase } | null = null;
+  const property = fc.property(arbTestCase, (tc) => {
+    if (target === null) runs++;
+    let r: RunResult;
+    try {
+      r = runTestCase(variant, tc);
+    } catch (e) {
+      internal ??= { error: e as Error, tc };
+      return true;
+    }
+    if (!r.divergence) return true;
+    target ??= r.divergence.class;
+    return r.divergence.class !== target;
+  });
+  const seed = variantSeed(opts.seed, variant.name);
+  const details = fc.check(property, { seed, numRuns: opts.runs });
+  if (internal) {
+    const { error, tc } = internal as { error: Error; tc: TestCase };
+    throw new InternalError(`internal model error on ${variant.name}: ${error.message}`, tc);
+  }
+  if (!details.failed || !details.counterexample) {
+    return { variant: variant.name, runs: opts.runs, divergence: null, counterexample: null, testCase: null, run: null };
+  }
+  const cls = target!;
+  const tc = shrinkSameClass(details.counterexample[0], sameClass(variant, cls));
+  const run = runTestCase(variant, tc);
+  const d = run.divergence!;
+  const counterexample: Counterexample = {
+    format: FORMAT_VERSION,
+    harness: HARNESS_VERSION,
+    variant: { name: variant.name, contract: variant.contract, flags: { ...variant.flags } },
+    testCase: tc,
+    divergence: { class: d.class, step: d.step, message: d.message },
+    traceHash: run.traceHash,
+    length: d.step + 1,
+    fastCheck: { seed, path: details.counterexamplePath, numRuns: details.numRuns },
+  };
+  return { variant: variant.name, runs, divergence: d, counterexample, testCase: tc, run };
+}

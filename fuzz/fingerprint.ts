@@ -1,0 +1,62 @@
+// A 64-bit hash of the whole state of a lockstep run (implementation and
+// reference), for recognising a state seen before.  It walks the object
+// graph without building strings; objects of one kind are created with
+// the same property order, so positions stand in for keys.
+
+import type { Kernel } from '../models/impl/kernel.ts';
+import type { Reference } from '../models/reference/index.ts';
+
+const SKIP = new Set(['variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog']);
+
+class Hasher {
+  a = 0x811c9dc5;
+  b = 0x9e3779b9;
+  num(x: number): void {
+    const lo = x | 0;
+    const hi = (x - lo) * 4096 | 0; // fractions and large values still count
+    this.a = Math.imul(this.a ^ lo, 0x01000193);
+    this.b = Math.imul(this.b ^ (lo + hi), 0x5bd1e995) ^ (this.b >>> 15);
+  }
+  str(s: string): void {
+    this.num(s.length);
+    for (let i = 0; i < s.length; i++) this.num(s.charCodeAt(i));
+  }
+  value(v: unknown): void {
+    switch (typeof v) {
+      case 'number': this.num(v); return;
+      case 'boolean': this.num(v ? 1 : 2); return;
+      case 'string': this.str(v); return;
+      case 'undefined': this.num(-7); return;
+      case 'object': break;
+      default: return;
+    }
+    if (v === null) { this.num(-9); return; }
+    if (ArrayBuffer.isView(v)) {
+      const arr = v as unknown as ArrayLike<number>;
+      this.num(arr.length);
+      for (let i = 0; i < arr.length; i++) this.num(arr[i]);
+      return;
+    }
+    if (Array.isArray(v)) {
+      this.num(v.length);
+      for (const x of v) this.value(x);
+      return;
+    }
+    if (v instanceof Map || v instanceof Set) return;
+    const o = v as Record<string, unknown>;
+    for (const key in o) {
+      if (SKIP.has(key)) continue;
+      const x = o[key];
+      if (key === 'fn' && x && typeof x === 'object' && 'name' in x) this.str((x as { name: string }).name);
+      else this.value(x);
+    }
+  }
+}
+
+export function stateKey(k: Kernel, ref: Reference): string {
+  const h = new Hasher();
+  h.value(k);
+  h.num(-1);
+  h.value(ref);
+  return `${(h.a >>> 0).toString(16)}${(h.b >>> 0).toString(16)}`;
+}

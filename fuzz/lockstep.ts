@@ -1,0 +1,165 @@
+// The lockstep runner: executes a test case on the implementation model,
+// driving the reference model alongside, and checks every step.
+//
+// Scheduling: before each step the runnable threads are ordered starting
+// with the thread that ran last (if it can still run), then by thread
+// number after it; the schedule entry x picks entry x % n.  So 0 means
+// "no preemption".  After `schedule`, `cycle` repeats forever; without a
+// cycle the tail is 0s with a time slice: a thread that has run `quantum`
+// steps in a row yields to the next, which keeps the tail fair.
+
+import type { Op, TestCase } from '../models/testcase.ts';
+import { formatOp } from '../models/testcase.ts';
+import type { Variant } from '../models/variants/index.ts';
+import { Reference } from '../models/reference/index.ts';
+import { Kernel, DONE } from '../models/impl/kernel.ts';
+import { runnable, step } from '../models/impl/syscalls.ts';
+import { checkDeadlock, checkStep } from '../properties/checks.ts';
+import { Lockdep } from '../properties/lockdep.ts';
+import { divergence, type Divergence } from '../properties/classes.ts';
+import { stateKey } from './fingerprint.ts';
+import { createHash } from 'node:crypto';
+
+// The fair tail's time slice: long enough that a syscall is not preempted
+// where the schedule did not ask for it, short enough that a spinning
+// thread cannot starve the others.
+export const QUANTUM = 256;
+
+export interface RunOptions {
+  maxSteps?: number;
+  quantum?: number;
+}
+
+export interface TraceStep {
+  step: number;
+  tid: number;
+  thread: string;
+  fn: string;
+  label: string;
+  op: Op | null; // the process thread's operation
+  result?: number | string;
+}
+
+export interface RunResult {
+  divergence: Divergence | null;
+  steps: number;
+  finished: boolean; // every program ran to its end
+  trace: TraceStep[];
+  traceHash: string;
+}
+
+export class Scheduler {
+  current = 0;
+  run = 0; // consecutive steps of `current`
+  i = 0;
+  constructor(readonly schedule: number[], readonly cycle: number[], readonly quantum: number) {}
+
+  inTail(): boolean {
+    return this.i >= this.schedule.length;
+  }
+
+  // Whether the next pick is a point a periodic run passes through once a
+  // period: the start of the cycle, or a context switch in the fair tail.
+  atBoundary(runnableIds: number[]): boolean {
+    if (this.cycle.length) return (this.i - this.schedule.length) % this.cycle.length === 0;
+    return this.run >= this.quantum || !runnableIds.includes(this.current);
+  }
+
+  // Where in the schedule the next pick comes from, for lasso detection.
+  position(): string {
+    if (!this.inTail()) return `s${this.i}`;
+    if (this.cycle.length) return `c${(this.i - this.schedule.length) % this.cycle.length}:${this.current}`;
+    return `t${this.current}:${this.run}`;
+  }
+
+  pick(runnableIds: number[], nthreads: number): number {
+    const order = [...runnableIds].sort((a, b) => ((a - this.current + nthreads) % nthreads) - ((b - this.current + nthreads) % nthreads));
+    let x: number;
+    if (this.i < this.schedule.length) x = this.schedule[this.i];
+    else if (this.cycle.length) x = this.cycle[(this.i - this.schedule.length) % this.cycle.length];
+    else x = this.run >= this.quantum && order[0] === this.current ? 1 : 0;
+    this.i++;
+    const choice = order[x % order.length];
+    if (choice === this.current) this.run++;
+    else {
+      this.current = choice;
+      this.run = 1;
+    }
+    return choice;
+  }
+}
+
+export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {}): RunResult {
+  const looping = tc.threads.some((t) => t.loop && t.ops.length > 0);
+  // A run of finite programs ends by itself; a looping one is cut off,
+  // having had ample time to show a lasso.
+  const maxSteps = opts.maxSteps ?? (looping ? 1000 : 4000);
+  const ref = new Reference(variant.contract, tc);
+  const k = new Kernel(variant, tc, ref);
+  const lockdep = new Lockdep();
+  const sched = new Scheduler(tc.schedule, tc.cycle, opts.quantum ?? QUANTUM);
+  const trace: TraceStep[] = [];
+  const seen = new Map<string, number>(); // state at a tail step -> step index
+  let found: Divergence | null = null;
+  let finished = false;
+  let n = 0;
+  for (; n < maxSteps; n++) {
+    const ids: number[] = [];
+    for (const t of k.threads) if (runnable(k, t)) ids.push(t.id);
+    if (ids.length === 0) {
+      found = checkDeadlock(k);
+      finished = found === null;
+      break;
+    }
+    if (looping && sched.inTail() && sched.atBoundary(ids)) {
+      const key = `${sched.position()}|${stateKey(k, ref)}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        found = lasso(k, trace, first, n);
+        break;
+      }
+      seen.set(key, n);
+    }
+    const tid = sched.pick(ids, k.threads.length);
+    k.events.length = 0;
+    const info = step(k, tid);
+    const entry: TraceStep = { step: n, tid, thread: k.threads[tid].name, fn: info.fn, label: info.label, op: info.op };
+    if (info.result !== undefined) entry.result = info.result;
+    trace.push(entry);
+    const d = checkStep(k, ref, lockdep);
+    if (d) {
+      found = { ...d, step: n };
+      n++;
+      break;
+    }
+  }
+  if (found && found.step < 0) found = { ...found, step: n };
+  return { divergence: found, steps: n, finished, trace, traceHash: hashTrace(trace) };
+}
+
+// The run came back to a state it was in before, at the same point of the
+// schedule: from here it repeats forever.  It is a no-progress lasso if an
+// operation stays pending throughout the loop while every thread that
+// stays runnable in the loop gets to run (weak fairness).
+export function lasso(k: Kernel, trace: TraceStep[], from: number, to: number): Divergence | null {
+  const loop = trace.slice(from, to);
+  const ran = new Set(loop.map((s) => s.tid));
+  const completed = new Set(loop.filter((s) => s.result !== undefined).map((s) => s.tid));
+  const pending = k.threads.filter((t) => t.kind === 'proc' && t.status !== DONE && !completed.has(t.id));
+  if (pending.length === 0) return null;
+  // A thread runnable now but never run in the loop would make it unfair.
+  const starvedButReady = k.threads.filter((t) => !ran.has(t.id) && runnable(k, t));
+  if (starvedButReady.length > 0) return null;
+  const names = pending.map((t) => `${t.name} in ${formatOp(t.prog[t.ip])}`);
+  return divergence('no-progress', `${names.join(', ')} never completes: steps ${from}..${to - 1} repeat forever, and every thread that can run does`, {
+    stem: from,
+    loop: [from, to],
+    pending: pending.map((t) => t.id),
+  });
+}
+
+export function hashTrace(trace: TraceStep[]): string {
+  const h = createHash('sha256');
+  for (const s of trace) h.update(`${s.tid}:${s.fn}:${s.label}:${s.result ?? ''}\n`);
+  return h.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,176 @@
+// The second shrink.  fast-check's shrink stops at a local minimum of its
+// own value tree; this one takes the result and tries every single
+// removal and simplification again, keeping a candidate only if it still
+// diverges with the same class, until nothing more can be removed.  So one
+// bug cannot turn into another while it shrinks, and the result is
+// 1-minimal: taking out any one op, thread, schedule entry or fault loses
+// the divergence of that class.
+
+import type { Op, TestCase } from '../models/testcase.ts';
+import type { Variant } from '../models/variants/index.ts';
+import type { DivergenceClass } from '../properties/classes.ts';
+import { runTestCase, type RunOptions } from './lockstep.ts';
+
+export function sameClass(variant: Variant, cls: DivergenceClass, opts: RunOptions = {}) {
+  return (tc: TestCase): boolean => runTestCase(variant, tc, opts).divergence?.class === cls;
+}
+
+function clone(tc: TestCase): TestCase {
+  return structuredClone(tc);
+}
+
+// Every test case one simplification away from tc, most drastic first.
+function* candidates(tc: TestCase): Generator<TestCase> {
+  const n = tc.threads.length;
+  for (let t = 0; t < n && n > 1; t++) {
+    const c = clone(tc);
+    c.threads.splice(t, 1);
+    c.faults = c.faults.filter((f) => f.thread !== t).map((f) => (f.thread > t ? { ...f, thread: f.thread - 1 } : f));
+    yield c;
+  }
+  if (tc.cycle.length) yield { ...clone(tc), cycle: [] };
+  for (let i = 0; i < tc.faults.length; i++) {
+    const c = clone(tc);
+    c.faults.splice(i, 1);
+    yield c;
+  }
+  if (tc.schedule.length) yield { ...clone(tc), schedule: [] };
+  for (let t = 0; t < n; t++) {
+    for (let i = 0; i < tc.threads[t].ops.length; i++) {
+      const c = clone(tc);
+      c.threads[t].ops.splice(i, 1);
+      yield c;
+    }
+  }
+  for (let i = 0; i < tc.nic.length; i++) {
+    const c = clone(tc);
+    c.nic.splice(i, 1);
+    yield c;
+  }
+  for (let i = tc.schedule.length - 1; i >= 0; i--) {
+    const c = clone(tc);
+    c.schedule.splice(i, 1);
+    yield c;
+  }
+  for (let i = 0; i < tc.cycle.length; i++) {
+    const c = clone(tc);
+    c.cycle.splice(i, 1);
+    yield c;
+  }
+  for (let i = 0; i < tc.schedule.length; i++) {
+    if (tc.schedule[i] === 0) continue;
+    const c = clone(tc);
+    c.schedule[i] = 0;
+    yield c;
+    if (tc.schedule[i] > 1) {
+      const d = clone(tc);
+      d.schedule[i] = tc.schedule[i] - 1;
+      yield d;
+    }
+  }
+  for (let t = 0; t < n; t++) {
+    if (tc.threads[t].loop) {
+      const c = clone(tc);
+      c.threads[t].loop = false;
+      yield c;
+    }
+  }
+  for (let i = 0; i < tc.faults.length; i++) {
+    if (tc.faults[i].nth > 0) {
+      const c = clone(tc);
+      c.faults[i].nth--;
+      yield c;
+    }
+  }
+  yield* configCandidates(tc);
+  for (let t = 0; t < n; t++) {
+    for (let i = 0; i < tc.threads[t].ops.length; i++) {
+      for (const op of simplerOps(tc.threads[t].ops[i])) {
+        const c = clone(tc);
+        c.threads[t].ops[i] = op;
+        yield c;
+      }
+    }
+  }
+}
+
+function* configCandidates(tc: TestCase): Generator<TestCase> {
+  const cfg = tc.config;
+  for (let i = cfg.files.length - 1; i >= 1; i--) {
+    const c = clone(tc);
+    c.config.files.splice(i, 1);
+    yield c;
+  }
+  for (let i = cfg.procs.length - 1; i >= 1; i--) {
+    const c = clone(tc);
+    c.config.procs.splice(i, 1);
+    c.threads.forEach((t) => (t.proc = t.proc % c.config.procs.length));
+    yield c;
+  }
+  if (cfg.leaseBreakTime > 1) {
+    const c = clone(tc);
+    c.config.leaseBreakTime = 1;
+    yield c;
+  }
+  const used = cfg.files.reduce((n, f) => n + (f.dax && !f.sparse ? f.size : 0), 0);
+  if (cfg.blocks > Math.max(1, used)) {
+    const c = clone(tc);
+    c.config.blocks = Math.max(1, used);
+    yield c;
+    const d = clone(tc);
+    d.config.blocks--;
+    yield d;
+  }
+  for (let i = 0; i < cfg.files.length; i++) {
+    const f = cfg.files[i];
+    const tweak = (g: (x: typeof f) => void) => {
+      const c = clone(tc);
+      g(c.config.files[i]);
+      return c;
+    };
+    if (f.size > 0) yield tweak((x) => x.size--);
+    if (f.sparse) yield tweak((x) => (x.sparse = false));
+    if (f.reflink) yield tweak((x) => (x.reflink = false));
+    if (f.owner > 0) yield tweak((x) => (x.owner = 0));
+  }
+  for (let i = 0; i < cfg.procs.length; i++) {
+    if (cfg.procs[i].capLease) {
+      const c = clone(tc);
+      c.config.procs[i].capLease = false;
+      yield c;
+    }
+    if (cfg.procs[i].uid > 0) {
+      const c = clone(tc);
+      c.config.procs[i].uid = 0;
+      yield c;
+    }
+  }
+}
+
+// The same op with one argument moved toward zero or false.
+function* simplerOps(op: Op): Generator<Op> {
+  for (const [key, v] of Object.entries(op)) {
+    if (key === 'op') continue;
+    if (typeof v === 'number' && v > (key === 'val' ? 1 : 0)) yield { ...op, [key]: key === 'val' ? 1 : 0 } as Op;
+    if (v === true) yield { ...op, [key]: false } as Op;
+    if (key === 'type' && v !== 'shared') yield { ...op, type: 'shared' } as Op;
+    if (key === 'mode' && v !== 'punch') yield { ...op, mode: 'punch' } as Op;
+  }
+}
+
+export function shrinkSameClass(tc: TestCase, keeps: (tc: TestCase) => boolean, budget = 4000): TestCase {
+  let best = tc;
+  let tries = 0;
+  for (let progress = true; progress && tries < budget; ) {
+    progress = false;
+    for (const c of candidates(best)) {
+      if (++tries > budget) break;
+      if (keeps(c)) {
+        best = c;
+        progress = true;
+        break;
+      }
+    }
+  }
+  return best;
+}
