@@ -1,0 +1,221 @@
+// daxcheck: the command line.  Exit 0 = clean, 1 = divergence found,
+// 2 = bad usage or input.  --json prints one JSON document on stdout.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { VARIANTS, FLAGS, findVariant, setFlags, VariantError, type Variant } from '../models/variants/index.ts';
+import { CLASSES } from '../properties/classes.ts';
+import { TestCaseError, formatOp } from '../models/testcase.ts';
+import { checkVariant, InternalError } from '../fuzz/check.ts';
+import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
+import { CorpusError, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
+
+class UsageError extends Error {}
+
+const USAGE = `usage: daxcheck <command> [options]
+
+commands:
+  list    [--json]                       variants, their flags, and the divergence classes
+  check   [--variant V | --all] [--runs N] [--seed S] [--corpus DIR] [--json]
+                                         property suite over generated test cases
+  replay  <file|dir>... [--trace] [--json]
+                                         re-run counterexample files, check they reproduce
+
+exit status: 0 clean, 1 divergence found (or not reproduced), 2 bad usage or input`;
+
+// ---- output helpers ----
+
+const tty = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number) => (s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
+const red = paint(31);
+const green = paint(32);
+const bold = paint(1);
+const dim = paint(2);
+
+function progress(msg: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`);
+}
+function progressDone(): void {
+  if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+}
+
+function args<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0].replace(/\. To specify a positional.*$/, ''));
+  }
+}
+
+function intOption(name: string, value: string | undefined, dflt: number, min: number): number {
+  if (value === undefined) return dflt;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name}: expected an integer >= ${min}, got "${value}"`);
+  return Number(value);
+}
+
+// ---- list ----
+
+function cmdList(argv: string[]): number {
+  const { values } = args(argv, { json: { type: 'boolean' } });
+  if (values.json) {
+    const doc = {
+      variants: VARIANTS.map((v) => ({ name: v.name, contract: v.contract, expect: v.expect, flags: v.flags, seed: v.seed, summary: v.summary })),
+      flags: FLAGS,
+      properties: CLASSES,
+    };
+    console.log(JSON.stringify(doc, null, 2));
+    return 0;
+  }
+  console.log(bold('variants'));
+  for (const v of VARIANTS) {
+    const flags = setFlags(v);
+    console.log(`  ${v.name.padEnd(16)} ${v.contract.padEnd(10)} expect ${v.expect.padEnd(10)} ${flags.length ? flags.join(', ') : dim('no flags set')}`);
+    console.log(`  ${' '.repeat(16)} ${dim(v.summary)}`);
+  }
+  console.log(bold('\nflags (false in a clean variant)'));
+  for (const [f, d] of Object.entries(FLAGS)) console.log(`  ${f.padEnd(30)} ${d}`);
+  console.log(bold('\nproperties (divergence classes)'));
+  for (const [c, d] of Object.entries(CLASSES)) console.log(`  ${c.padEnd(30)} ${d}`);
+  return 0;
+}
+
+// ---- check ----
+
+function cmdCheck(argv: string[]): number {
+  const { values, positionals } = args(argv, {
+    variant: { type: 'string', multiple: true },
+    all: { type: 'boolean' },
+    runs: { type: 'string' },
+    seed: { type: 'string' },
+    corpus: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length) throw new UsageError(`check: unexpected argument "${positionals[0]}"`);
+  if (values.all && values.variant) throw new UsageError('check: give --variant or --all, not both');
+  const variants: Variant[] = values.variant ? values.variant.map(findVariant) : VARIANTS;
+  const runs = intOption('runs', values.runs, 3000, 1);
+  const seed = intOption('seed', values.seed, 1, 0);
+  const corpus = values.corpus ?? 'corpus';
+  const results = [];
+  let diverged = false;
+  for (const v of variants) {
+    progress(`checking ${v.name} (${runs} runs)...`);
+    const r = checkVariant(v, { runs, seed });
+    progressDone();
+    let file: string | null = null;
+    if (r.counterexample) {
+      file = writeCounterexample(corpus, r.counterexample, v);
+      diverged = true;
+    }
+    const d = r.divergence;
+    results.push({
+      variant: v.name,
+      runs: r.runs,
+      divergence: d ? { class: d.class, message: d.message, step: d.step, length: d.step + 1, file } : null,
+    });
+    if (!values.json) {
+      if (!d) console.log(`${v.name.padEnd(16)} ${green('clean')}       ${runs} runs`);
+      else {
+        const ops = r.testCase!.threads.reduce((n, t) => n + t.ops.length, 0) + r.testCase!.nic.length;
+        console.log(`${v.name.padEnd(16)} ${red('divergence')}  ${bold(d.class)} at step ${d.step} after ${r.runs} runs (shrunk to ${ops} ops, ${d.step + 1} steps)`);
+        console.log(`${' '.repeat(16)} ${d.message}`);
+        console.log(`${' '.repeat(16)} ${dim(`-> ${file}   (daxcheck replay ${file} --trace)`)}`);
+      }
+    }
+  }
+  if (values.json) console.log(JSON.stringify({ results }, null, 2));
+  return diverged ? 1 : 0;
+}
+
+// ---- replay ----
+
+function corpusFiles(path: string): string[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new UsageError(`replay: no such file or directory: ${path}`);
+  }
+  if (!st.isDirectory()) return [path];
+  const out: string[] = [];
+  for (const name of readdirSync(path).sort()) {
+    const p = join(path, name);
+    if (statSync(p).isDirectory()) out.push(...corpusFiles(p));
+    else if (name.endsWith('.json')) out.push(p);
+  }
+  return out;
+}
+
+export function formatTrace(trace: TraceStep[], upTo: number): string[] {
+  return trace.slice(0, upTo + 1).map((s) => {
+    const op = s.op ? `  ${formatOp(s.op)}` : '';
+    const res = s.result !== undefined ? `  = ${s.result}` : '';
+    return `${String(s.step).padStart(4)}  ${s.thread.padEnd(7)} ${s.fn}:${s.label}${op}${res}`;
+  });
+}
+
+function cmdReplay(argv: string[]): number {
+  const { values, positionals } = args(argv, { trace: { type: 'boolean' }, json: { type: 'boolean' } });
+  if (positionals.length === 0) throw new UsageError('replay: give a counterexample file or directory');
+  const files = positionals.flatMap(corpusFiles);
+  const loaded = files.map((f) => ({ file: f, ...readCounterexample(f) })); // validate everything before running anything
+  const results = [];
+  let ok = true;
+  for (const { file, cx, variant } of loaded) {
+    const r = runTestCase(variant, cx.testCase);
+    const d = r.divergence;
+    const reproduced = !!d && d.class === cx.divergence.class && d.step === cx.divergence.step && r.traceHash === cx.traceHash;
+    ok &&= reproduced;
+    results.push({ file, reproduced, class: cx.divergence.class });
+    if (values.json) continue;
+    const where = file;
+    if (reproduced) console.log(`${green('reproduced')}  ${where}: ${cx.variant.name}: ${d!.class} at step ${d!.step}`);
+    else {
+      const got = d ? `${d.class} at step ${d.step}${r.traceHash !== cx.traceHash ? ', different trace' : ''}` : 'no divergence';
+      console.log(`${red('NOT reproduced')}  ${where}: recorded ${cx.divergence.class} at step ${cx.divergence.step}, got ${got}`);
+    }
+    if (values.trace) {
+      for (const line of formatTrace(r.trace, d ? d.step : r.trace.length - 1)) console.log(`    ${line}`);
+      if (d) console.log(`    ${bold(d.class)}: ${d.message}`);
+    }
+  }
+  if (values.json) console.log(JSON.stringify({ results }, null, 2));
+  return ok ? 0 : 1;
+}
+
+// ---- main ----
+
+export function main(argv: string[]): number {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'list': return cmdList(rest);
+    case 'check': return cmdCheck(rest);
+    case 'replay': return cmdReplay(rest);
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      console.log(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${cmd}" (try daxcheck --help)`);
+  }
+}
+
+function run(): void {
+  try {
+    process.exitCode = main(process.argv.slice(2));
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError) {
+      console.error(`daxcheck: ${e.message}`);
+    } else if (e instanceof InternalError) {
+      console.error(`daxcheck: ${e.message}`);
+    } else {
+      console.error(`daxcheck: internal error: ${(e as Error).message}${process.env.DAXCHECK_DEBUG ? `\n${(e as Error).stack}` : ' (set DAXCHECK_DEBUG=1 for a stack trace)'}`);
+    }
+    process.exitCode = 2;
+  }
+}
+
+run();
