@@ -1,0 +1,61 @@
+// The property suite: the general properties hold on every variant the
+// catalog calls clean, runs are deterministic, and every counterexample
+// in corpus/ still reproduces exactly.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { VARIANTS } from '../models/variants/index.ts';
+import { arbTestCase } from '../fuzz/arbitraries.ts';
+import { runTestCase } from '../fuzz/lockstep.ts';
+import { readCounterexample } from '../fuzz/corpus.ts';
+
+const RUNS = Number(process.env.DAXCHECK_TEST_RUNS ?? 1500);
+
+for (const v of VARIANTS.filter((x) => x.expect === 'clean')) {
+  test(`${v.name}: no divergence in ${RUNS} generated test cases`, () => {
+    fc.assert(
+      fc.property(arbTestCase, (tc) => {
+        const d = runTestCase(v, tc).divergence;
+        if (d) throw new Error(`${d.class} at step ${d.step}: ${d.message}`);
+      }),
+      { seed: 20261122, numRuns: RUNS },
+    );
+  });
+}
+
+test('a test case runs the same way every time', () => {
+  fc.assert(
+    fc.property(arbTestCase, fc.constantFrom(...VARIANTS), (tc, v) => {
+      const a = runTestCase(v, tc);
+      const b = runTestCase(v, structuredClone(tc));
+      assert.is(a.traceHash, b.traceHash);
+      assert.equal(a.divergence, b.divergence);
+    }),
+    { seed: 7, numRuns: 200 },
+  );
+});
+
+function corpusFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? corpusFiles(p) : name.endsWith('.json') ? [p] : [];
+  });
+}
+
+for (const file of corpusFiles('corpus')) {
+  test(`corpus: ${file} reproduces its recorded divergence`, () => {
+    const { cx, variant } = readCounterexample(file);
+    const r = runTestCase(variant, cx.testCase);
+    assert.ok(r.divergence, 'no divergence');
+    assert.is(r.divergence!.class, cx.divergence.class);
+    assert.is(r.divergence!.step, cx.divergence.step);
+    assert.is(r.divergence!.message, cx.divergence.message);
+    assert.is(r.traceHash, cx.traceHash);
+  });
+}
+
+test.run();

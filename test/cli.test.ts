@@ -1,0 +1,117 @@
+// The command-line contract (DESIGN §7): exit codes, JSON shapes,
+// determinism, and bad input answered with one line and nothing changed.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function daxcheck(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/daxcheck.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function snapshot(dir: string): string {
+  const walk = (d: string): string[] =>
+    readdirSync(d).sort().flatMap((n) => {
+      const p = join(d, n);
+      return statSync(p).isDirectory() ? walk(p) : [`${p}:${readFileSync(p, 'utf8')}`];
+    });
+  return walk(dir).join('\n');
+}
+
+function oneLineError(r: { code: number | null; err: string }): void {
+  assert.is(r.code, 2);
+  const lines = r.err.trim().split('\n');
+  assert.is(lines.length, 1, `expected one line, got:\n${r.err}`);
+  assert.match(lines[0], /^daxcheck: /);
+  assert.not.match(r.err, /\n\s+at /);
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'daxcheck-cli-'));
+let found = '';
+
+test('list --json names every variant, flag and property', () => {
+  const r = daxcheck('list', '--json');
+  assert.is(r.code, 0);
+  const doc = JSON.parse(r.out);
+  assert.ok(doc.variants.some((v: { name: string }) => v.name === 'upstream'));
+  assert.ok('truncateIgnoresPins' in doc.flags);
+  assert.ok('dma-into-reallocated-block' in doc.properties);
+});
+
+test('check on a clean variant exits 0 with the JSON shape of §7', () => {
+  const r = daxcheck('check', '--variant', 'upstream', '--runs', '200', '--json', '--corpus', join(tmp, 'c0'));
+  assert.is(r.code, 0, r.err);
+  const doc = JSON.parse(r.out);
+  assert.equal(doc.results, [{ variant: 'upstream', runs: 200, divergence: null }]);
+});
+
+test('check on v4.13 exits 1, reports dma-into-reallocated-block and writes a replayable counterexample', () => {
+  const r = daxcheck('check', '--variant', 'v4.13', '--json', '--corpus', join(tmp, 'c1'));
+  assert.is(r.code, 1, r.err);
+  const { results } = JSON.parse(r.out);
+  const d = results[0].divergence;
+  assert.is(d.class, 'dma-into-reallocated-block');
+  assert.ok(d.file.startsWith(join(tmp, 'c1', 'dma-into-reallocated-block')));
+  assert.is(d.length, d.step + 1);
+  found = d.file;
+  const rp = daxcheck('replay', found, '--json');
+  assert.is(rp.code, 0, rp.out + rp.err);
+  assert.equal(JSON.parse(rp.out).results, [{ file: found, reproduced: true, class: 'dma-into-reallocated-block' }]);
+});
+
+test('the same seed gives byte-identical JSON', () => {
+  const a = daxcheck('check', '--variant', 'v4.13', '--seed', '5', '--runs', '1500', '--json', '--corpus', join(tmp, 'c2'));
+  const b = daxcheck('check', '--variant', 'v4.13', '--seed', '5', '--runs', '1500', '--json', '--corpus', join(tmp, 'c2'));
+  assert.is(a.out, b.out);
+  assert.ok(a.out.length > 0);
+});
+
+test('replay --trace prints the numbered steps up to the divergence', () => {
+  const r = daxcheck('replay', found, '--trace');
+  assert.is(r.code, 0);
+  assert.match(r.out, /^\s+0\s+T0\s+sys_open:do_sys_open/m);
+  assert.match(r.out, /dma-into-reallocated-block: /);
+});
+
+test('bad input: unknown variant, bad flag value, unknown option, unknown command', () => {
+  oneLineError(daxcheck('check', '--variant', 'v9.99'));
+  oneLineError(daxcheck('check', '--runs', 'many'));
+  oneLineError(daxcheck('check', '--frobnicate'));
+  oneLineError(daxcheck('frobnicate'));
+  oneLineError(daxcheck('replay', join(tmp, 'does-not-exist.json')));
+});
+
+test('bad corpus files: truncated, unknown op, unknown flag; one line each, nothing on disk changed', () => {
+  const text = readFileSync(found, 'utf8');
+  const dir = join(tmp, 'bad');
+  const cases: Record<string, string> = {
+    'truncated.json': text.slice(0, text.length / 2),
+    'unknown-op.json': text.replace(/"op": "open"/, '"op": "openat2"'),
+    'unknown-flag.json': text.replace(/"truncateIgnoresPins"/, '"truncateIgnoresPinz"'),
+    'bad-version.json': text.replace(/"format": 1/, '"format": 99'),
+  };
+  for (const [name, body] of Object.entries(cases)) {
+    const d = join(dir, name.replace('.json', ''));
+    spawnSync('mkdir', ['-p', d]);
+    writeFileSync(join(d, name), body);
+    const before = snapshot(dir);
+    const r = daxcheck('replay', join(d, name));
+    oneLineError(r);
+    assert.ok(r.err.includes(name), `error names the file: ${r.err}`);
+    assert.is(snapshot(dir), before);
+  }
+  const r = daxcheck('replay', join(dir, 'unknown-op'));
+  assert.match(r.err, /unknown op "openat2"/);
+});
+
+test('a directory with one bad file is refused before anything runs', () => {
+  const r = daxcheck('replay', join(tmp, 'bad'));
+  oneLineError(r);
+  assert.is(r.out, '');
+});
+
+test.run();

