@@ -101,8 +101,8 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     }
     const page = file_page(k, f.inode, f.off);
     const req: DioReq = {
-      refId: k.ref.commit(t.id), tid: t.id, dir: read ? 'read' : 'write', aio: f.op.aio, inode: f.inode, off: f.off,
-      filePage: page < 0 ? ZERO_PAGE : page, fileEpoch: page < 0 ? 0 : k.pageEpoch[page], buf: f.pins[0], stage: 0,
+      refId: k.ref.commit(t.id), dir: read ? 'read' : 'write', aio: f.op.aio, inode: f.inode, off: f.off,
+      filePage: page < 0 ? ZERO_PAGE : page, fileEpoch: page < 0 ? 0 : k.pageEpoch[page], buf: f.pins[0],
     };
     k.dioQueue.push(req);
     f.req = req.refId;
@@ -149,7 +149,6 @@ export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
     const file: Pin = { page: r.filePage, epoch: r.fileEpoch, inode: r.inode, index: r.off, anon: -1 };
     if (r.dir === 'read') dma_write_page(k, t, r.buf, 'dio', dma_read_page(k, t, file, 'dio'));
     else dma_write_page(k, t, file, 'dio', dma_read_page(k, t, r.buf, 'dio'));
-    r.stage = 1;
     k.ref.dioLand(r.refId);
     return 'bio_endio';
   },

@@ -166,7 +166,6 @@ export interface Mr {
 // An O_DIRECT request on its way through the block layer.
 export interface DioReq {
   refId: number;
-  tid: number;
   dir: 'read' | 'write'; // read: device writes the user buffer
   aio: boolean;
   inode: number; // the file side
@@ -174,7 +173,6 @@ export interface DioReq {
   filePage: number; // page the device reads or writes on the file side, or ZERO_PAGE
   fileEpoch: number;
   buf: Pin;
-  stage: 0 | 1; // 0: data not yet transferred, 1: transferred, completion pending
 }
 
 export type Timer = { deadline: number; kind: 'sleep'; tid: number } | { deadline: number; kind: 'work'; work: Work };

@@ -43,7 +43,7 @@ function break_leases_mark(k: Kernel, t: Thread, inode: number): boolean {
     l.breakTime = k.clock;
     lm_break(k, t, l);
   }
-  k.ref.breakLeases(t.id, inode);
+  k.ref.breakLeases(inode);
   return true;
 }
 

@@ -210,7 +210,37 @@ export const xfs_break_layouts = fn<BreakFrame>('xfs_break_layouts', {
   },
 });
 
-// ---- truncate: do_sys_ftruncate -> xfs_vn_setattr -> xfs_setattr_size ----
+// ---- truncate and fallocate ----
+
+interface UnmapFrame extends Frame {
+  inode: number;
+}
+
+// What truncate (xfs_vn_setattr) and fallocate (xfs_file_fallocate) do
+// before they touch the block map: take the IOLOCK and MMAPLOCK
+// exclusive, break every layout, wait for direct I/O to drain.  Returns
+// the error, with both locks held either way.
+export const xfs_break_layouts_unmap = fn<UnmapFrame>('xfs_break_layouts_unmap', {
+  inode_lock(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_ilock_mmaplock');
+  },
+  xfs_ilock_mmaplock(k, t, f) {
+    return down_write(k, t, k.inodes[f.inode].mmaplock, 'xfs_break_layouts');
+  },
+  xfs_break_layouts(k, t, f) {
+    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_UNMAP, stage: 0, error: 0, retry: false }, 'inode_dio_wait');
+  },
+  inode_dio_wait(k, t, f) {
+    if (t.rv) return k.ret(t, t.rv);
+    if (k.inodes[f.inode].dioCount > 0) return k.sleep(t, 'inode_dio', f.inode, 'inode_dio_wait', false);
+    return k.ret(t, 0);
+  },
+});
+
+function xfs_iunlock_both(k: Kernel, t: Thread, inode: number): void {
+  up_write(k, t, k.inodes[inode].mmaplock);
+  xfs_iunlock_iolock(k, t, inode);
+}
 
 interface TruncateFrame extends Frame {
   op: Extract<Op, { op: 'truncate' }>;
@@ -218,6 +248,7 @@ interface TruncateFrame extends Frame {
   error: number;
 }
 
+// do_sys_ftruncate -> xfs_vn_setattr -> xfs_setattr_size
 export const sys_ftruncate = fn<TruncateFrame>('sys_ftruncate', {
   do_sys_ftruncate(k, t, f) {
     const fd = fd_lookup(k, t.proc, f.op.fd);
@@ -225,44 +256,25 @@ export const sys_ftruncate = fn<TruncateFrame>('sys_ftruncate', {
     const filp = k.filps[k.procs[t.proc].fds[fd]]!;
     if (!filp.write) return k.ret(t, EINVAL);
     f.inode = filp.inode;
-    return 'inode_lock';
-  },
-  inode_lock(k, t, f) {
-    return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_ilock_mmaplock');
-  },
-  xfs_ilock_mmaplock(k, t, f) {
-    return down_write(k, t, k.inodes[f.inode].mmaplock, 'xfs_break_layouts');
-  },
-  xfs_break_layouts(k, t, f) {
-    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_UNMAP, stage: 0, error: 0, retry: false }, 'inode_dio_wait');
-  },
-  inode_dio_wait(k, t, f) {
-    if (t.rv) {
-      f.error = t.rv;
-      return 'xfs_iunlock';
-    }
-    if (k.inodes[f.inode].dioCount > 0) return k.sleep(t, 'inode_dio', f.inode, 'inode_dio_wait', false);
-    return 'xfs_setattr_size';
+    return k.call(t, xfs_break_layouts_unmap, { inode: f.inode }, 'xfs_setattr_size');
   },
   // truncate_setsize + xfs_itruncate_extents: unmap, drop the page cache,
   // free the blocks past the new size.
   xfs_setattr_size(k, t, f) {
+    f.error = t.rv;
+    if (f.error) return 'xfs_iunlock';
     const size = f.op.size % (LIMITS.pagesPerFile + 1);
     unmap_mapping_range(k, f.inode, size, LIMITS.pagesPerFile, true);
     for (let pg = size; pg < LIMITS.pagesPerFile; pg++) xfs_bunmapi(k, f.inode, pg);
     k.inodes[f.inode].size = size;
     k.ref.commit(t.id);
-    f.error = 0;
     return 'xfs_iunlock';
   },
   xfs_iunlock(k, t, f) {
-    up_write(k, t, k.inodes[f.inode].mmaplock);
-    xfs_iunlock_iolock(k, t, f.inode);
+    xfs_iunlock_both(k, t, f.inode);
     return k.ret(t, f.error);
   },
 });
-
-// ---- fallocate: xfs_file_fallocate ----
 
 interface FallocFrame extends Frame {
   op: Extract<Op, { op: 'fallocate' }>;
@@ -270,6 +282,7 @@ interface FallocFrame extends Frame {
   error: number;
 }
 
+// xfs_file_fallocate: punch a hole, or allocate unwritten extents.
 export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
   vfs_fallocate(k, t, f) {
     const fd = fd_lookup(k, t.proc, f.op.fd);
@@ -277,23 +290,11 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
     const filp = k.filps[k.procs[t.proc].fds[fd]]!;
     if (!filp.write) return k.ret(t, EBADF);
     f.inode = filp.inode;
-    return 'inode_lock';
+    return k.call(t, xfs_break_layouts_unmap, { inode: f.inode }, 'xfs_file_fallocate');
   },
-  inode_lock(k, t, f) {
-    return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_ilock_mmaplock');
-  },
-  xfs_ilock_mmaplock(k, t, f) {
-    return down_write(k, t, k.inodes[f.inode].mmaplock, 'xfs_break_layouts');
-  },
-  xfs_break_layouts(k, t, f) {
-    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_UNMAP, stage: 0, error: 0, retry: false }, 'inode_dio_wait');
-  },
-  inode_dio_wait(k, t, f) {
-    if (t.rv) {
-      f.error = t.rv;
-      return 'xfs_iunlock';
-    }
-    if (k.inodes[f.inode].dioCount > 0) return k.sleep(t, 'inode_dio', f.inode, 'inode_dio_wait', false);
+  xfs_file_fallocate(k, t, f) {
+    f.error = t.rv;
+    if (f.error) return 'xfs_iunlock';
     return f.op.mode === 'punch' ? 'xfs_free_file_space' : 'xfs_alloc_file_space';
   },
   xfs_free_file_space(k, t, f) {
@@ -303,7 +304,6 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
     unmap_mapping_range(k, f.inode, off, end, false);
     for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
     k.ref.commit(t.id);
-    f.error = 0;
     return 'xfs_iunlock';
   },
   // All or nothing: the space is reserved before any block is allocated.
@@ -325,12 +325,10 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
     for (let pg = off; pg < end; pg++) if (page_state(k, f.inode, pg) === HOLE) xfs_bmapi_write(k, t, f.inode, pg, true, null);
     ip.size = Math.max(ip.size, end);
     k.ref.commit(t.id);
-    f.error = 0;
     return 'xfs_iunlock';
   },
   xfs_iunlock(k, t, f) {
-    up_write(k, t, k.inodes[f.inode].mmaplock);
-    xfs_iunlock_iolock(k, t, f.inode);
+    xfs_iunlock_both(k, t, f.inode);
     return k.ret(t, f.error);
   },
 });

@@ -114,7 +114,6 @@ interface Pending {
   allocFailed: string[];
   failed: string | null; // dynamic failure decided by a fault (SIGBUS, EFAULT)
   dio: number; // request id, -1 if none
-  brokeLeases: boolean;
   pins: Target[]; // pages pinned by get_user_pages, in order
 }
 
@@ -179,12 +178,9 @@ export class Reference {
     return null;
   }
 
-  private liveLease(file: number): boolean {
-    return this.leases.some((l) => l.file === file);
-  }
-
+  // A lease that has not been released or revoked, breaking or not.
   hasLiveLease(file: number): boolean {
-    return this.liveLease(file);
+    return this.leases.some((l) => l.file === file);
   }
 
   private freeBlocks(): number {
@@ -204,7 +200,7 @@ export class Reference {
   invoke(tid: number, proc: number, op: Op): void {
     const p: Pending = {
       op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [],
-      committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: -1, brokeLeases: false, pins: [],
+      committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: -1, pins: [],
     };
     this.pending[tid] = p;
     const pr = this.procs[proc];
@@ -294,9 +290,7 @@ export class Reference {
   // __break_lease: every active lease on the file starts breaking; the
   // holder of a MAP_DIRECT lease gets SIGIO if the fd it mapped with is
   // still the one it opened.
-  breakLeases(tid: number, file: number): void {
-    const p = this.pending[tid];
-    if (p) p.brokeLeases = true;
+  breakLeases(file: number): void {
     this.startBreak(file);
   }
 
@@ -348,9 +342,8 @@ export class Reference {
       return true;
     }
     if (f.state[pg] === WRITTEN) return true;
-    if (f.dax && this.liveLease(m.file)) {
+    if (f.dax && this.hasLiveLease(m.file)) {
       this.startBreak(m.file);
-      p.brokeLeases = true;
       return this.faultFails(p, false);
     }
     if (f.dax && f.state[pg] === HOLE && this.freeBlocks() === 0) return this.faultFails(p, false);
@@ -486,7 +479,7 @@ export class Reference {
       case 'write': {
         const file = p.fd!.file;
         const f = this.files[file];
-        if (this.liveLease(file)) this.diverge('result-mismatch', `write(2) to file ${file} completed while a layout lease was held on it`);
+        if (this.hasLiveLease(file)) this.diverge('result-mismatch', `write(2) to file ${file} completed while a layout lease was held on it`);
         const off = op.off % P;
         if (f.dax && f.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; break; }
         f.state[off] = WRITTEN;
@@ -498,7 +491,7 @@ export class Reference {
       case 'truncate': {
         const file = p.fd!.file;
         const f = this.files[file];
-        if (this.liveLease(file)) this.diverge('result-mismatch', `truncate of file ${file} completed while a layout lease was held on it`);
+        if (this.hasLiveLease(file)) this.diverge('result-mismatch', `truncate of file ${file} completed while a layout lease was held on it`);
         const size = op.size % (P + 1);
         for (let pg = size; pg < P; pg++) this.removePage(f, pg);
         f.size = size;
@@ -517,7 +510,7 @@ export class Reference {
       case 'fallocate': {
         const file = p.fd!.file;
         const f = this.files[file];
-        if (this.liveLease(file)) this.diverge('result-mismatch', `fallocate of file ${file} completed while a layout lease was held on it`);
+        if (this.hasLiveLease(file)) this.diverge('result-mismatch', `fallocate of file ${file} completed while a layout lease was held on it`);
         const off = op.off % P;
         const end = Math.min(P, off + 1 + (op.len % P));
         if (op.mode === 'punch') {
@@ -566,7 +559,7 @@ export class Reference {
   private commitDio(p: Pending, op: Extract<Op, { op: 'dio_read' | 'dio_write' }>): number {
     const file = p.fd!.file;
     const s = this.files[file];
-    if (op.op === 'dio_write' && this.liveLease(file)) this.diverge('result-mismatch', `O_DIRECT write to file ${file} started while a layout lease was held on it`);
+    if (op.op === 'dio_write' && this.hasLiveLease(file)) this.diverge('result-mismatch', `O_DIRECT write to file ${file} started while a layout lease was held on it`);
     if (s.size === 0) {
       p.expected = 0;
       return -1;
@@ -718,10 +711,6 @@ export class Reference {
     if (allowed.includes(ANY) || allowed.includes(got)) return;
     const want = allowed.length ? allowed.join(' or ') : 'the operation to take effect';
     this.diverge('result-mismatch', `${p.op.op} returned ${got}, expected ${want}`, { op: p.op, got, expected: allowed });
-  }
-
-  pendingOp(tid: number): Op | null {
-    return this.pending[tid]?.op ?? null;
   }
 
   // ---- the abstract state ----
