@@ -10,6 +10,7 @@ import { TestCaseError, formatOp } from '../models/testcase.ts';
 import { checkVariant, InternalError } from '../fuzz/check.ts';
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
+import { benchSteps } from '../fuzz/bench.ts';
 
 class UsageError extends Error {}
 
@@ -21,6 +22,7 @@ commands:
                                          property suite over generated test cases
   replay  <file|dir>... [--trace] [--json]
                                          re-run counterexample files, check they reproduce
+  bench   [--json]                       speed of the models with every check on
 
 exit status: 0 clean, 1 divergence found (or not reproduced), 2 bad usage or input`;
 
@@ -184,6 +186,19 @@ function cmdReplay(argv: string[]): number {
   return ok ? 0 : 1;
 }
 
+// ---- bench ----
+
+function cmdBench(argv: string[]): number {
+  const { values, positionals } = args(argv, { json: { type: 'boolean' } });
+  if (positionals.length) throw new UsageError(`bench: unexpected argument "${positionals[0]}"`);
+  progress('bench: model steps with lockstep checking...');
+  const r = benchSteps();
+  progressDone();
+  if (values.json) console.log(JSON.stringify(r, null, 2));
+  else console.log(`stepsPerSecond  ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
+  return 0;
+}
+
 // ---- main ----
 
 export function main(argv: string[]): number {
@@ -192,6 +207,7 @@ export function main(argv: string[]): number {
     case 'list': return cmdList(rest);
     case 'check': return cmdCheck(rest);
     case 'replay': return cmdReplay(rest);
+    case 'bench': return cmdBench(rest);
     case undefined:
     case '-h':
     case '--help':
