@@ -4,7 +4,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { VARIANTS, FLAGS, findVariant, setFlags, VariantError, type Variant } from '../models/variants/index.ts';
+import { VARIANTS, FLAGS, KNOWN_BUGS, findVariant, setFlags, VariantError, type Variant } from '../models/variants/index.ts';
 import { CLASSES } from '../properties/classes.ts';
 import { TestCaseError, formatOp } from '../models/testcase.ts';
 import { checkVariant, InternalError } from '../fuzz/check.ts';
@@ -63,6 +63,7 @@ function cmdList(argv: string[]): number {
   if (values.json) {
     const doc = {
       variants: VARIANTS.map((v) => ({ name: v.name, contract: v.contract, expect: v.expect, flags: v.flags, seed: v.seed, summary: v.summary })),
+      knownBugs: KNOWN_BUGS,
       flags: FLAGS,
       properties: CLASSES,
     };
@@ -75,6 +76,8 @@ function cmdList(argv: string[]): number {
     console.log(`  ${v.name.padEnd(16)} ${v.contract.padEnd(10)} expect ${v.expect.padEnd(10)} ${flags.length ? flags.join(', ') : dim('no flags set')}`);
     console.log(`  ${' '.repeat(16)} ${dim(v.summary)}`);
   }
+  console.log(bold('\nknown bugs (one flag flipped on a clean variant; the variant is named by the id)'));
+  for (const b of KNOWN_BUGS) console.log(`  ${b.id.padEnd(4)} ${b.base.padEnd(16)} +${b.flag.padEnd(30)} ${b.title}`);
   console.log(bold('\nflags (false in a clean variant)'));
   for (const [f, d] of Object.entries(FLAGS)) console.log(`  ${f.padEnd(30)} ${d}`);
   console.log(bold('\nproperties (divergence classes)'));
@@ -220,6 +223,10 @@ export function main(argv: string[]): number {
 }
 
 function run(): void {
+  // a reader that goes away (| head) is not an error
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
   try {
     process.exitCode = main(process.argv.slice(2));
   } catch (e) {

@@ -4,7 +4,7 @@
 // or a bug: the generator only knows the API.
 
 import fc from 'fast-check';
-import { LIMITS, OP_NAMES, type Config, type Fault, type NicOp, type Op, type OpName, type TestCase, type ThreadSpec } from '../models/testcase.ts';
+import { LIMITS, OP_NAMES, blocksNeeded, type Config, type Fault, type NicOp, type Op, type OpName, type TestCase, type ThreadSpec } from '../models/testcase.ts';
 
 const idx = (max = 3) => fc.integer({ min: 0, max });
 const val = fc.integer({ min: 1, max: 9 });
@@ -38,6 +38,7 @@ const OPS: Record<OpName, fc.Arbitrary<Op>> = {
   fallocate: fc.record({ op: fc.constant('fallocate' as const), fd: idx(), mode: fc.constantFrom('punch' as const, 'alloc' as const), off: idx(), len: idx() }),
   reg_mr: fc.record({ op: fc.constant('reg_mr' as const), map: idx(), page: idx(1), npages: idx(1), unaligned: fc.boolean() }),
   dereg_mr: fc.record({ op: fc.constant('dereg_mr' as const), mr: idx() }),
+  fcntl_map_direct: fc.record({ op: fc.constant('fcntl_map_direct' as const), fd: idx() }),
   tick: fc.record({ op: fc.constant('tick' as const) }),
 };
 
@@ -65,13 +66,13 @@ export const arbConfig: fc.Arbitrary<Config> = fc
       }),
       { minLength: 1, maxLength: LIMITS.files },
     ),
-    procs: fc.array(fc.record({ uid: idx(1), capLease: rarely }), { minLength: 1, maxLength: 2 }),
+    procs: fc.array(fc.record({ uid: idx(1), capLease: rarely, capImmutable: rarely }), { minLength: 1, maxLength: 2 }),
     spare: fc.integer({ min: 0, max: 4 }),
     leaseBreakTime: fc.integer({ min: 1, max: 3 }),
   })
   .map(({ files, procs, spare, leaseBreakTime }) => {
     // enough blocks for the initial files, plus a few (or none: ENOSPC)
-    const used = files.reduce((n, f) => n + (f.dax && !f.sparse ? f.size : 0), 0);
+    const used = blocksNeeded({ files, procs, blocks: 0, leaseBreakTime });
     return { files, procs, blocks: Math.max(1, Math.min(LIMITS.maxBlocks, used + spare)), leaseBreakTime };
   });
 
@@ -90,7 +91,7 @@ const arbThread = (nprocs: number, body: fc.Arbitrary<Op>): fc.Arbitrary<ThreadS
 
 // A schedule entry: mostly 0, "no preemption" (most concurrency bugs need
 // only a few preemptions to show, as CHESS and PCT found).
-const arbPick = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 7 }) });
+export const arbPick = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 7 }) });
 
 const arbFault = (nthreads: number): fc.Arbitrary<Fault> =>
   fc.record({

@@ -6,7 +6,7 @@
 // 1-minimal: taking out any one op, thread, schedule entry or fault loses
 // the divergence of that class.
 
-import type { Op, TestCase } from '../models/testcase.ts';
+import { blocksNeeded, type Op, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import type { DivergenceClass } from '../properties/classes.ts';
 import { runTestCase, type RunOptions } from './lockstep.ts';
@@ -112,14 +112,16 @@ function* configCandidates(tc: TestCase): Generator<TestCase> {
     c.config.leaseBreakTime = 1;
     yield c;
   }
-  const used = cfg.files.reduce((n, f) => n + (f.dax && !f.sparse ? f.size : 0), 0);
+  const used = blocksNeeded(cfg);
   if (cfg.blocks > Math.max(1, used)) {
     const c = clone(tc);
     c.config.blocks = Math.max(1, used);
     yield c;
-    const d = clone(tc);
-    d.config.blocks--;
-    yield d;
+    if (cfg.blocks - 1 > used) {
+      const d = clone(tc);
+      d.config.blocks--;
+      yield d;
+    }
   }
   for (let i = 0; i < cfg.files.length; i++) {
     const f = cfg.files[i];
@@ -164,6 +166,7 @@ export function shrinkSameClass(tc: TestCase, keeps: (tc: TestCase) => boolean, 
   for (let progress = true; progress && tries < budget; ) {
     progress = false;
     for (const c of candidates(best)) {
+      if (blocksNeeded(c.config) > c.config.blocks) continue; // e.g. a sparse file made dense
       if (++tries > budget) break;
       if (keeps(c)) {
         best = c;

@@ -38,7 +38,8 @@ export interface FileSpec {
 
 export interface ProcSpec {
   uid: number;
-  capLease: boolean;
+  capLease: boolean; // CAP_LEASE
+  capImmutable?: boolean; // CAP_LINUX_IMMUTABLE (MAP_DIRECT v5)
 }
 
 export interface Config {
@@ -65,6 +66,7 @@ export type Op =
   | { op: 'fallocate'; fd: number; mode: 'punch' | 'alloc'; off: number; len: number }
   | { op: 'reg_mr'; map: number; page: number; npages: number; unaligned: boolean }
   | { op: 'dereg_mr'; mr: number }
+  | { op: 'fcntl_map_direct'; fd: number } // F_MAP_DIRECT (MAP_DIRECT v5)
   | { op: 'tick' };
 
 export type NicOp =
@@ -111,6 +113,7 @@ const OP_ARGS: Record<OpName, Record<string, ArgKind>> = {
   fallocate: { fd: 'index', mode: { oneOf: ['punch', 'alloc'] }, off: 'index', len: 'index' },
   reg_mr: { map: 'index', page: 'index', npages: 'index', unaligned: 'bool' },
   dereg_mr: { mr: 'index' },
+  fcntl_map_direct: { fd: 'index' },
   tick: {},
 };
 const NIC_ARGS: Record<NicOpName, Record<string, ArgKind>> = {
@@ -199,7 +202,9 @@ export function parseTestCase(raw: unknown, where = 'testCase'): TestCase {
   const procs = arr(`${where}.config.procs`, c.procs, LIMITS.procs).map((p, i): ProcSpec => {
     const w = `${where}.config.procs[${i}]`;
     if (!isObj(p)) fail(w, 'expected an object');
-    return { uid: int(`${w}.uid`, p.uid, 0, 7), capLease: bool(`${w}.capLease`, p.capLease) };
+    const spec: ProcSpec = { uid: int(`${w}.uid`, p.uid, 0, 7), capLease: bool(`${w}.capLease`, p.capLease) };
+    if (p.capImmutable !== undefined) spec.capImmutable = bool(`${w}.capImmutable`, p.capImmutable);
+    return spec;
   });
   if (procs.length === 0) fail(`${where}.config.procs`, 'at least one process');
   const config: Config = {
@@ -208,6 +213,8 @@ export function parseTestCase(raw: unknown, where = 'testCase'): TestCase {
     blocks: int(`${where}.config.blocks`, c.blocks, 1, LIMITS.maxBlocks),
     leaseBreakTime: int(`${where}.config.leaseBreakTime`, c.leaseBreakTime, 1, 3600),
   };
+  const used = blocksNeeded(config);
+  if (used > config.blocks) fail(`${where}.config.blocks`, `the files need ${used} blocks to start with, only ${config.blocks} configured`);
   const threads = arr(`${where}.threads`, raw.threads, LIMITS.threads).map((t, i): ThreadSpec => {
     const w = `${where}.threads[${i}]`;
     if (!isObj(t)) fail(w, 'expected an object');
@@ -228,6 +235,11 @@ export function parseTestCase(raw: unknown, where = 'testCase'): TestCase {
     if (!['config', 'threads', 'nic', 'schedule', 'cycle', 'faults'].includes(key)) fail(where, `unknown field "${key}"`);
   }
   return { config, threads, nic, schedule: small('schedule'), cycle: small('cycle'), faults };
+}
+
+// Blocks the initial files occupy.
+export function blocksNeeded(config: Config): number {
+  return config.files.reduce((n, f) => n + (f.dax && !f.sparse ? f.size : 0), 0);
 }
 
 // The pages an ibv_reg_mr covers within its mapping: `npages` pages of

@@ -148,7 +148,7 @@ test('data-mismatch and result-mismatch: a file content difference and a mapping
 
 test('stale-notification: si_fd naming another file or nothing fires, naming the file does not', () => {
   const { k } = world();
-  k.filps = [{ id: 0, inode: 1, write: true, refs: 1 }];
+  k.filps = [{ id: 0, inode: 1, write: true, refs: 1, mapDirect: false }];
   k.procs[0].fds[3] = 0;
   assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 3, inode: 1 }), null);
   assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 3, inode: 0 })?.class, 'stale-notification');

@@ -129,7 +129,9 @@ function describeWait(k: Kernel, t: Thread): string {
     }
     case 'page': return `${t.name} waits for page ${t.waitId} to go idle (refcount ${k.pageRef[t.waitId]})`;
     case 'lease': return `${t.name} waits for the layout leases on file ${t.waitId} to go`;
-    case 'dio': return `${t.name} waits for O_DIRECT request ${t.waitId}`;
+    case 'dio': return `${t.name} waits for its O_DIRECT request to complete`;
+    case 'dio_tag': return `${t.name} waits for a free device tag`;
+    case 'rcu': return `${t.name} waits in synchronize_rcu for dax_layout_lock readers`;
     case 'inode_dio': return `${t.name} waits for direct I/O on file ${t.waitId} to drain`;
     case 'timer': return `${t.name} sleeps`;
     default: return `${t.name} is blocked`;

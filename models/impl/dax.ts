@@ -1,7 +1,7 @@
 // fs/dax.c: the busy-page scan and the DAX fault path.
 
 import { HOLE, WRITTEN } from '../abstract.ts';
-import { ENOMEM, VM_FAULT_SIGBUS } from '../errno.ts';
+import { ENOMEM, ETXTBSY, VM_FAULT_SIGBUS } from '../errno.ts';
 import { ZERO_PAGE, type Kernel, type Thread, type Vma } from './kernel.ts';
 import { page_ref_count } from './page.ts';
 import { free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from './xfs_bmap.ts';
@@ -12,7 +12,8 @@ import { LIMITS } from '../testcase.ts';
 // dax_layout_busy_page, first half: unmap every mapping of the file so a
 // new page reference has to come through a fault (and so the MMAPLOCK).
 export function dax_layout_busy_page_unmap(k: Kernel, inode: number): void {
-  unmap_mapping_range(k, inode, 0, LIMITS.pagesPerFile, false);
+  // 4.18 passed even_cows = 1 here (fixed in 2019, "dax: dax_layout_busy_page() should not unmap cow pages")
+  unmap_mapping_range(k, inode, 0, LIMITS.pagesPerFile, k.flags.busyScanDropsCows);
 }
 
 // dax_layout_busy_page, second half: the first page of the file whose
@@ -53,7 +54,8 @@ export function dax_iomap_fault(k: Kernel, t: Thread, vma: Vma, p: number, write
     // A write fault that must allocate or convert: with a layout lease on
     // the file, start the break and fail rather than change the block map.
     if (k.mapdirect && leases_on(k, vma.inode).length > 0 && !k.flags.mapDirectFaultAllocates) {
-      if (break_layout_nowait(k, t, vma.inode, faultVisible(k, t)) === ENOMEM) return VM_FAULT_SIGBUS;
+      const e = break_layout_nowait(k, t, vma.inode, faultVisible(k, t));
+      if (e === ENOMEM || e === ETXTBSY) return VM_FAULT_SIGBUS; // nothing was broken
       refFault();
       return VM_FAULT_SIGBUS;
     }

@@ -13,7 +13,7 @@
 import { HOLE, WRITTEN } from '../abstract.ts';
 import { EBADF, EFAULT, ENOSPC } from '../errno.ts';
 import { LIMITS, type Op } from '../testcase.ts';
-import { ANON_PAGE, ZERO_PAGE, fn, type DioReq, type Frame, type Kernel, type Pin, type Thread } from './kernel.ts';
+import { ANON_PAGE, BLOCKED, ZERO_PAGE, fn, type DioReq, type Frame, type Kernel, type Pin, type Thread } from './kernel.ts';
 import { down_read, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { unpin_user_page } from './page.ts';
 import { get_user_pages_fast, gupFrame } from './gup.ts';
@@ -34,6 +34,28 @@ interface DioFrame extends Frame {
 
 export function dioFrame(op: Extract<Op, { op: 'dio_read' | 'dio_write' }>): Omit<DioFrame, 'fn' | 'pc'> {
   return { op, inode: -1, vma: -1, page: 0, off: 0, pins: [], error: 0, req: -1 };
+}
+
+// blk_mq_get_tag: a free tag, or one a completion handed to this thread.
+// Tags go to waiters in order, so a stream of new requests cannot starve
+// one that is already waiting.
+function blk_mq_get_tag(k: Kernel, t: Thread): boolean {
+  const handed = k.tagHandedTo.indexOf(t.id);
+  if (handed >= 0) {
+    k.tagHandedTo.splice(handed, 1);
+    return true;
+  }
+  const waiting = k.threads.some((o) => o.status === BLOCKED && o.wait === 'dio_tag');
+  return !waiting && k.dioQueue.length + k.tagHandedTo.length < LIMITS.queueDepth;
+}
+
+// blk_mq_put_tag: hand the tag to the oldest waiter, if any.
+function blk_mq_put_tag(k: Kernel): void {
+  let oldest: Thread | null = null;
+  for (const o of k.threads) if (o.status === BLOCKED && o.wait === 'dio_tag' && (!oldest || o.waitSeq < oldest.waitSeq)) oldest = o;
+  if (!oldest) return;
+  k.tagHandedTo.push(oldest.id);
+  k.wakeThread(oldest);
 }
 
 function inode_dio_end(k: Kernel, inode: number): void {
@@ -82,7 +104,7 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     return k.call(t, get_user_pages_fast, gupFrame(f.vma, f.page, 1, f.op.op === 'dio_read', f.pins), 'submit_bio');
   },
   submit_bio(k, t, f) {
-    if (t.rv === 0 && k.dioQueue.length >= LIMITS.queueDepth) return k.sleep(t, 'dio_tag', 0, 'submit_bio', false); // blk_mq_get_tag
+    if (t.rv === 0 && !blk_mq_get_tag(k, t)) return k.sleep(t, 'dio_tag', 0, 'submit_bio', false);
     if (t.rv < 0) {
       inode_dio_end(k, f.inode);
       f.error = EFAULT;
@@ -101,14 +123,14 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     }
     const page = file_page(k, f.inode, f.off);
     const req: DioReq = {
-      refId: k.ref.commit(t.id), dir: read ? 'read' : 'write', aio: f.op.aio, inode: f.inode, off: f.off,
+      refId: k.ref.commit(t.id), tid: t.id, dir: read ? 'read' : 'write', aio: f.op.aio, inode: f.inode, off: f.off,
       filePage: page < 0 ? ZERO_PAGE : page, fileEpoch: page < 0 ? 0 : k.pageEpoch[page], buf: f.pins[0],
     };
     k.dioQueue.push(req);
     f.req = req.refId;
     f.error = 0;
     if (f.op.aio) return 'xfs_iunlock'; // -EIOCBQUEUED: the I/O completes on its own
-    return k.sleep(t, 'dio', req.refId, 'xfs_iunlock', false);
+    return k.sleep(t, 'dio', t.id, 'xfs_iunlock', false);
   },
   enospc(k, t, f) {
     for (const pin of f.pins) unpin_user_page(k, pin);
@@ -156,8 +178,8 @@ export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
     const r = k.dioQueue.shift()!;
     unpin_user_page(k, r.buf);
     inode_dio_end(k, r.inode);
-    if (!r.aio) k.wake('dio', r.refId);
-    k.wake('dio_tag', 0);
+    if (!r.aio) k.wake('dio', r.tid);
+    blk_mq_put_tag(k);
     return k.ret(t, 0);
   },
 });

@@ -1,6 +1,6 @@
 // fs/file.c and fs/open.c: the fd table and struct file lifetime.
 
-import { EBADF, EMFILE } from '../errno.ts';
+import { EBADF, EINVAL, EMFILE, EPERM } from '../errno.ts';
 import { fn, type Frame, type Kernel } from './kernel.ts';
 import type { Op } from '../testcase.ts';
 import { map_direct_fd_close } from './mapdirect.ts';
@@ -29,7 +29,7 @@ export const sys_open = fn<OpenFrame>('sys_open', {
     if (fd < 0) return k.ret(t, EMFILE);
     let id = k.filps.indexOf(null);
     if (id < 0) id = k.filps.length;
-    k.filps[id] = { id, inode: f.op.file % k.inodes.length, write: f.op.write, refs: 1 };
+    k.filps[id] = { id, inode: f.op.file % k.inodes.length, write: f.op.write, refs: 1, mapDirect: false };
     pr.fds[fd] = id;
     return k.ret(t, fd);
   },
@@ -48,6 +48,25 @@ export const sys_close = fn<CloseFrame>('sys_close', {
     map_direct_fd_close(k, t.proc, fd, filp);
     pr.fds[fd] = -1;
     fput(k, filp);
+    k.ref.commit(t.id);
+    return k.ret(t, 0);
+  },
+});
+
+interface FcntlFrame extends Frame {
+  op: Extract<Op, { op: 'fcntl_map_direct' }>;
+}
+
+// fcntl(fd, F_MAP_DIRECT): MAP_DIRECT v5 (002) let a CAP_LINUX_IMMUTABLE
+// process mark an fd so that whoever gets the fd may map it MAP_DIRECT.
+// Elsewhere the command does not exist.
+export const sys_fcntl_map_direct = fn<FcntlFrame>('sys_fcntl', {
+  f_map_direct(k, t, f) {
+    const fd = fd_lookup(k, t.proc, f.op.fd);
+    if (fd < 0) return k.ret(t, EBADF);
+    if (!k.flags.mapDirectNeedsCapImmutable) return k.ret(t, EINVAL);
+    if (!k.procs[t.proc].capImmutable) return k.ret(t, EPERM);
+    k.filps[k.procs[t.proc].fds[fd]]!.mapDirect = true;
     k.ref.commit(t.id);
     return k.ret(t, 0);
   },

@@ -4,7 +4,7 @@
 import { EFAULT } from '../errno.ts';
 import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin, type Thread, type Vma } from './kernel.ts';
 import { down_read, up_read } from './rwsem.ts';
-import { get_page, put_page, unpin_user_page } from './page.ts';
+import { get_page, put_page, try_get_page, unpin_user_page } from './page.ts';
 import { handle_mm_fault } from './mm.ts';
 
 export interface GupFrame extends Frame {
@@ -87,6 +87,7 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
     const vma = k.vmaById(t.proc, f.vma);
     const p = f.first;
     if (!vma || vma.pte[p] === -1 || (f.write && !vma.pteWrite[p])) return 'slow_path';
+    if (k.flags.daxLayoutLock) k.daxLayoutReaders++; // dax_layout_lock()
     f.page = vma.pte[p];
     f.epoch = vma.pteEpoch[p];
     f.inode = vma.inode;
@@ -95,7 +96,9 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
   },
   gup_get_page(k, t, f) {
     const p = f.first;
-    get_page(k, f.page);
+    const got = try_get_page(k, f.page);
+    if (k.flags.daxLayoutLock && --k.daxLayoutReaders === 0) k.wake('rcu', 0); // dax_layout_unlock()
+    if (!got) return 'slow_path';
     if (!k.flags.gupFastNoRecheck) {
       const vma = k.vmaById(t.proc, f.vma);
       if (!vma || vma.pte[p] !== f.page || (f.write && !vma.pteWrite[p])) {

@@ -15,7 +15,7 @@ export const DONE = 2;
 
 export type ThreadKind = 'proc' | 'device' | 'nic' | 'timer' | 'kworker';
 
-export type Wait = '' | 'rwsem' | 'page' | 'lease' | 'dio' | 'dio_tag' | 'inode_dio' | 'timer';
+export type Wait = '' | 'rwsem' | 'page' | 'lease' | 'dio' | 'dio_tag' | 'inode_dio' | 'timer' | 'rcu';
 
 // A special return value from a step, as opposed to the next label.
 export type Ctl = { readonly ctl: string };
@@ -95,6 +95,7 @@ export interface Filp {
   inode: number;
   write: boolean;
   refs: number; // fd table entries and vmas holding this struct file
+  mapDirect: boolean; // marked with fcntl(F_MAP_DIRECT) (v5)
 }
 
 export interface Vma {
@@ -118,6 +119,7 @@ export interface Proc {
   id: number;
   uid: number;
   capLease: boolean;
+  capImmutable: boolean;
   fds: Int16Array; // filp id per fd number, -1 when free
   vmas: Vma[];
   mmapSem: number;
@@ -134,6 +136,7 @@ export interface FileLock {
   onList: boolean; // on the inode's lease list, where breakers see it
   breaking: boolean;
   breakTime: number;
+  unbreakable: boolean; // a seal (MAP_DIRECT v4/v5): breaking it fails with ETXTBSY
   valid: boolean; // MAPDIRECT_VALID
   vmaRefs: number; // mds_vmaref
   fasync: { proc: number; fd: number; filp: number } | null; // where lm_break sends SIGIO
@@ -166,6 +169,7 @@ export interface Mr {
 // An O_DIRECT request on its way through the block layer.
 export interface DioReq {
   refId: number;
+  tid: number; // the submitter, which sleeps on it unless it is AIO
   dir: 'read' | 'write'; // read: device writes the user buffer
   aio: boolean;
   inode: number; // the file side
@@ -220,6 +224,7 @@ export class Kernel {
   leases: FileLock[] = [];
   mrs: Mr[] = [];
   dioQueue: DioReq[] = [];
+  tagHandedTo: number[] = []; // submitters a completing request handed its device tag to
   timers: Timer[] = [];
   work: Work[] = [];
   // IOMMU page table: IOVA page -> page, and which registration mapped it.
@@ -233,7 +238,7 @@ export class Kernel {
   nextMapId = 0;
   nextMrId = 0;
   nextLease = 0;
-  seq = 0;
+  daxLayoutReaders = 0; // threads inside dax_layout_lock() (dax-v8)
   events: Event[] = [];
   readonly device: number;
   readonly nicThread: number;
@@ -290,7 +295,7 @@ export class Kernel {
         else this.inodes[i].cache[pg] = page;
       }
     });
-    this.procs = cfg.procs.map((p, i) => this.newProc(i, p.uid, p.capLease));
+    this.procs = cfg.procs.map((p, i) => this.newProc(i, p.uid, p.capLease, p.capImmutable ?? false));
     const mk = (kind: ThreadKind, name: string, proc: number, prog: Op[], loop: boolean): Thread => ({
       id: this.threads.length, kind, name, proc, prog, loop, ip: 0, stack: [], status: RUNNING, wait: '', waitId: -1,
       waitSeq: 0, waitMode: 0, rv: 0, rv2: 0, sigpending: false, sleeps: 0, allocs: 0, held: [],
@@ -314,8 +319,8 @@ export class Kernel {
     return this.locks.length - 1;
   }
 
-  newProc(id: number, uid: number, capLease: boolean): Proc {
-    return { id, uid, capLease, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [] };
+  newProc(id: number, uid: number, capLease: boolean, capImmutable: boolean): Proc {
+    return { id, uid, capLease, capImmutable, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [] };
   }
 
   // ---- procedure engine ----
@@ -342,14 +347,13 @@ export class Kernel {
 
   // Puts the thread to sleep until woken on (wait, id); it then runs
   // label `cont` with t.rv = 0.  An interruptible sleep may be hit by an
-  // injected signal: it then does not sleep and t.rv = -ERESTARTSYS.
+  // injected signal: it then does not sleep and t.rv = -ERESTARTSYS; the
+  // continuation re-checks its condition and decides, as ___wait_event
+  // does, calling interrupted() if the wait fails.
   sleep(t: Thread, wait: Wait, id: number, cont: string, interruptible: boolean): Ctl | string {
     if (interruptible) {
       const nth = t.sleeps++;
-      if (this.signalAt.get(t.id)?.has(nth)) {
-        t.sigpending = true;
-        this.ref.interrupted(t.id);
-      }
+      if (this.signalAt.get(t.id)?.has(nth)) t.sigpending = true;
       if (t.sigpending) {
         t.rv = ERESTARTSYS;
         return cont;
@@ -357,12 +361,23 @@ export class Kernel {
     }
     const f = t.stack[t.stack.length - 1];
     f.pc = label(f.fn, cont);
+    // FIFO position among the threads asleep right now (kept small, so a
+    // state can come back exactly)
+    let last = -1;
+    for (const o of this.threads) if (o.status === BLOCKED && o.waitSeq > last) last = o.waitSeq;
     t.status = BLOCKED;
     t.wait = wait;
     t.waitId = id;
-    t.waitSeq = this.seq++;
+    t.waitSeq = last + 1;
     t.rv = 0;
     return WAIT;
+  }
+
+  // An interruptible wait gives up: a signal is pending and its condition
+  // still does not hold.  The syscall must now fail with EINTR.
+  interrupted(t: Thread): number {
+    this.ref.interrupted(t.id);
+    return ERESTARTSYS;
   }
 
   wake(wait: Wait, id: number): void {
@@ -375,6 +390,7 @@ export class Kernel {
     t.status = RUNNING;
     t.wait = '';
     t.waitId = -1;
+    t.waitSeq = 0;
   }
 
   // A fallible allocation (block, lease, IOVA): true if the test case

@@ -6,7 +6,7 @@
 // after lease-break-time (004 v9 3/6, "Like the pnfs case MAP_DIRECT does
 // its own timeout of the lease").
 
-import { ENOMEM, ERESTARTSYS, EWOULDBLOCK } from '../errno.ts';
+import { ENOMEM, ERESTARTSYS, ETXTBSY, EWOULDBLOCK } from '../errno.ts';
 import { fn, type FileLock, type Frame, type Kernel, type Thread } from './kernel.ts';
 import { map_direct_lm_break } from './mapdirect.ts';
 import { lease_direct_lm_break } from './umem.ts';
@@ -50,6 +50,7 @@ function break_leases_mark(k: Kernel, t: Thread, inode: number): boolean {
 // break_layout(inode, false): start breaking and return at once.
 export function break_layout_nowait(k: Kernel, t: Thread, inode: number, onFail: string): number {
   if (leases_on(k, inode).length === 0) return 0; // break_layout's inline check: no lease, no __break_lease
+  if (leases_on(k, inode).some((l) => l.unbreakable)) return ETXTBSY;
   if (!lease_alloc(k, t, onFail)) return ENOMEM;
   return break_leases_mark(k, t, inode) ? EWOULDBLOCK : 0;
 }
@@ -69,6 +70,7 @@ interface BreakLeaseFrame extends Frame {
 export const __break_lease = fn<BreakLeaseFrame>('__break_lease', {
   lease_alloc(k, t, f) {
     if (leases_on(k, f.inode).length === 0) return k.ret(t, 0);
+    if (leases_on(k, f.inode).some((l) => l.unbreakable)) return k.ret(t, ETXTBSY);
     if (!lease_alloc(k, t, 'ENOMEM')) return k.ret(t, ENOMEM);
     return 'restart';
   },
@@ -76,8 +78,10 @@ export const __break_lease = fn<BreakLeaseFrame>('__break_lease', {
     if (!break_leases_mark(k, t, f.inode)) return k.ret(t, 0);
     return k.sleep(t, 'lease', f.inode, 'woken', true);
   },
-  woken(k, t) {
-    if (t.rv === ERESTARTSYS) return k.ret(t, ERESTARTSYS);
+  // wait_event_interruptible_timeout: the condition (our lease is gone)
+  // is looked at before the signal
+  woken(k, t, f) {
+    if (t.rv === ERESTARTSYS && leases_on(k, f.inode).length > 0) return k.ret(t, k.interrupted(t));
     return 'restart';
   },
 });

@@ -21,9 +21,11 @@ export function map_direct_setup(k: Kernel, t: Thread, vma: Vma, fd: number): nu
   // fasync_insert_entry(fd, filp), then the check fcntl_setlk makes for a
   // racing close: the fd must still name the file, or no signal can be meant
   const stillOpen = k.procs[t.proc].fds[fd] === vma.filp;
+  const seal = k.flags.mapDirectSeal; // v4/v5: a seal, with nothing to notify
   const l: FileLock = {
     id: k.nextLease++, inode: vma.inode, kind: 'map_direct', holder: -1, onList: true, breaking: false, breakTime: 0,
-    valid: true, vmaRefs: 1, fasync: stillOpen || k.flags.sigioKeepsClosedFd ? { proc: t.proc, fd, filp: vma.filp } : null,
+    unbreakable: seal, valid: true, vmaRefs: 1,
+    fasync: !seal && (stillOpen || k.flags.sigioKeepsClosedFd) ? { proc: t.proc, fd, filp: vma.filp } : null,
   };
   k.leases.push(l);
   vma.lease = l.id;
@@ -81,6 +83,7 @@ export const map_direct_invalidate = fn<InvalidateFrame>('map_direct_invalidate'
     const l = k.leaseById(f.lease);
     if (!l || !l.onList) return k.ret(t, 0);
     f.inode = l.inode;
+    if (k.flags.invalidateWithoutMmaplock) return 'invalidate'; // v9 as posted
     return down_write(k, t, k.inodes[l.inode].mmaplock, 'invalidate');
   },
   invalidate(k, t, f) {
@@ -91,7 +94,7 @@ export const map_direct_invalidate = fn<InvalidateFrame>('map_direct_invalidate'
       locks_delete_lease(k, l);
       k.ref.leaseExpire('map', l.holder);
     }
-    up_write(k, t, k.inodes[f.inode].mmaplock);
+    if (!k.flags.invalidateWithoutMmaplock) up_write(k, t, k.inodes[f.inode].mmaplock);
     return k.ret(t, 0);
   },
 });

@@ -186,6 +186,7 @@ interface MmapFrame extends Frame {
   fd: number;
   filp: number;
   result: number;
+  iolocked: boolean;
 }
 
 // do_mmap's flag checks, in the kernel's order: MAP_SHARED_VALIDATE
@@ -202,7 +203,10 @@ function do_mmap_checks(k: Kernel, t: Thread, f: MmapFrame): number {
   if (op.type === 'validate' && op.sync && !ip.dax && checkFile) return EOPNOTSUPP; // xfs_file_mmap: daxdev_mapping_supported
   if (op.type === 'validate' && op.direct) {
     if ((!ip.dax && checkFile) || ip.reflink) return EPERM; // 004: "DAX access is not available or the file has reflink extents"
-    if (ip.uid !== pr.uid && !pr.capLease) return EACCES; // 004: owner or CAP_LEASE
+    if (k.flags.mapDirectNeedsWrite && !op.write) return EINVAL; // 003: "do require a PROT_WRITE mapping"
+    if (k.flags.mapDirectNeedsCapImmutable) {
+      if (!pr.capImmutable && !filp.mapDirect) return EPERM; // 002 v5: CAP_LINUX_IMMUTABLE or F_MAP_DIRECT
+    } else if (!k.flags.mapDirectSeal && ip.uid !== pr.uid && !pr.capLease) return EACCES; // 004: owner or CAP_LEASE
   }
   return 0;
 }
@@ -216,7 +220,8 @@ export const sys_mmap = fn<MmapFrame>('sys_mmap', {
     const err = do_mmap_checks(k, t, f);
     if (err) return k.ret(t, err);
     k.filps[f.filp]!.refs++; // fget: the file outlives a concurrent close
-    return map_direct_wanted(k, f.op) ? 'inode_lock' : 'down_write_mmap_sem';
+    f.iolocked = map_direct_wanted(k, f.op) && !k.flags.mapDirectSetupUnlocked;
+    return f.iolocked ? 'inode_lock' : 'down_write_mmap_sem';
   },
   // MAP_DIRECT sets its lease under the IOLOCK, which every lease breaker
   // holds from its break to its change of the file, so no breaker meets a
@@ -264,7 +269,7 @@ export const sys_mmap = fn<MmapFrame>('sys_mmap', {
   },
   unlock(k, t, f) {
     up_write(k, t, k.procs[t.proc].mmapSem);
-    if (map_direct_wanted(k, f.op)) up_write(k, t, k.inodes[k.filps[f.filp]!.inode].iolock);
+    if (f.iolocked) up_write(k, t, k.inodes[k.filps[f.filp]!.inode].iolock);
     fput(k, f.filp);
     return k.ret(t, f.result);
   },
@@ -330,7 +335,7 @@ export const sys_fork = fn<ForkFrame>('sys_fork', {
       t.rv = EAGAIN;
       return 'up_write_mmap_sem';
     }
-    const child = k.newProc(k.procs.length, parent.uid, parent.capLease);
+    const child = k.newProc(k.procs.length, parent.uid, parent.capLease, parent.capImmutable);
     for (let fd = 0; fd < parent.fds.length; fd++) {
       const filp = parent.fds[fd];
       child.fds[fd] = filp;

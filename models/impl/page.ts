@@ -21,6 +21,15 @@ export function get_page(k: Kernel, page: number): void {
   k.pageRef[page]++;
 }
 
+// get_page_unless_zero (page_cache_get_speculative): gup_fast's reference
+// on a page it found without locks.  A freed page-cache page is at 0 and
+// refuses; a ZONE_DEVICE page is never below 1, so it always succeeds.
+export function try_get_page(k: Kernel, page: number): boolean {
+  if (page >= 0 && k.pageRef[page] === 0) return false;
+  get_page(k, page);
+  return true;
+}
+
 export function put_page(k: Kernel, page: number): void {
   if (page === ZERO_PAGE || page === ANON_PAGE) return;
   const count = --k.pageRef[page];

@@ -4,7 +4,7 @@
 import type { Op } from '../testcase.ts';
 import { userResult } from '../errno.ts';
 import { DONE, RUNNING, type Fn, type Kernel, type Thread } from './kernel.ts';
-import { sys_close, sys_open } from './file.ts';
+import { sys_close, sys_fcntl_map_direct, sys_open } from './file.ts';
 import { cpu_load, cpu_store, sys_fork, sys_mmap, sys_munmap } from './mm.ts';
 import { sys_fallocate, sys_ftruncate, sys_write } from './xfs_file.ts';
 import { dioFrame, xfs_file_dio_aio_rw, blk_mq_run_hw_queue } from './dio.ts';
@@ -16,7 +16,7 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
   switch (op.op) {
     case 'open': return { fn: sys_open, locals: { op } };
     case 'close': return { fn: sys_close, locals: { op } };
-    case 'mmap': return { fn: sys_mmap, locals: { op, fd: -1, filp: -1, result: 0 } };
+    case 'mmap': return { fn: sys_mmap, locals: { op, fd: -1, filp: -1, result: 0, iolocked: false } };
     case 'munmap': return { fn: sys_munmap, locals: { op, vma: -1 } };
     case 'fork': return { fn: sys_fork, locals: { op } };
     case 'load': return { fn: cpu_load, locals: { op, vma: -1 } };
@@ -28,6 +28,7 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'fallocate': return { fn: sys_fallocate, locals: { op, inode: -1, error: 0 } };
     case 'reg_mr': return { fn: ib_uverbs_reg_mr, locals: regFrame(op) };
     case 'dereg_mr': return { fn: ib_uverbs_dereg_mr, locals: { op } };
+    case 'fcntl_map_direct': return { fn: sys_fcntl_map_direct, locals: { op } };
     case 'tick': return { fn: sys_nanosleep, locals: { op } };
   }
 }
@@ -49,6 +50,8 @@ export interface StepInfo {
   tid: number;
   fn: string;
   label: string;
+  fnRef: Fn<any>;
+  pc: number;
   op: Op | null; // the process thread's operation, if any
   result?: number | string; // set when the operation returned in this step
 }
@@ -58,7 +61,7 @@ export function step(k: Kernel, tid: number): StepInfo {
   const t = k.threads[tid];
   if (t.stack.length === 0) begin(k, t);
   const f = t.stack[t.stack.length - 1];
-  const info: StepInfo = { tid, fn: f.fn.name, label: f.fn.labels[f.pc], op: t.kind === 'proc' ? t.prog[t.ip] : null };
+  const info: StepInfo = { tid, fn: f.fn.name, label: f.fn.labels[f.pc], fnRef: f.fn, pc: f.pc, op: t.kind === 'proc' ? t.prog[t.ip] : null };
   const next = f.fn.steps[f.pc](k, t, f);
   if (typeof next === 'string') {
     const i = f.fn.index.get(next);

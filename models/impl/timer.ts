@@ -53,7 +53,7 @@ export const sys_nanosleep = fn<SleepFrame>('sys_nanosleep', {
   woken(k, t) {
     if (t.rv === ERESTARTSYS) {
       k.timers = k.timers.filter((x) => !(x.kind === 'sleep' && x.tid === t.id));
-      return k.ret(t, ERESTARTSYS);
+      return k.ret(t, k.interrupted(t));
     }
     k.ref.commit(t.id);
     return k.ret(t, 0);

@@ -27,13 +27,14 @@ interface RegFrame extends Frame {
   first: number;
   span: number;
   leased: boolean; // takes a lease_direct lease
+  iolocked: boolean;
   unaligned: boolean;
   pins: Pin[];
   result: number;
 }
 
 export function regFrame(op: Extract<Op, { op: 'reg_mr' }>): Omit<RegFrame, 'fn' | 'pc'> {
-  return { op, vma: -1, inode: -1, first: 0, span: 0, leased: false, unaligned: false, pins: [], result: 0 };
+  return { op, vma: -1, inode: -1, first: 0, span: 0, leased: false, iolocked: false, unaligned: false, pins: [], result: 0 };
 }
 
 function unpin(k: Kernel, pins: Pin[]): void {
@@ -52,13 +53,17 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     f.first = first;
     f.span = span;
     if (k.inodes[vma.inode].dax) {
-      if (!k.mapdirect && !k.flags.longtermPinFsdax) return k.ret(t, EOPNOTSUPP); // vma_is_fsdax: FOLL_LONGTERM refused
-      if (k.mapdirect) {
+      if (!k.mapdirect) {
+        if (!k.flags.longtermPinFsdax) return k.ret(t, EOPNOTSUPP); // vma_is_fsdax: FOLL_LONGTERM refused
+      } else if (k.flags.rdmaFsdaxRefused) {
+        return k.ret(t, EOPNOTSUPP); // v9: "Defer the lease_direct mechanism and RDMA core changes" (004)
+      } else if (!k.flags.rdmaPinsWithoutLease) {
         if (!vma.direct) return k.ret(t, EOPNOTSUPP);
         f.leased = true;
       }
     }
-    return f.leased ? 'inode_lock' : 'get_user_pages';
+    f.iolocked = f.leased && !k.flags.mapDirectSetupUnlocked;
+    return f.iolocked ? 'inode_lock' : 'get_user_pages';
   },
   // A lease_direct lease is set under the IOLOCK, like MAP_DIRECT's.
   inode_lock(k, t, f) {
@@ -97,7 +102,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     if (f.leased) {
       const l: FileLock = {
         id: k.nextLease++, inode: f.inode, kind: 'lease_direct', holder: mr.id, onList: true, breaking: false, breakTime: 0,
-        valid: true, vmaRefs: 0, fasync: null,
+        unbreakable: false, valid: true, vmaRefs: 0, fasync: null,
       };
       k.leases.push(l);
       mr.lease = l.id;
@@ -108,7 +113,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     return 'unlock';
   },
   unlock(k, t, f) {
-    if (f.leased) up_write(k, t, k.inodes[f.inode].iolock);
+    if (f.iolocked) up_write(k, t, k.inodes[f.inode].iolock);
     return k.ret(t, f.result);
   },
 });

@@ -8,7 +8,7 @@
 
 import { LIMITS, type Op } from '../testcase.ts';
 import { HOLE, WRITTEN } from '../abstract.ts';
-import { EBADF, EINVAL, ENOSPC, ERESTARTSYS, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts';
+import { EBADF, EINVAL, ENOSPC, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts';
 import { ZERO_PAGE, fn, type Frame, type Kernel, type Thread } from './kernel.ts';
 import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { page_ref_count } from './page.ts';
@@ -98,6 +98,11 @@ export const xfs_break_dax_layouts = fn<DaxBreakFrame>('xfs_break_dax_layouts', 
   dax_layout_busy_page(k, t, f) {
     if (!k.inodes[f.inode].dax) return k.ret(t, 0);
     dax_layout_busy_page_unmap(k, f.inode);
+    return k.flags.daxLayoutLock ? 'synchronize_rcu' : 'dax_busy_page_scan';
+  },
+  // dax-v8: wait for every get_user_pages_fast inside dax_layout_lock()
+  synchronize_rcu(k, t) {
+    if (k.daxLayoutReaders > 0) return k.sleep(t, 'rcu', 0, 'synchronize_rcu', false);
     return 'dax_busy_page_scan';
   },
   dax_busy_page_scan(k, t, f) {
@@ -108,7 +113,7 @@ export const xfs_break_dax_layouts = fn<DaxBreakFrame>('xfs_break_dax_layouts', 
   // ___wait_var_event(page refcount == 1, TASK_INTERRUPTIBLE, xfs_wait_dax_page)
   wait_var_event(k, t, f) {
     if (page_ref_count(k, f.page) === 1) return k.retRetry(t, 0);
-    if (t.sigpending) return k.retRetry(t, ERESTARTSYS);
+    if (t.sigpending) return k.retRetry(t, k.interrupted(t));
     const ip = k.inodes[f.inode];
     up_write(k, t, ip.mmaplock);
     if (k.flags.busyWaitDropsIolock) up_write(k, t, ip.iolock); // dax-v8: both locks dropped between rescans

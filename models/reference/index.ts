@@ -113,7 +113,7 @@ interface Pending {
   interrupted: boolean;
   allocFailed: string[];
   failed: string | null; // dynamic failure decided by a fault (SIGBUS, EFAULT)
-  dio: number; // request id, -1 if none
+  dio: RDio | null; // the O_DIRECT request it issued
   pins: Target[]; // pages pinned by get_user_pages, in order
 }
 
@@ -134,7 +134,6 @@ export class Reference {
   private nextMr = 0;
   private nextOfid = 0;
   private nextLease = 0;
-  private nextDio = 0;
 
   constructor(readonly contract: Contract, tc: TestCase) {
     this.lbt = tc.config.leaseBreakTime;
@@ -200,7 +199,7 @@ export class Reference {
   invoke(tid: number, proc: number, op: Op): void {
     const p: Pending = {
       op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [],
-      committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: -1, pins: [],
+      committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, pins: [],
     };
     this.pending[tid] = p;
     const pr = this.procs[proc];
@@ -271,11 +270,16 @@ export class Reference {
         const m = this.findMap(p.map)!.map;
         const f = this.files[m.file];
         if (f.dax) {
-          if (this.contract === 'upstream') p.earlyAllowed.push('EOPNOTSUPP'); // FOLL_LONGTERM may refuse fs-DAX
-          else if (!m.direct) p.earlyError = 'EOPNOTSUPP'; // lease_direct needs a MAP_DIRECT mapping
+          // FOLL_LONGTERM may always refuse fs-DAX; with lease_direct, a DAX
+          // registration must come from a MAP_DIRECT mapping
+          if (this.contract === 'mapdirect' && !m.direct) p.earlyError = 'EOPNOTSUPP';
+          else p.earlyAllowed.push('EOPNOTSUPP');
         }
         break;
       }
+      case 'fcntl_map_direct':
+        p.earlyError = needFd() ? 'EINVAL' : 'EBADF'; // no such fcntl command in the final API
+        break;
       case 'dereg_mr': {
         const mine = this.liveMrsOf(proc);
         if (mine.length === 0) p.earlyError = 'EINVAL';
@@ -578,9 +582,11 @@ export class Reference {
       s.page[off].v = 0;
     }
     const holeRead = op.op === 'dio_read' && s.state[off] !== WRITTEN;
-    const d: RDio = { id: this.nextDio++, aio: op.aio, holeRead, dir: op.op === 'dio_read' ? 'read' : 'write', file, off, target, landed: false };
+    let id = 0; // the lowest request id free, as a tag allocator hands them out
+    while (this.inflight.some((x) => x.id === id)) id++;
+    const d: RDio = { id, aio: op.aio, holeRead, dir: op.op === 'dio_read' ? 'read' : 'write', file, off, target, landed: false };
     this.inflight.push(d);
-    p.dio = d.id;
+    p.dio = d;
     p.expected = 0;
     return d.id;
   }
@@ -697,7 +703,7 @@ export class Reference {
     const allowed: Result[] = [];
     if (p.committed) {
       allowed.push(p.expected);
-      const d = this.inflight.find((x) => x.id === p.dio);
+      const d = p.dio;
       if (d && !d.aio) {
         if (!d.landed) this.diverge('result-mismatch', `${p.op.op} returned before its DMA completed`);
         this.inflight = this.inflight.filter((x) => x !== d);

@@ -17,7 +17,16 @@ export const FLAGS = {
   sigioKeepsClosedFd: 'a MAP_DIRECT lease keeps signalling the fd it was set up with after that fd is closed',
   revokeUnmapsSgPages: 'revocation unmaps iommu_sg_num_pages() pages, fewer than the DMA API mapped for an unaligned buffer',
   validateIgnoresFile: 'MAP_SHARED_VALIDATE accepts MAP_SYNC and MAP_DIRECT on a file that cannot honour them (non-DAX)',
+  mapDirectSeal: 'MAP_DIRECT seals the block map instead of taking a breakable lease: a lease breaker gets ETXTBSY, and no ownership is checked',
   longtermPinFsdax: 'FOLL_LONGTERM pins of fs-DAX pages are allowed (ibv_reg_mr on a DAX mapping succeeds without a lease)',
+  busyScanDropsCows: 'dax_layout_busy_page unmaps with even_cows set, discarding every private copy-on-write page of the file',
+  daxLayoutLock: 'gup_fast runs inside dax_layout_lock(), and the busy-page scan waits for those sections (synchronize_rcu) after unmapping',
+  mapDirectNeedsWrite: 'MAP_DIRECT needs a PROT_WRITE mapping (EINVAL otherwise)',
+  mapDirectNeedsCapImmutable: 'MAP_DIRECT needs CAP_LINUX_IMMUTABLE, or an fd marked with fcntl(F_MAP_DIRECT)',
+  rdmaPinsWithoutLease: 'ibv_reg_mr of a DAX mapping pins the pages long-term without taking a lease (no lease_direct)',
+  rdmaFsdaxRefused: 'ibv_reg_mr of any DAX mapping is refused with EOPNOTSUPP (lease_direct deferred)',
+  mapDirectSetupUnlocked: 'MAP_DIRECT and lease_direct set their lease without holding the IOLOCK',
+  invalidateWithoutMmaplock: 'map_direct_invalidate revokes the mapping without taking the MMAPLOCK',
 } as const;
 
 export type FlagName = keyof typeof FLAGS;
@@ -38,12 +47,12 @@ function variant(v: Omit<Variant, 'flags'> & { flags?: Partial<Flags> }): Varian
   return { ...v, flags: { ...NO_FLAGS, ...v.flags } };
 }
 
-export const VARIANTS: Variant[] = [
+const CLEAN: Variant[] = [
   variant({
     name: 'upstream',
     contract: 'upstream',
     expect: 'clean',
-    seed: '001 (busy-page scan, gup_fast revalidation, iolock held across rescans); §2 (FOLL_LONGTERM refused for fs-DAX, MAP_DIRECT unknown to MAP_SHARED_VALIDATE)',
+    seed: '001 (busy-page scan, gup_fast revalidation, IOLOCK held across rescans); §2 (FOLL_LONGTERM refused for fs-DAX, MAP_DIRECT unknown to MAP_SHARED_VALIDATE)',
     summary: '6.x semantics: truncate waits for pinned DAX pages; long-term pins of fs-DAX refused; MAP_DIRECT rejected',
   }),
   variant({
@@ -53,6 +62,40 @@ export const VARIANTS: Variant[] = [
     seed: '004 (MAP_DIRECT v9 and its review), 000 (lease_direct, v8), 001 (busy-page scan)',
     summary: 'MAP_DIRECT v9 with every review comment addressed, lease_direct RDMA with delayed revocation through the IOMMU API',
   }),
+];
+
+// A known bug: one flag flipped on a clean variant.  `expect` lists the
+// classes a reviewer would expect it to show as; the checks know nothing
+// of it.
+export interface KnownBug {
+  id: string;
+  base: 'upstream' | 'mapdirect-fixed';
+  flag: FlagName;
+  seed: string;
+  title: string;
+  expect: string[];
+}
+
+export const KNOWN_BUGS: KnownBug[] = [
+  { id: 'K1', base: 'upstream', flag: 'truncateIgnoresPins', seed: '001 (Problem)', title: 'truncate/punch frees blocks of pages still pinned for DMA', expect: ['dma-into-reallocated-block'] },
+  { id: 'K2', base: 'upstream', flag: 'gupFastNoRecheck', seed: '001 ("Fix get_user_pages_fast() for ZONE_DEVICE pages to revalidate the pte")', title: 'gup-fast takes a ZONE_DEVICE page reference without re-checking the pte', expect: ['dma-into-reallocated-block', 'iova-reuse'] },
+  { id: 'K3', base: 'upstream', flag: 'busyWaitDropsIolock', seed: '001 ("Hold the iolock over repeated invocations of dax_layout_busy_page()")', title: 'the iolock is dropped between busy-page rescans: truncate starves under a stream of direct I/O', expect: ['no-progress'] },
+  { id: 'K4', base: 'mapdirect-fixed', flag: 'leaseBreakFreesIova', seed: '000 ("Fix IOVA reuse race by leaving the dma scatterlist mapped until unregistration time")', title: 'the DMA mapping is torn down at lease break, so the IOVA is reused while the NIC still uses it', expect: ['iova-reuse'] },
+  { id: 'K5', base: 'mapdirect-fixed', flag: 'leaseDirectRevokesImmediately', seed: '000 ("Arrange for lease_direct leases to also wait the lease-break-time period")', title: 'lease_direct revokes immediately instead of waiting lease-break-time', expect: ['result-mismatch'] },
+  { id: 'K6', base: 'mapdirect-fixed', flag: 'mapDirectFaultAllocates', seed: '000 ("iomap_can_allocate()"), 004 (v9 5/6, break_layout_nowait)', title: 'an allocating write fault under MAP_DIRECT allocates blocks instead of SIGBUS', expect: ['blockmap-changed-under-lease'] },
+  { id: 'K7', base: 'mapdirect-fixed', flag: 'mapPrivateDirectShared', seed: '002 ("MAP_PRIVATE|MAP_DIRECT would silently fallback to MAP_SHARED" (Kirill))', title: 'MAP_PRIVATE|MAP_DIRECT silently becomes a shared mapping', expect: ['result-mismatch'] },
+  { id: 'K8', base: 'mapdirect-fixed', flag: 'breakLayoutsLosesError', seed: '004 (v9 4/6, xfs_break_layouts)', title: 'xfs_break_layouts assigns the comparison, not the error: an interrupted wait or failed allocation is lost', expect: ['result-mismatch', 'blockmap-changed-under-lease'] },
+  { id: 'K9', base: 'mapdirect-fixed', flag: 'sigioKeepsClosedFd', seed: '004 (v9 2/6, Al Viro: "You are not even guaranteed that descriptor will remain be still open")', title: 'lease-break SIGIO carries an fd number that was closed and reused', expect: ['stale-notification'] },
+  { id: 'K10', base: 'mapdirect-fixed', flag: 'revokeUnmapsSgPages', seed: '004 (Joerg Roedel on v8 13/14: "no guarantee that an iommu-backed dma-api implementation will map exactly iommu_sg_num_pages() pages")', title: 'revocation unmaps iommu_sg_num_pages() pages while the DMA API mapped more', expect: ['dma-into-reallocated-block', 'iova-reuse'] },
+  { id: 'K11', base: 'mapdirect-fixed', flag: 'validateIgnoresFile', seed: '004 (v8/v9 1/6, MAP_SHARED_VALIDATE against a per-file_operations mask)', title: 'MAP_SHARED_VALIDATE does not reject a flag the file does not support', expect: ['result-mismatch'] },
+  { id: 'K12', base: 'mapdirect-fixed', flag: 'mapDirectSeal', seed: '002, 003 (S_IOMAP_SEALED; Kirill: "denial of service for unmanaged + unprivileged MAP_DIRECT")', title: 'a MAP_DIRECT seal is never broken: any process that can map the file makes truncate fail with ETXTBSY', expect: ['result-mismatch'] },
+];
+
+// The revisions of the series in the seeds.  The MAP_DIRECT revisions were
+// posted against 4.13/4.14; they are modelled on a kernel that has the
+// busy-page scan, so what they report is about the series itself (v4.13
+// stands for the older O_DIRECT hazard).
+const HISTORICAL: Variant[] = [
   variant({
     name: 'v4.13',
     contract: 'upstream',
@@ -61,7 +104,76 @@ export const VARIANTS: Variant[] = [
     summary: 'fs-DAX before the busy-page series: truncate frees pinned blocks, gup_fast does not revalidate, long-term pins allowed',
     flags: { truncateIgnoresPins: true, gupFastNoRecheck: true, longtermPinFsdax: true },
   }),
+  variant({
+    name: 'dax-v8',
+    contract: 'upstream',
+    expect: 'divergence',
+    seed: '001 (changes since v8: gup_fast revalidation, dax_layout_lock killed, iolock held across rescans); even_cows fixed only in 2019',
+    summary: 'dax busy-page series v8: iolock dropped between rescans, gup_fast synchronised by dax_layout_lock but not revalidated',
+    flags: { busyWaitDropsIolock: true, gupFastNoRecheck: true, daxLayoutLock: true, busyScanDropsCows: true },
+  }),
+  variant({
+    name: 'v4.18',
+    contract: 'upstream',
+    expect: 'divergence',
+    seed: '001 (dax busy page v11, merged in 4.18); dax_layout_busy_page unmapped with even_cows until Vivek Goyal\'s 2019 fix',
+    summary: 'the busy-page series as merged: correct for pins, but every busy-page scan drops the private COW pages of the file',
+    flags: { busyScanDropsCows: true },
+  }),
+  variant({
+    name: 'mapdirect-v4',
+    contract: 'mapdirect',
+    expect: 'divergence',
+    seed: '003 (v4: MAP_DIRECT seals the block map, "do require a PROT_WRITE mapping", no CAP_IMMUTABLE); 002 (v5 fixed MAP_PRIVATE|MAP_DIRECT)',
+    summary: 'a seal rather than a lease: anyone with PROT_WRITE can pin the block map; MAP_PRIVATE|MAP_DIRECT becomes shared; RDMA pins without a lease',
+    flags: { mapDirectSeal: true, mapPrivateDirectShared: true, mapDirectNeedsWrite: true, rdmaPinsWithoutLease: true },
+  }),
+  variant({
+    name: 'mapdirect-v5',
+    contract: 'mapdirect',
+    expect: 'divergence',
+    seed: '002 (v5: new syscall fixes MAP_PRIVATE, CAP_LINUX_IMMUTABLE, F_MAP_DIRECT, SIGBUS on faults; still a seal)',
+    summary: 'still a seal, now behind CAP_LINUX_IMMUTABLE or an fd marked F_MAP_DIRECT; RDMA pins without a lease',
+    flags: { mapDirectSeal: true, mapDirectNeedsCapImmutable: true, rdmaPinsWithoutLease: true },
+  }),
+  variant({
+    name: 'mapdirect-v7',
+    contract: 'mapdirect',
+    expect: 'divergence',
+    seed: '000 (changes since v7: IOVA kept until unregistration, lease_direct waits lease-break-time, iomap_can_allocate()); 004 (review of the lease code)',
+    summary: 'breakable leases and lease_direct, but revocation tears down the DMA mapping at once, allocating faults are not stopped',
+    flags: {
+      leaseBreakFreesIova: true, leaseDirectRevokesImmediately: true, mapDirectFaultAllocates: true, breakLayoutsLosesError: true,
+      sigioKeepsClosedFd: true, validateIgnoresFile: true, mapDirectSetupUnlocked: true, invalidateWithoutMmaplock: true,
+    },
+  }),
+  variant({
+    name: 'mapdirect-v8',
+    contract: 'mapdirect',
+    expect: 'divergence',
+    seed: '000 (v8 cover letter); 004 (Joerg Roedel on v8 13/14: iommu_sg_num_pages)',
+    summary: 'delayed revocation through iommu_unmap(iommu_sg_num_pages()), which may unmap less than the DMA API mapped',
+    flags: {
+      revokeUnmapsSgPages: true, breakLayoutsLosesError: true, sigioKeepsClosedFd: true, validateIgnoresFile: true,
+      mapDirectSetupUnlocked: true, invalidateWithoutMmaplock: true,
+    },
+  }),
+  variant({
+    name: 'mapdirect-v9',
+    contract: 'mapdirect',
+    expect: 'divergence',
+    seed: '004 (v9: break_layout_nowait in iomap_begin; lease_direct and RDMA deferred; review by Al Viro, Jan Kara)',
+    summary: 'MAP_DIRECT without RDMA; the lease code as posted',
+    flags: { rdmaFsdaxRefused: true, breakLayoutsLosesError: true, sigioKeepsClosedFd: true, validateIgnoresFile: true, mapDirectSetupUnlocked: true, invalidateWithoutMmaplock: true },
+  }),
 ];
+
+const BUGGY: Variant[] = KNOWN_BUGS.map((b) => {
+  const base = CLEAN.find((v) => v.name === b.base)!;
+  return { ...base, name: b.id, expect: 'divergence' as const, seed: b.seed, summary: b.title, flags: { ...base.flags, [b.flag]: true } };
+});
+
+export const VARIANTS: Variant[] = [...CLEAN, ...HISTORICAL, ...BUGGY];
 
 export class VariantError extends Error {}
 
