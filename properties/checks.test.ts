@@ -146,13 +146,15 @@ test('data-mismatch and result-mismatch: a file content difference and a mapping
   assert.is(checkAbstraction(abstractImpl(k), ref.abstract())?.class, 'result-mismatch');
 });
 
-test('stale-notification: si_fd naming another file or nothing fires, naming the file does not', () => {
+test('stale-notification: si_fd must still name the open file the lease was taken through', () => {
   const { k } = world();
-  k.filps = [{ id: 0, inode: 1, write: true, refs: 1, mapDirect: false }];
+  k.filps = [{ id: 0, inode: 1, write: true, refs: 1, mapDirect: false }, { id: 1, inode: 1, write: true, refs: 1, mapDirect: false }];
   k.procs[0].fds[3] = 0;
-  assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 3, inode: 1 }), null);
-  assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 3, inode: 0 })?.class, 'stale-notification');
-  assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 4, inode: 1 })?.class, 'stale-notification');
+  assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 3, filp: 0, inode: 1 }), null);
+  // the fd was closed and reused by another open of the same file
+  assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 3, filp: 1, inode: 1 })?.class, 'stale-notification');
+  // or it is closed
+  assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 4, filp: 0, inode: 1 })?.class, 'stale-notification');
 });
 
 test('refcount: a ZONE_DEVICE page below its idle count fires', () => {

@@ -45,14 +45,16 @@ export function checkIova(e: Extract<Event, { kind: 'iova' }>): Divergence | nul
 }
 
 // A lease-break SIGIO must name, in the receiver's fd table at delivery,
-// the file whose lease is being broken.
+// the open file the lease was taken through: si_fd is all the receiver
+// has to find what it must give up.
 export function checkNotification(k: Kernel, e: Extract<Event, { kind: 'sigio' }>): Divergence | null {
   const filp = k.procs[e.proc].fds[e.fd];
+  if (filp === e.filp) return null;
   const names = filp >= 0 ? k.filps[filp]!.inode : -1;
-  if (names === e.inode) return null;
+  const now = names < 0 ? 'is closed' : names === e.inode ? `now names another open of that file` : `now names file ${names}`;
   return divergence(
     'stale-notification',
-    `SIGIO for the lease break on file ${e.inode} carries si_fd ${e.fd}, which in process ${e.proc} ${names < 0 ? 'is closed' : `now names file ${names}`}`,
+    `SIGIO for the lease break on file ${e.inode} carries si_fd ${e.fd}, which in process ${e.proc} ${now}`,
     { ...e, names },
   );
 }

@@ -10,7 +10,7 @@ export const CLASSES = {
   'no-progress': 'an operation stays pending forever under a fair schedule (a lasso)',
   'result-mismatch': 'a returned value, errno or signal, or what the caller holds, differs from the reference',
   'data-mismatch': 'file contents differ from the reference',
-  'stale-notification': 'a lease-break notification names a file other than the one whose lease is broken',
+  'stale-notification': 'a lease-break SIGIO whose si_fd no longer names the open file the lease was taken through',
   refcount: 'a page refcount below idle, or a free block or page still mapped by a page table',
 } as const;
 

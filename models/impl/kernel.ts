@@ -190,7 +190,7 @@ export const ANON_PAGE = -2;
 export type Event =
   | { kind: 'access'; who: 'cpu' | 'dio' | 'nic'; tid: number; page: number; epoch: number; inode: number; index: number; write: boolean }
   | { kind: 'iova'; iova: number; issuedFor: number; reached: number }
-  | { kind: 'sigio'; proc: number; fd: number; inode: number }
+  | { kind: 'sigio'; proc: number; fd: number; filp: number; inode: number }
   | { kind: 'lock'; tid: number; lock: number; cls: string; write: boolean; held: number[] }
   | { kind: 'blockmap'; inode: number }
   | { kind: 'put_page'; page: number; count: number };

@@ -55,7 +55,7 @@ export function xfs_vma_has_direct_lease(k: Kernel, vma: Vma): boolean {
 
 // lm_break for a MAP_DIRECT lease.
 export function map_direct_lm_break(k: Kernel, t: Thread, l: FileLock): void {
-  if (l.fasync) kill_fasync(k, l.fasync.proc, l.fasync.fd, l.inode);
+  if (l.fasync) kill_fasync(k, l.fasync.proc, l.fasync.fd, l.fasync.filp, l.inode);
   k.addTimer({ deadline: k.clock + k.lbt, kind: 'work', work: { kind: 'map_direct_invalidate', lease: l.id } });
   void t;
 }
