@@ -12,8 +12,11 @@ const val = fc.integer({ min: 1, max: 9 });
 // toward the permissive choice.
 const likely = fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
 const rarely = fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) });
+// Mostly from the start of the file, which a generated file usually
+// covers; else anywhere, past EOF included.
+const arbOff = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: idx() });
 const arbMmapOp = fc.record({
-  op: fc.constant('mmap' as const), fd: idx(), off: idx(), len: idx(1),
+  op: fc.constant('mmap' as const), fd: idx(), off: arbOff, len: idx(1),
   type: fc.oneof(
     { weight: 3, arbitrary: fc.constant('shared' as const) },
     { weight: 2, arbitrary: fc.constant('validate' as const) },
@@ -49,9 +52,13 @@ const arbKinds = fc.subarray(OP_NAMES, { minLength: 3 });
 
 export const arbOpOf = (kinds: OpName[]): fc.Arbitrary<Op> => fc.oneof(...kinds.map((k) => OPS[k]));
 
+// When the application posts a NIC work request: mostly at once, else a
+// few virtual seconds in (past a lease-break-time, say).
+const arbAt = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 4 }) });
+
 export const arbNicOp: fc.Arbitrary<NicOp> = fc.oneof(
-  fc.record({ op: fc.constant('rdma_write' as const), mr: idx(), page: idx(2), val }),
-  fc.record({ op: fc.constant('rdma_read' as const), mr: idx(), page: idx(2) }),
+  fc.record({ op: fc.constant('rdma_write' as const), mr: idx(), page: idx(2), val, at: arbAt }),
+  fc.record({ op: fc.constant('rdma_read' as const), mr: idx(), page: idx(2), at: arbAt }),
 );
 
 export const arbConfig: fc.Arbitrary<Config> = fc

@@ -6,7 +6,7 @@
 import type { Kernel } from '../models/impl/kernel.ts';
 import type { Reference } from '../models/reference/index.ts';
 
-const SKIP = new Set(['variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog']);
+const SKIP = new Set(['version', 'variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog']);
 
 class Hasher {
   a = 0x811c9dc5;

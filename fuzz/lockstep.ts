@@ -4,9 +4,12 @@
 // Scheduling: before each step the runnable threads are ordered starting
 // with the thread that ran last (if it can still run), then by thread
 // number after it; the schedule entry x picks entry x % n.  So 0 means
-// "no preemption".  After `schedule`, `cycle` repeats forever; without a
-// cycle the tail is 0s with a time slice: a thread that has run `quantum`
-// steps in a row yields to the next, which keeps the tail fair.
+// "no preemption".  After `schedule` comes the tail, time-sliced as a
+// real scheduler is: the running thread keeps the CPU until it blocks,
+// ends or has run `quantum` steps, and only then does the next `cycle`
+// entry (0 if there is none) choose who runs next.  So a tail can starve
+// a sleeper, as a kernel can, but cannot preempt a thread at one chosen
+// step forever, which no real scheduler does.
 
 import type { Op, TestCase } from '../models/testcase.ts';
 import { formatOp } from '../models/testcase.ts';
@@ -14,20 +17,22 @@ import type { Variant } from '../models/variants/index.ts';
 import { Reference } from '../models/reference/index.ts';
 import { Kernel, DONE } from '../models/impl/kernel.ts';
 import { runnable, step } from '../models/impl/syscalls.ts';
-import { checkDeadlock, checkStep } from '../properties/checks.ts';
+import { checkDeadlock, checkStep, starvedOutsideThePromise } from '../properties/checks.ts';
 import { Lockdep } from '../properties/lockdep.ts';
 import { divergence, type Divergence } from '../properties/classes.ts';
 import { stateKey } from './fingerprint.ts';
+import { labelId, type Coverage } from './coverage.ts';
 import { createHash } from 'node:crypto';
 
 // The fair tail's time slice: long enough that a syscall is not preempted
 // where the schedule did not ask for it, short enough that a spinning
 // thread cannot starve the others.
-export const QUANTUM = 256;
+export const QUANTUM = 64;
 
 export interface RunOptions {
   maxSteps?: number;
   quantum?: number;
+  coverage?: Coverage; // collects what the run reached
 }
 
 export interface TraceStep {
@@ -52,32 +57,35 @@ export class Scheduler {
   current = 0;
   run = 0; // consecutive steps of `current`
   i = 0;
+  slices = 0; // context switches in the tail
   constructor(readonly schedule: number[], readonly cycle: number[], readonly quantum: number) {}
 
   inTail(): boolean {
     return this.i >= this.schedule.length;
   }
 
-  // Whether the next pick is a point a periodic run passes through once a
-  // period: the start of the cycle, or a context switch in the fair tail.
+  // Whether the tail must switch threads before the next step: a point a
+  // periodic run passes once a period, where lassos are looked for.
   atBoundary(runnableIds: number[]): boolean {
-    if (this.cycle.length) return (this.i - this.schedule.length) % this.cycle.length === 0;
-    return this.run >= this.quantum || !runnableIds.includes(this.current);
+    return this.inTail() && (this.run >= this.quantum || !runnableIds.includes(this.current));
   }
 
   // Where in the schedule the next pick comes from, for lasso detection.
   position(): string {
     if (!this.inTail()) return `s${this.i}`;
-    if (this.cycle.length) return `c${(this.i - this.schedule.length) % this.cycle.length}:${this.current}`;
-    return `t${this.current}:${this.run}`;
+    return `t${this.cycle.length ? this.slices % this.cycle.length : 0}:${this.current}`;
   }
 
   pick(runnableIds: number[], nthreads: number): number {
     const order = [...runnableIds].sort((a, b) => ((a - this.current + nthreads) % nthreads) - ((b - this.current + nthreads) % nthreads));
-    let x: number;
+    let x = 0;
     if (this.i < this.schedule.length) x = this.schedule[this.i];
-    else if (this.cycle.length) x = this.cycle[(this.i - this.schedule.length) % this.cycle.length];
-    else x = this.run >= this.quantum && order[0] === this.current ? 1 : 0;
+    else if (this.atBoundary(runnableIds)) {
+      const c = this.cycle.length ? this.cycle[this.slices % this.cycle.length] : 0;
+      this.slices++;
+      // a thread whose slice is over yields to another, if there is one
+      x = order[0] === this.current && order.length > 1 ? 1 + (c % (order.length - 1)) : c;
+    }
     this.i++;
     const choice = order[x % order.length];
     if (choice === this.current) this.run++;
@@ -93,7 +101,7 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
   const looping = tc.threads.some((t) => t.loop && t.ops.length > 0);
   // A run of finite programs ends by itself; a looping one is cut off,
   // having had ample time to show a lasso.
-  const maxSteps = opts.maxSteps ?? (looping ? 1000 : 4000);
+  const maxSteps = opts.maxSteps ?? (looping ? 600 : 4000);
   const ref = new Reference(variant.contract, tc);
   const k = new Kernel(variant, tc, ref);
   const lockdep = new Lockdep();
@@ -102,6 +110,7 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
   const seen = new Map<string, number>(); // state at a tail step -> step index
   let found: Divergence | null = null;
   let finished = false;
+  let seenVersion = -1;
   let n = 0;
   for (; n < maxSteps; n++) {
     const ids: number[] = [];
@@ -111,7 +120,7 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
       finished = found === null;
       break;
     }
-    if (looping && sched.inTail() && sched.atBoundary(ids)) {
+    if (looping && sched.atBoundary(ids)) {
       const key = `${sched.position()}|${stateKey(k, ref)}`;
       const first = seen.get(key);
       if (first !== undefined) {
@@ -123,15 +132,22 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
     const tid = sched.pick(ids, k.threads.length);
     k.events.length = 0;
     const info = step(k, tid);
+    if (opts.coverage) opts.coverage.step(tid, labelId(info.fnRef, info.pc), info.result, k.events);
     const entry: TraceStep = { step: n, tid, thread: k.threads[tid].name, fn: info.fn, label: info.label, op: info.op };
     if (info.result !== undefined) entry.result = info.result;
     trace.push(entry);
-    const d = checkStep(k, ref, lockdep);
+    const d = checkStep(k, ref, lockdep, ref.version !== seenVersion);
+    seenVersion = ref.version;
     if (d) {
       found = { ...d, step: n };
       n++;
       break;
     }
+  }
+  if (!found && n > 0) {
+    k.events.length = 0;
+    const d = checkStep(k, ref, lockdep, true); // the final states
+    if (d) found = { ...d, step: n - 1 };
   }
   if (found && found.step < 0) found = { ...found, step: n };
   return { divergence: found, steps: n, finished, trace, traceHash: hashTrace(trace) };
@@ -145,7 +161,7 @@ export function lasso(k: Kernel, trace: TraceStep[], from: number, to: number): 
   const loop = trace.slice(from, to);
   const ran = new Set(loop.map((s) => s.tid));
   const completed = new Set(loop.filter((s) => s.result !== undefined).map((s) => s.tid));
-  const pending = k.threads.filter((t) => t.kind === 'proc' && t.status !== DONE && !completed.has(t.id));
+  const pending = k.threads.filter((t) => t.kind === 'proc' && t.status !== DONE && !completed.has(t.id) && !starvedOutsideThePromise(k, t));
   if (pending.length === 0) return null;
   // A thread runnable now but never run in the loop would make it unfair.
   const starvedButReady = k.threads.filter((t) => !ran.has(t.id) && runnable(k, t));

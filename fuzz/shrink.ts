@@ -6,7 +6,7 @@
 // 1-minimal: taking out any one op, thread, schedule entry or fault loses
 // the divergence of that class.
 
-import { blocksNeeded, type Op, type TestCase } from '../models/testcase.ts';
+import { blocksNeeded, type NicOp, type Op, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import type { DivergenceClass } from '../properties/classes.ts';
 import { runTestCase, type RunOptions } from './lockstep.ts';
@@ -92,6 +92,13 @@ function* candidates(tc: TestCase): Generator<TestCase> {
       }
     }
   }
+  for (let i = 0; i < tc.nic.length; i++) {
+    for (const op of simplerOps(tc.nic[i])) {
+      const c = clone(tc);
+      c.nic[i] = op;
+      yield c;
+    }
+  }
 }
 
 function* configCandidates(tc: TestCase): Generator<TestCase> {
@@ -141,6 +148,11 @@ function* configCandidates(tc: TestCase): Generator<TestCase> {
       c.config.procs[i].capLease = false;
       yield c;
     }
+    if (cfg.procs[i].capImmutable) {
+      const c = clone(tc);
+      c.config.procs[i].capImmutable = false;
+      yield c;
+    }
     if (cfg.procs[i].uid > 0) {
       const c = clone(tc);
       c.config.procs[i].uid = 0;
@@ -150,13 +162,17 @@ function* configCandidates(tc: TestCase): Generator<TestCase> {
 }
 
 // The same op with one argument moved toward zero or false.
-function* simplerOps(op: Op): Generator<Op> {
+function* simplerOps<T extends Op | NicOp>(op: T): Generator<T> {
   for (const [key, v] of Object.entries(op)) {
     if (key === 'op') continue;
-    if (typeof v === 'number' && v > (key === 'val' ? 1 : 0)) yield { ...op, [key]: key === 'val' ? 1 : 0 } as Op;
-    if (v === true) yield { ...op, [key]: false } as Op;
-    if (key === 'type' && v !== 'shared') yield { ...op, type: 'shared' } as Op;
-    if (key === 'mode' && v !== 'punch') yield { ...op, mode: 'punch' } as Op;
+    const least = key === 'val' ? 1 : 0;
+    if (typeof v === 'number' && v > least) {
+      yield { ...op, [key]: least };
+      if (v - 1 > least) yield { ...op, [key]: v - 1 };
+    }
+    if (v === true) yield { ...op, [key]: false };
+    if (key === 'type' && v !== 'shared') yield { ...op, type: 'shared' };
+    if (key === 'mode' && v !== 'punch') yield { ...op, mode: 'punch' };
   }
 }
 

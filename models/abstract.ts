@@ -66,8 +66,23 @@ export interface AbstractState {
 export type Result = number | string;
 export const ANY = 'ANY';
 
-// Structural equality for abstract states; returns the path of the first
-// difference, or null.
+// Structural equality for abstract states.
+export function sameState(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameState(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!sameState((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
+}
+
+// The path of the first difference between two abstract states, or null.
 export function firstDifference(a: unknown, b: unknown, path = ''): string | null {
   if (a === b) return null;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return path || '.';

@@ -21,6 +21,7 @@ export const LIMITS = {
   nicOps: 8,
   maxBlocks: 16,
   maxValue: 99,
+  maxTime: 16, // latest virtual second a NIC op may be posted at
 } as const;
 
 // What page `pg` of file `file` holds initially, unless the file is sparse.
@@ -69,9 +70,11 @@ export type Op =
   | { op: 'fcntl_map_direct'; fd: number } // F_MAP_DIRECT (MAP_DIRECT v5)
   | { op: 'tick' };
 
+// A NIC op is a work request the application posts at virtual time `at`
+// (0: at once); the NIC carries it out any time after that.
 export type NicOp =
-  | { op: 'rdma_write'; mr: number; page: number; val: number }
-  | { op: 'rdma_read'; mr: number; page: number };
+  | { op: 'rdma_write'; mr: number; page: number; val: number; at: number }
+  | { op: 'rdma_read'; mr: number; page: number; at: number };
 
 export interface ThreadSpec {
   proc: number;
@@ -97,7 +100,8 @@ export type NicOpName = NicOp['op'];
 
 // Argument schema of each op: the key, and its kind.  Used to validate
 // corpus files and to print ops.
-type ArgKind = 'index' | 'bool' | 'value' | { oneOf: readonly string[] };
+// 'time' is a clock value that may be left out (0) by older files.
+type ArgKind = 'index' | 'bool' | 'value' | 'time' | { oneOf: readonly string[] };
 const OP_ARGS: Record<OpName, Record<string, ArgKind>> = {
   open: { file: 'index', write: 'bool' },
   close: { fd: 'index' },
@@ -117,8 +121,8 @@ const OP_ARGS: Record<OpName, Record<string, ArgKind>> = {
   tick: {},
 };
 const NIC_ARGS: Record<NicOpName, Record<string, ArgKind>> = {
-  rdma_write: { mr: 'index', page: 'index', val: 'value' },
-  rdma_read: { mr: 'index', page: 'index' },
+  rdma_write: { mr: 'index', page: 'index', val: 'value', at: 'time' },
+  rdma_read: { mr: 'index', page: 'index', at: 'time' },
 };
 
 export const OP_NAMES = Object.keys(OP_ARGS) as OpName[];
@@ -159,6 +163,7 @@ function checkArgs(where: string, raw: Record<string, unknown>, schema: Record<s
     const v = raw[key];
     const w = `${where}.${key}`;
     if (kind === 'index') out[key] = int(w, v, 0, 255);
+    else if (kind === 'time') out[key] = v === undefined ? 0 : int(w, v, 0, LIMITS.maxTime);
     else if (kind === 'value') out[key] = int(w, v, 1, LIMITS.maxValue);
     else if (kind === 'bool') out[key] = bool(w, v);
     else {

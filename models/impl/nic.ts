@@ -2,9 +2,14 @@
 // registration the application has not deregistered.
 
 import { IOMMU_FAULT, userResult } from '../errno.ts';
-import { fn, type Frame } from './kernel.ts';
+import { fn, type Frame, type Kernel } from './kernel.ts';
 import { iommu_iova_mapped } from './iommu.ts';
 import { dma_read_page, dma_write_page } from './dio.ts';
+
+// When the NIC's next work request is posted, or -1 if it has none left.
+export function nic_next_post(k: Kernel): number {
+  return k.nicIp < k.nic.length ? k.nic[k.nicIp].at : -1;
+}
 
 export const nic_dma = fn<Frame>('nic_dma', {
   nic_dma(k, t) {

@@ -10,7 +10,7 @@ import { sys_fallocate, sys_ftruncate, sys_write } from './xfs_file.ts';
 import { dioFrame, xfs_file_dio_aio_rw, blk_mq_run_hw_queue } from './dio.ts';
 import { ib_uverbs_dereg_mr, ib_uverbs_reg_mr, regFrame } from './umem.ts';
 import { process_one_work, run_timer_softirq, sys_nanosleep } from './timer.ts';
-import { nic_dma } from './nic.ts';
+import { nic_dma, nic_next_post } from './nic.ts';
 
 function entry(op: Op): { fn: Fn<any>; locals: object } {
   switch (op.op) {
@@ -39,8 +39,8 @@ export function runnable(k: Kernel, t: Thread): boolean {
   if (t.kind === 'proc' || t.stack.length > 0) return true;
   switch (t.kind) {
     case 'device': return k.dioQueue.length > 0;
-    case 'nic': return k.nicIp < k.nic.length && k.mrs.some((m) => m.live);
-    case 'timer': return k.timers.length > 0;
+    case 'nic': return k.nicIp < k.nic.length && k.nic[k.nicIp].at <= k.clock && k.mrs.some((m) => m.live);
+    case 'timer': return k.timers.length > 0 || nic_next_post(k) > k.clock;
     case 'kworker': return k.work.length > 0;
   }
   return false;

@@ -2,18 +2,22 @@
 // worker that runs delayed work in process context.
 //
 // Time passes only when the timer thread runs: it advances the clock to
-// the earliest deadline and fires everything due.
+// the earliest deadline (or to when the NIC's next work request is
+// posted) and fires everything due.
 
 import { ERESTARTSYS } from '../errno.ts';
 import type { Op } from '../testcase.ts';
 import { fn, type Frame } from './kernel.ts';
 import { map_direct_invalidate } from './mapdirect.ts';
 import { ib_umem_lease_break } from './umem.ts';
+import { nic_next_post } from './nic.ts';
 
 export const run_timer_softirq = fn<Frame>('run_timer_softirq', {
   run_timer_softirq(k, t) {
     let next = Infinity;
     for (const x of k.timers) next = Math.min(next, x.deadline);
+    const post = nic_next_post(k);
+    if (post > k.clock) next = Math.min(next, post);
     if (next > k.clock) {
       k.clock = next;
       k.ref.setClock(k.clock);

@@ -130,6 +130,7 @@ export class Reference {
   inflight: RDio[] = [];
   pending: (Pending | null)[];
   divergence: Divergence | null = null;
+  version = 0; // counts the actions taken, so a caller knows when to look again
   private nextMap = 0;
   private nextMr = 0;
   private nextOfid = 0;
@@ -197,6 +198,7 @@ export class Reference {
   // ---- invoke ----
 
   invoke(tid: number, proc: number, op: Op): void {
+    this.version++;
     const p: Pending = {
       op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [],
       committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, pins: [],
@@ -295,6 +297,7 @@ export class Reference {
   // holder of a MAP_DIRECT lease gets SIGIO if the fd it mapped with is
   // still the one it opened.
   breakLeases(file: number): void {
+    this.version++;
     this.startBreak(file);
   }
 
@@ -320,6 +323,7 @@ export class Reference {
   // A read fault on page `page` of mapping `mapId`: SIGBUS past EOF or on
   // a revoked mapping.
   readFault(tid: number, mapId: number, page: number): boolean {
+    this.version++;
     const p = this.p(tid);
     const found = this.findMap(mapId);
     if (!found) return this.faultFails(p, true);
@@ -333,6 +337,7 @@ export class Reference {
   // extent.  Under a layout lease such a fault starts the lease break and
   // fails (MAP_DIRECT, 004).
   writeFault(tid: number, mapId: number, page: number): boolean {
+    this.version++;
     const p = this.p(tid);
     const found = this.findMap(mapId);
     if (!found) return this.faultFails(p, true);
@@ -360,6 +365,7 @@ export class Reference {
   // A pin of a page that already left the file is recorded as detached:
   // whatever reaches it lands nowhere a user can see.
   pin(tid: number, mapId: number, page: number, write: boolean): void {
+    this.version++;
     const p = this.p(tid);
     const found = this.findMap(mapId);
     if (!found) {
@@ -383,6 +389,7 @@ export class Reference {
   // ---- commit: the one atomic effect ----
 
   commit(tid: number): number {
+    this.version++;
     const p = this.p(tid);
     if (p.committed) throw new Error(`reference: ${p.op.op} of thread ${tid} committed twice`);
     p.committed = true;
@@ -618,6 +625,7 @@ export class Reference {
   }
 
   dioLand(id: number): void {
+    this.version++;
     const d = this.inflight.find((x) => x.id === id);
     if (!d) {
       this.diverge('result-mismatch', `device DMA for O_DIRECT request ${id}, which the reference never issued`);
@@ -644,6 +652,7 @@ export class Reference {
   }
 
   nicDma(op: NicOp, got: Result): void {
+    this.version++;
     const live = this.liveMrs();
     if (live.length === 0) return;
     const mr = live[op.mr % live.length];
@@ -662,6 +671,7 @@ export class Reference {
   // ---- kernel-initiated events ----
 
   leaseExpire(holder: 'map' | 'mr', holderId: number): void {
+    this.version++;
     const l = this.leases.find((x) => x.holder === holder && x.holderId === holderId);
     if (!l) {
       this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId}, which holds none`);
@@ -681,16 +691,19 @@ export class Reference {
   }
 
   setClock(t: number): void {
+    this.version++;
     if (t < this.clock) this.diverge('result-mismatch', `clock went backwards from ${this.clock} to ${t}`);
     this.clock = t;
   }
 
   interrupted(tid: number): void {
+    this.version++;
     const p = this.pending[tid];
     if (p && !p.committed) p.interrupted = true;
   }
 
   allocFailed(tid: number, errno: string): void {
+    this.version++;
     const p = this.pending[tid];
     if (p) p.allocFailed.push(errno);
   }
@@ -698,6 +711,7 @@ export class Reference {
   // ---- complete: compare the result ----
 
   complete(tid: number, got: Result): void {
+    this.version++;
     const p = this.p(tid);
     this.pending[tid] = null;
     const allowed: Result[] = [];
