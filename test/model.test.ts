@@ -180,6 +180,20 @@ test('no-progress: truncate starved by direct I/O to another file is outside 001
   assert.is(r.divergence, null); // ... and that is not a broken promise
 });
 
+test('an O_DIRECT write that gets a device tag but no block hands the tag on', () => {
+  // found by the matrix: the tag was lost and the next waiter slept forever
+  const dw = (off: number, aio: boolean): Op => ({ op: 'dio_write', fd: 0, off, map: 0, page: 0, aio });
+  const t = tc([dax(1), { ...dax(2), sparse: true }], [
+    [mmap(0, { write: false }), open(1), dw(1, true)],
+    [dw(0, false), dw(0, false)],
+  ]);
+  t.config.blocks = 2;
+  t.threads[0].loop = true;
+  const { r, results } = run('upstream', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(1), ['ENOSPC', 'ENOSPC']);
+});
+
 test('a NIC op posted at virtual time 2 waits for the clock, which the timer advances to it', () => {
   const t = tc([pagecache(1)], [[open(0), mmap(0), { op: 'reg_mr', map: 0, page: 0, npages: 0, unaligned: false }]], {
     nic: [{ op: 'rdma_write', mr: 0, page: 0, val: 7, at: 2 }],

@@ -113,12 +113,19 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     const read = f.op.op === 'dio_read';
     if (!read && page_state(k, f.inode, f.off) !== WRITTEN) {
       const hole = page_state(k, f.inode, f.off) === HOLE;
+      // The kernel allocates (iomap_begin) before it builds the bio and
+      // takes a tag; here the tag came first, so a failed allocation gives
+      // it back to whoever waits for one.
       if (hole && k.inodes[f.inode].dax && free_blocks(k) === 0) {
         k.ref.commit(t.id);
+        blk_mq_put_tag(k);
         return 'enospc';
       }
       if (hole) {
-        if (xfs_bmapi_write(k, t, f.inode, f.off, false, 'ENOSPC') < 0) return 'enospc';
+        if (xfs_bmapi_write(k, t, f.inode, f.off, false, 'ENOSPC') < 0) {
+          blk_mq_put_tag(k);
+          return 'enospc';
+        }
       } else xfs_convert_unwritten(k, f.inode, f.off);
     }
     const page = file_page(k, f.inode, f.off);
