@@ -8,6 +8,17 @@ import type { Reference } from '../models/reference/index.ts';
 
 const SKIP = new Set(['version', 'variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog']);
 
+const fnIds = new Map<object, number>();
+function fnId(fn: { name: string }): number {
+  let id = fnIds.get(fn);
+  if (id === undefined) {
+    id = 0;
+    for (let i = 0; i < fn.name.length; i++) id = Math.imul(id ^ fn.name.charCodeAt(i), 0x01000193);
+    fnIds.set(fn, id);
+  }
+  return id;
+}
+
 class Hasher {
   a = 0x811c9dc5;
   b = 0x9e3779b9;
@@ -32,9 +43,18 @@ class Hasher {
     }
     if (v === null) { this.num(-9); return; }
     if (ArrayBuffer.isView(v)) {
+      // the model's typed arrays hold small integers
       const arr = v as unknown as ArrayLike<number>;
+      let a = this.a;
+      let b = this.b;
+      for (let i = 0; i < arr.length; i++) {
+        const x = arr[i] | 0;
+        a = Math.imul(a ^ x, 0x01000193);
+        b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
+      }
+      this.a = a;
+      this.b = b;
       this.num(arr.length);
-      for (let i = 0; i < arr.length; i++) this.num(arr[i]);
       return;
     }
     if (Array.isArray(v)) {
@@ -47,7 +67,7 @@ class Hasher {
     for (const key in o) {
       if (SKIP.has(key)) continue;
       const x = o[key];
-      if (key === 'fn' && x && typeof x === 'object' && 'name' in x) this.str((x as { name: string }).name);
+      if (key === 'fn' && x && typeof x === 'object' && 'name' in x) this.num(fnId(x as { name: string }));
       else this.value(x);
     }
   }

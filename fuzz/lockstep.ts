@@ -79,16 +79,18 @@ export class Scheduler {
   pick(runnableIds: number[], nthreads: number): number {
     const order = [...runnableIds].sort((a, b) => ((a - this.current + nthreads) % nthreads) - ((b - this.current + nthreads) % nthreads));
     let x = 0;
+    let slice = false; // a new time slice starts
     if (this.i < this.schedule.length) x = this.schedule[this.i];
     else if (this.atBoundary(runnableIds)) {
       const c = this.cycle.length ? this.cycle[this.slices % this.cycle.length] : 0;
       this.slices++;
+      slice = true;
       // a thread whose slice is over yields to another, if there is one
       x = order[0] === this.current && order.length > 1 ? 1 + (c % (order.length - 1)) : c;
     }
     this.i++;
     const choice = order[x % order.length];
-    if (choice === this.current) this.run++;
+    if (choice === this.current) this.run = slice ? 1 : this.run + 1;
     else {
       this.current = choice;
       this.run = 1;
@@ -161,7 +163,8 @@ export function lasso(k: Kernel, trace: TraceStep[], from: number, to: number): 
   const loop = trace.slice(from, to);
   const ran = new Set(loop.map((s) => s.tid));
   const completed = new Set(loop.filter((s) => s.result !== undefined).map((s) => s.tid));
-  const pending = k.threads.filter((t) => t.kind === 'proc' && t.status !== DONE && !completed.has(t.id) && !starvedOutsideThePromise(k, t));
+  const excused = starvedOutsideThePromise(k);
+  const pending = k.threads.filter((t) => t.kind === 'proc' && t.status !== DONE && !completed.has(t.id) && !excused.has(t.id));
   if (pending.length === 0) return null;
   // A thread runnable now but never run in the loop would make it unfair.
   const starvedButReady = k.threads.filter((t) => !ran.has(t.id) && runnable(k, t));
