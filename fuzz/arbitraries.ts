@@ -85,20 +85,35 @@ export const arbConfig: fc.Arbitrary<Config> = fc
 
 
 // Resources before the ops that use them (as syzkaller builds programs):
-// a thread opens a file or two and usually maps one before its random
-// body, so most of what follows has something to act on.
+// a thread opens a file or two, usually maps one, and often registers the
+// mapping for the NIC before its random body, so most of what follows
+// (and the NIC's ops) has something to act on.
 const arbThread = (nprocs: number, body: fc.Arbitrary<Op>): fc.Arbitrary<ThreadSpec> =>
   fc.record({
     proc: fc.integer({ min: 0, max: nprocs - 1 }),
     opens: fc.array(OPS.open, { minLength: 1, maxLength: 2 }),
     map: fc.option(arbMmapOp, { freq: 3 }),
+    mr: fc.option(OPS.reg_mr, { freq: 2 }),
     body: fc.array(body, { maxLength: 7 }),
     loop: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-  }).map(({ proc, opens, map, body, loop }) => ({ proc, ops: [...opens, ...(map ? [map] : []), ...body] as Op[], loop }));
+  }).map(({ proc, opens, map, mr, body, loop }) => ({ proc, ops: [...opens, ...(map ? [map, ...(mr ? [mr] : [])] : []), ...body] as Op[], loop }));
 
 // A schedule entry: mostly 0, "no preemption" (most concurrency bugs need
 // only a few preemptions to show, as CHESS and PCT found).
 export const arbPick = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 7 }) });
+
+// A schedule: either dense (a preemption every few steps early in the
+// run), or PCT-like (Burckhardt et al., ASPLOS 2010): a few preemptions
+// at random points anywhere in the first couple of hundred steps, which
+// is what a race deep into a run needs.
+const arbSchedule: fc.Arbitrary<number[]> = fc.oneof(
+  fc.array(arbPick, { maxLength: 48 }),
+  fc.array(fc.tuple(fc.integer({ min: 0, max: 199 }), fc.integer({ min: 1, max: 7 })), { minLength: 1, maxLength: 3 }).map((points) => {
+    const s: number[] = new Array(1 + Math.max(...points.map(([at]) => at))).fill(0);
+    for (const [at, x] of points) s[at] = x;
+    return s;
+  }),
+);
 
 const arbFault = (nthreads: number): fc.Arbitrary<Fault> =>
   fc.record({
@@ -113,7 +128,7 @@ export const arbTestCase: fc.Arbitrary<TestCase> = fc.tuple(arbConfig, arbKinds)
       config: fc.constant(config),
       threads: fc.constant(threads),
       nic: fc.array(arbNicOp, { maxLength: 6 }),
-      schedule: fc.array(arbPick, { maxLength: 48 }),
+      schedule: arbSchedule,
       cycle: threads.some((t) => t.loop) ? fc.array(arbPick, { maxLength: 8 }) : fc.constant([] as number[]),
       faults: fc.array(arbFault(threads.length), { maxLength: 2 }),
     }),

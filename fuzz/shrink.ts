@@ -35,6 +35,9 @@ function* candidates(tc: TestCase): Generator<TestCase> {
     yield c;
   }
   if (tc.schedule.length) yield { ...clone(tc), schedule: [] };
+  let end = tc.schedule.length;
+  while (end > 0 && tc.schedule[end - 1] === 0) end--;
+  if (end < tc.schedule.length) yield { ...clone(tc), schedule: tc.schedule.slice(0, end) }; // trailing "no preemption"s
   for (let t = 0; t < n; t++) {
     for (let i = 0; i < tc.threads[t].ops.length; i++) {
       const c = clone(tc);
