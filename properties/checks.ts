@@ -184,10 +184,26 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // pinning is transient"); holding the IOLOCK across rescans bounds the
 // direct I/O to the file itself, nothing else.  So a thread starved while
 // the page it waits for is pinned by direct I/O to another file is not a
-// broken promise.  The lasso check asks this of every starved thread.
-export function starvedOutsideThePromise(k: Kernel, t: Thread): boolean {
-  if (t.status !== BLOCKED || t.wait !== 'page') return false;
-  const page = t.waitId;
+// broken promise, nor is one that waits for a lock such a thread holds.
+// Returns the threads starved outside the promise.
+export function starvedOutsideThePromise(k: Kernel): Set<number> {
+  const out = new Set<number>();
+  for (const t of k.threads) if (t.status === BLOCKED && t.wait === 'page' && pinnedByOtherFileIo(k, t.waitId)) out.add(t.id);
+  for (let grew = out.size > 0; grew; ) {
+    grew = false;
+    for (const t of k.threads) {
+      if (out.has(t.id) || t.status !== BLOCKED || t.wait !== 'rwsem') continue;
+      const l = k.locks[t.waitId];
+      if (out.has(l.writer) || l.readers.some((r) => out.has(r))) {
+        out.add(t.id);
+        grew = true;
+      }
+    }
+  }
+  return out;
+}
+
+function pinnedByOtherFileIo(k: Kernel, page: number): boolean {
   const file = k.inodes.findIndex((ip) => ip.bmap.includes(page));
   if (k.dioQueue.some((r) => r.buf.page === page && r.inode !== file)) return true;
   // pinned by get_user_pages, not yet queued to the device
