@@ -4,13 +4,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { VARIANTS, FLAGS, KNOWN_BUGS, findVariant, setFlags, VariantError, type Variant } from '../models/variants/index.ts';
+import { VARIANTS, CLEAN_VARIANTS, FLAGS, KNOWN_BUGS, findVariant, setFlags, VariantError, type Variant } from '../models/variants/index.ts';
 import { CLASSES } from '../properties/classes.ts';
 import { TestCaseError, formatOp } from '../models/testcase.ts';
 import { checkVariant, InternalError } from '../fuzz/check.ts';
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
 import { benchSteps } from '../fuzz/bench.ts';
+import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
+import { runPool } from '../fuzz/pool.ts';
+import { availableParallelism } from 'node:os';
 
 class UsageError extends Error {}
 
@@ -22,6 +25,9 @@ commands:
                                          property suite over generated test cases
   replay  <file|dir>... [--trace] [--json]
                                          re-run counterexample files, check they reproduce
+  matrix  [--runs N] [--seed S] [--workers N] [--out DIR] [--json]
+                                         every known bug and clean variant: found, class,
+                                         time to find, shrunk length (exit 0 if all as expected)
   bench   [--json]                       speed of the models with every check on
 
 exit status: 0 clean, 1 divergence found (or not reproduced), 2 bad usage or input`;
@@ -189,6 +195,52 @@ function cmdReplay(argv: string[]): number {
   return ok ? 0 : 1;
 }
 
+// ---- matrix ----
+
+async function cmdMatrix(argv: string[]): Promise<number> {
+  const { values, positionals } = args(argv, {
+    json: { type: 'boolean' }, runs: { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`matrix: unexpected argument "${positionals[0]}"`);
+  const opts: MatrixOptions = { runs: intOption('runs', values.runs, 60_000, 1), seed: intOption('seed', values.seed, 1, 0) };
+  const workers = intOption('workers', values.workers, availableParallelism(), 1);
+  const out = values.out ?? 'corpus';
+  const ids = matrixIds();
+  // the clean rows always use their whole budget: start them first
+  const clean = new Set(CLEAN_VARIANTS.map((v) => v.name));
+  const order = [...ids.keys()].sort((a, b) => Number(clean.has(ids[b])) - Number(clean.has(ids[a])) || a - b);
+  let done = 0;
+  progress(`matrix: 0/${ids.length} rows (${workers} workers, up to ${opts.runs} runs a row)`);
+  const tell = () => progress(`matrix: ${++done}/${ids.length} rows (${workers} workers, up to ${opts.runs} runs a row)`);
+  let results: RowResult[];
+  if (workers === 1) {
+    results = [];
+    for (const i of order) {
+      results[i] = runMatrixRow(ids[i], opts);
+      tell();
+    }
+  } else {
+    const got = await runPool<[string, MatrixOptions], RowResult>(new URL('../fuzz/matrix.ts', import.meta.url), 'runMatrixRow', order.map((i) => [ids[i], opts]), workers, tell);
+    results = [];
+    order.forEach((i, j) => (results[i] = got[j]));
+  }
+  progressDone();
+  const rows = results.map(({ row, counterexample }) => {
+    const file = counterexample ? writeCounterexample(out, counterexample, findVariant(row.id)) : null;
+    return { ...row, file };
+  });
+  if (values.json) console.log(JSON.stringify({ rows }, null, 2));
+  else {
+    console.log(bold(`${'row'.padEnd(16)} ${'expect'.padEnd(10)} ${'found'.padEnd(30)} ${'ms'.padStart(7)} ${'runs'.padStart(6)} ${'steps'.padStart(5)}`));
+    for (const r of rows) {
+      const what = r.found ? r.class! : 'nothing';
+      const mark = r.asExpected ? green('ok') : red(r.expect === 'clean' ? 'FALSE REPORT' : `MISSED (want ${r.expectedClasses.join(' or ')})`);
+      console.log(`${r.id.padEnd(16)} ${r.expect.padEnd(10)} ${what.padEnd(30)} ${String(r.ms ?? '-').padStart(7)} ${String(r.runs).padStart(6)} ${String(r.shrunkLength ?? '-').padStart(5)}  ${mark}`);
+    }
+  }
+  return rows.every((r) => r.asExpected) ? 0 : 1;
+}
+
 // ---- bench ----
 
 function cmdBench(argv: string[]): number {
@@ -204,12 +256,13 @@ function cmdBench(argv: string[]): number {
 
 // ---- main ----
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'list': return cmdList(rest);
     case 'check': return cmdCheck(rest);
     case 'replay': return cmdReplay(rest);
+    case 'matrix': return cmdMatrix(rest);
     case 'bench': return cmdBench(rest);
     case undefined:
     case '-h':
@@ -222,13 +275,13 @@ export function main(argv: string[]): number {
   }
 }
 
-function run(): void {
+async function run(): Promise<void> {
   // a reader that goes away (| head) is not an error
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   });
   try {
-    process.exitCode = main(process.argv.slice(2));
+    process.exitCode = await main(process.argv.slice(2));
   } catch (e) {
     if (e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError) {
       console.error(`daxcheck: ${e.message}`);
@@ -241,4 +294,4 @@ function run(): void {
   }
 }
 
-run();
+await run();

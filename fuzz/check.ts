@@ -12,8 +12,7 @@ import type { Divergence, DivergenceClass } from '../properties/classes.ts';
 import { arbTestCase } from './arbitraries.ts';
 import { runTestCase, type RunResult } from './lockstep.ts';
 import { sameClass, shrinkSameClass } from './shrink.ts';
-import { FORMAT_VERSION, type Counterexample } from './corpus.ts';
-import { HARNESS_VERSION } from './version.ts';
+import { makeCounterexample, type Counterexample } from './corpus.ts';
 
 export interface CheckOptions {
   runs: number;
@@ -70,15 +69,6 @@ export function checkVariant(variant: Variant, opts: CheckOptions): CheckResult 
   const tc = shrinkSameClass(details.counterexample[0], sameClass(variant, cls));
   const run = runTestCase(variant, tc);
   const d = run.divergence!;
-  const counterexample: Counterexample = {
-    format: FORMAT_VERSION,
-    harness: HARNESS_VERSION,
-    variant: { name: variant.name, contract: variant.contract, flags: { ...variant.flags } },
-    testCase: tc,
-    divergence: { class: d.class, step: d.step, message: d.message },
-    traceHash: run.traceHash,
-    length: d.step + 1,
-    fastCheck: { seed, path: details.counterexamplePath, numRuns: details.numRuns },
-  };
+  const counterexample = makeCounterexample(variant, tc, run, { fastCheck: { seed, path: details.counterexamplePath, numRuns: details.numRuns } });
   return { variant: variant.name, runs, divergence: d, counterexample, testCase: tc, run };
 }

@@ -8,7 +8,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from '
 import { dirname, join } from 'node:path';
 import { parseTestCase, type TestCase } from '../models/testcase.ts';
 import { parseVariant, type Variant } from '../models/variants/index.ts';
-import { CLASSES, type DivergenceClass } from '../properties/classes.ts';
+import { CLASSES, type Divergence, type DivergenceClass } from '../properties/classes.ts';
+import { HARNESS_VERSION } from './version.ts';
 
 export const FORMAT_VERSION = 1;
 
@@ -21,6 +22,27 @@ export interface Counterexample {
   traceHash: string;
   length: number; // steps up to and including the divergent one
   fastCheck: { seed: number; path: string | null; numRuns: number } | null;
+  search?: { engine: 'guided'; seed: number; run: number }; // how a guided search found it
+}
+
+// The counterexample file for a shrunk test case and its run.
+export function makeCounterexample(
+  variant: Variant,
+  testCase: TestCase,
+  run: { divergence: Divergence | null; traceHash: string },
+  provenance: Pick<Counterexample, 'fastCheck' | 'search'>,
+): Counterexample {
+  const d = run.divergence!;
+  return {
+    format: FORMAT_VERSION,
+    harness: HARNESS_VERSION,
+    variant: { name: variant.name, contract: variant.contract, flags: { ...variant.flags } },
+    testCase,
+    divergence: { class: d.class, step: d.step, message: d.message },
+    traceHash: run.traceHash,
+    length: d.step + 1,
+    ...provenance,
+  };
 }
 
 export class CorpusError extends Error {}
@@ -83,6 +105,7 @@ export function parseCounterexample(text: string, where: string): { cx: Countere
     length: typeof r.length === 'number' ? r.length : d.step + 1,
     fastCheck: (r.fastCheck as Counterexample['fastCheck']) ?? null,
   };
+  if (r.search !== undefined) cx.search = r.search as Counterexample['search'];
   return { cx, variant };
 }
 

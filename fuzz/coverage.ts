@@ -31,20 +31,31 @@ function strHash(s: string): number {
   return h;
 }
 
-// Collects the features of one run into a shared bitmap; `fresh` counts
-// the features nobody had reached before.
+// Collects the distinct features of one run, and marks them in a shared
+// map of everything reached so far; `fresh` counts the features nobody
+// had reached before.  `seen` is scratch space the size of the map, all
+// zero between runs.
 export class Coverage {
   fresh = 0;
+  features: number[] = [];
   private lastOfThread: number[] = [];
   private lastStep = -1;
   private lastTid = -1;
-  constructor(readonly map: Uint8Array) {}
+  constructor(readonly map: Uint8Array, private readonly seen: Uint8Array = new Uint8Array(map.length)) {}
 
   private hit(f: number): void {
+    if (this.seen[f]) return;
+    this.seen[f] = 1;
+    this.features.push(f);
     if (this.map[f] === 0) {
       this.map[f] = 1;
       this.fresh++;
     }
+  }
+
+  // Clears the scratch space for the next run.
+  done(): void {
+    for (const f of this.features) this.seen[f] = 0;
   }
 
   step(tid: number, label: number, result: number | string | undefined, events: Event[]): void {

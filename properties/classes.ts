@@ -17,6 +17,11 @@ export const CLASSES = {
 export type DivergenceClass = keyof typeof CLASSES;
 export const CLASS_NAMES = Object.keys(CLASSES) as DivergenceClass[];
 
+// The abstraction compare's catch-alls: they say that what a user sees
+// differs from the reference, not by what mechanism.  Every other class
+// names one.
+export const GENERIC_CLASSES: readonly DivergenceClass[] = ['result-mismatch', 'data-mismatch'];
+
 export interface Divergence {
   class: DivergenceClass;
   message: string;

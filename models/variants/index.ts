@@ -47,7 +47,7 @@ function variant(v: Omit<Variant, 'flags'> & { flags?: Partial<Flags> }): Varian
   return { ...v, flags: { ...NO_FLAGS, ...v.flags } };
 }
 
-const CLEAN: Variant[] = [
+export const CLEAN_VARIANTS: Variant[] = [
   variant({
     name: 'upstream',
     contract: 'upstream',
@@ -169,11 +169,11 @@ const HISTORICAL: Variant[] = [
 ];
 
 const BUGGY: Variant[] = KNOWN_BUGS.map((b) => {
-  const base = CLEAN.find((v) => v.name === b.base)!;
+  const base = CLEAN_VARIANTS.find((v) => v.name === b.base)!;
   return { ...base, name: b.id, expect: 'divergence' as const, seed: b.seed, summary: b.title, flags: { ...base.flags, [b.flag]: true } };
 });
 
-export const VARIANTS: Variant[] = [...CLEAN, ...HISTORICAL, ...BUGGY];
+export const VARIANTS: Variant[] = [...CLEAN_VARIANTS, ...HISTORICAL, ...BUGGY];
 
 export class VariantError extends Error {}
 

@@ -1,0 +1,104 @@
+// Coverage-guided search (the AFL / syzkaller loop): run a test case, keep
+// it if it reached behaviour no earlier case reached, and build later cases
+// by mutating the kept ones.  Deep chains (register, break the lease, wait
+// out lease-break-time, register again, DMA) are reached one rewarded step
+// at a time.  Deterministic for a seed and a run budget.
+
+import seedrandom from 'seedrandom';
+import type { TestCase } from '../models/testcase.ts';
+import type { Variant } from '../models/variants/index.ts';
+import type { Divergence, DivergenceClass } from '../properties/classes.ts';
+import { runTestCase, type RunResult } from './lockstep.ts';
+import { Coverage, MAP_BITS } from './coverage.ts';
+import { freshTestCase, mutate } from './mutate.ts';
+
+export interface GuidedOptions {
+  seed: number;
+  runs: number; // test cases to try at most
+  deadline?: number; // Date.now() after which to stop, for time budgets
+  all?: boolean; // go on after a divergence, to meet every class the variant shows
+  stop?: (found: Map<DivergenceClass, Found>, runs: number) => boolean; // with `all`: whether to end now
+}
+
+export interface Found {
+  tc: TestCase;
+  divergence: Divergence;
+  run: RunResult;
+  atRun: number; // 1-based
+  atMs: number; // since the search began
+}
+
+export interface GuidedResult {
+  runs: number; // test cases run
+  steps: number;
+  corpus: number; // test cases kept for their coverage
+  found: Map<DivergenceClass, Found>; // the first test case of each class met
+}
+
+interface Entry {
+  tc: TestCase;
+  features: Uint32Array; // what its run reached
+}
+
+// How often to recompute the energies of the corpus.
+const RESCORE = 256;
+
+export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResult {
+  const t0 = Date.now();
+  const rng = seedrandom(`guided:${opts.seed}`);
+  const map = new Uint8Array(1 << MAP_BITS);
+  const seen = new Uint8Array(1 << MAP_BITS);
+  const hits = new Uint32Array(1 << MAP_BITS); // runs that reached each feature
+  const corpus: Entry[] = [];
+  let cumulative = new Float64Array(0); // running sum of energies, for picking
+  const found = new Map<DivergenceClass, Found>();
+  let steps = 0;
+  let i = 1;
+  // Energy of an entry: how rare what it reaches is (libFuzzer's
+  // entropic schedule, simplified), so mutation goes where few runs go.
+  const rescore = () => {
+    cumulative = new Float64Array(corpus.length);
+    let sum = 0;
+    corpus.forEach((e, j) => {
+      let energy = 0;
+      for (const f of e.features) energy += 1 / hits[f];
+      cumulative[j] = sum += energy;
+    });
+  };
+  const pick = (): TestCase => {
+    // what was kept since the last scoring has no energy yet: give it a turn
+    const unscored = corpus.length - cumulative.length;
+    if (unscored > 0 && (cumulative.length === 0 || rng() < 0.2)) return corpus[corpus.length - 1 - Math.floor(rng() * unscored)].tc;
+    const r = rng() * cumulative[cumulative.length - 1];
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid] < r) lo = mid + 1;
+      else hi = mid;
+    }
+    return corpus[lo].tc;
+  };
+  for (; i <= opts.runs; i++) {
+    if (opts.deadline !== undefined && (i & 63) === 0 && Date.now() > opts.deadline) break;
+    if (i % RESCORE === 0) rescore();
+    const tc = corpus.length === 0 || rng() < 0.25 ? freshTestCase(rng) : mutate(pick(), rng, pick());
+    const cov = new Coverage(map, seen);
+    const r = runTestCase(variant, tc, { coverage: cov });
+    cov.done();
+    steps += r.steps;
+    for (const f of cov.features) hits[f]++;
+    if (r.divergence) {
+      if (!found.has(r.divergence.class)) found.set(r.divergence.class, { tc, divergence: r.divergence, run: r, atRun: i, atMs: Date.now() - t0 });
+      if (!opts.all) {
+        i++;
+        break;
+      }
+    } else if (cov.fresh > 0) corpus.push({ tc, features: Uint32Array.from(cov.features) }); // a divergent case is no base to build on
+    if (found.size > 0 && opts.stop?.(found, i)) {
+      i++;
+      break;
+    }
+  }
+  return { runs: i - 1, steps, corpus: corpus.length, found };
+}

@@ -1,0 +1,15 @@
+// A worker thread: loads TypeScript through tsx (the loader the main
+// thread registered does not reach workers), then runs one exported
+// function of one module per message.
+import { register } from 'tsx/esm/api';
+import { parentPort, workerData } from 'node:worker_threads';
+
+register();
+const mod = await import(workerData.module);
+parentPort.on('message', ({ id, args }) => {
+  try {
+    parentPort.postMessage({ id, result: mod[workerData.fn](...args) });
+  } catch (e) {
+    parentPort.postMessage({ id, error: e instanceof Error ? e.message : String(e) });
+  }
+});
