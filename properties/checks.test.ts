@@ -40,7 +40,7 @@ function world(contract: Contract = 'upstream', threads = 2): { k: Kernel; ref: 
 test('dma-into-reallocated-block: a DMA into a block freed since the pin fires, into a block still in place does not', () => {
   const { k } = world();
   const b = k.inodes[0].bmap[0];
-  const access = { kind: 'access' as const, who: 'dio' as const, tid: 0, page: b, epoch: k.pageEpoch[b], inode: 0, index: 0, write: true };
+  const access = { kind: 'access' as const, who: 'dio' as const, tid: 0, page: b, epoch: k.pageEpoch[b], inode: 0, index: 0, write: true, held: true };
   assert.is(checkAccess(k, access), null);
   xfs_bunmapi(k, 0, 0);
   assert.is(checkAccess(k, access)?.class, 'dma-into-reallocated-block');
@@ -49,10 +49,18 @@ test('dma-into-reallocated-block: a DMA into a block freed since the pin fires, 
 test('dma-into-reallocated-block: a block handed back to the same page counts as reallocated', () => {
   const { k } = world();
   const b = k.inodes[0].bmap[0];
-  const access = { kind: 'access' as const, who: 'nic' as const, tid: 0, page: b, epoch: k.pageEpoch[b], inode: 0, index: 0, write: false };
+  const access = { kind: 'access' as const, who: 'nic' as const, tid: 0, page: b, epoch: k.pageEpoch[b], inode: 0, index: 0, write: false, held: true };
   xfs_bunmapi(k, 0, 0);
   assert.is(xfs_bmapi_write(k, k.threads[0], 0, 0, false, null), b, 'freed blocks are reused first');
   assert.is(checkAccess(k, access)?.class, 'dma-into-reallocated-block');
+});
+
+test('dma-into-reallocated-block: a DMA through a pin its holder released fires, even into a block still in place', () => {
+  const { k } = world();
+  const b = k.inodes[0].bmap[0];
+  const access = { kind: 'access' as const, who: 'nic' as const, tid: 0, page: b, epoch: k.pageEpoch[b], inode: 0, index: 0, write: true, held: true };
+  assert.is(checkAccess(k, access), null);
+  assert.match(checkAccess(k, { ...access, held: false })!.message, /through a pin already released/);
 });
 
 test('iova-reuse: a DMA that reaches another registration fires', () => {

@@ -21,20 +21,23 @@ function where(k: Kernel, page: number): string {
 // taken for.  A filesystem block must still belong to the same (file,
 // page) and not have been allocated again since; a page-cache page may
 // have left the file (truncation orphans it, harmlessly) but must not
-// have been handed out again.
+// have been handed out again.  And a DMA must go through a pin its holder
+// still holds: once the pin is dropped nothing keeps the block from being
+// reallocated under it (001: the pin is all that holds it).
 export function checkAccess(k: Kernel, e: Extract<Event, { kind: 'access' }>): Divergence | null {
   if (e.inode < 0) return null;
   const block = is_zone_device_page(k, e.page);
   const reallocated = k.pageEpoch[e.page] !== e.epoch;
   const moved = block && (k.pageOwner[e.page] !== e.inode || k.pageIndex[e.page] !== e.index);
-  if (!reallocated && !moved) return null;
+  if (!reallocated && !moved && e.held) return null;
   const what = block ? `block ${e.page}` : `page-cache page ${e.page}`;
-  return divergence(
-    'dma-into-reallocated-block',
-    `${e.who === 'cpu' ? 'CPU' : e.who === 'nic' ? 'NIC DMA' : 'device DMA'} ${e.write ? 'write into' : 'read from'} ${what}, ` +
-      `pinned or mapped as file ${e.inode} page ${e.index}, which is now ${where(k, e.page)}${reallocated ? ' (allocated again since)' : ''}`,
-    { ...e, now: { owner: k.pageOwner[e.page], index: k.pageIndex[e.page], epoch: k.pageEpoch[e.page] } },
-  );
+  const who = e.who === 'cpu' ? 'CPU' : e.who === 'nic' ? 'NIC DMA' : 'device DMA';
+  const dir = e.write ? 'write into' : 'read from';
+  const message =
+    !reallocated && !moved
+      ? `${who} ${dir} ${what} (file ${e.inode} page ${e.index}) through a pin already released: nothing keeps the block from being reallocated under it`
+      : `${who} ${dir} ${what}, pinned or mapped as file ${e.inode} page ${e.index}, which is now ${where(k, e.page)}${reallocated ? ' (allocated again since)' : ''}`;
+  return divergence('dma-into-reallocated-block', message, { ...e, now: { owner: k.pageOwner[e.page], index: k.pageIndex[e.page], epoch: k.pageEpoch[e.page] } });
 }
 
 // A DMA by IOVA must reach a page of the registration the IOVA was issued

@@ -2,7 +2,7 @@
 // which bug caused it; titles and deduplication use it.
 
 export const CLASSES = {
-  'dma-into-reallocated-block': 'a DMA or CPU access lands in a block not owned, at that moment, by the (file, page) its pin or mapping was taken from',
+  'dma-into-reallocated-block': 'a DMA or CPU access lands in a block not owned, at that moment, by the (file, page) its pin or mapping was taken from, or a DMA goes through a pin already released',
   'iova-reuse': 'a DMA by IOVA reaches a page of a registration other than the one the IOVA was issued for',
   'blockmap-changed-under-lease': "a file's extent map changed while a valid layout lease covered it",
   'lock-order': 'a lock taken against the order learned so far (lockdep-style, with both chains)',

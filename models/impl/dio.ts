@@ -153,20 +153,22 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
 
 // ---- the device ----
 
-export function dma_read_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic'): number {
+// `held`: whether whoever took the pin still holds it (a registration
+// the kernel revoked has dropped its pins, whatever the IOMMU still maps).
+export function dma_read_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic', held = true): number {
   if (pin.page === ZERO_PAGE) return 0;
   if (pin.page === ANON_PAGE) return k.anonData[pin.anon];
-  k.emit({ kind: 'access', who, tid: t.id, page: pin.page, epoch: pin.epoch, inode: pin.inode, index: pin.index, write: false });
+  k.emit({ kind: 'access', who, tid: t.id, page: pin.page, epoch: pin.epoch, inode: pin.inode, index: pin.index, write: false, held });
   return k.pageData[pin.page];
 }
 
-export function dma_write_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic', v: number): void {
+export function dma_write_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic', v: number, held = true): void {
   if (pin.page === ZERO_PAGE) return;
   if (pin.page === ANON_PAGE) {
     k.anonData[pin.anon] = v;
     return;
   }
-  k.emit({ kind: 'access', who, tid: t.id, page: pin.page, epoch: pin.epoch, inode: pin.inode, index: pin.index, write: true });
+  k.emit({ kind: 'access', who, tid: t.id, page: pin.page, epoch: pin.epoch, inode: pin.inode, index: pin.index, write: true, held });
   k.pageData[pin.page] = v;
 }
 

@@ -188,7 +188,7 @@ export const ANON_PAGE = -2;
 
 // What a step did that the general checks look at.
 export type Event =
-  | { kind: 'access'; who: 'cpu' | 'dio' | 'nic'; tid: number; page: number; epoch: number; inode: number; index: number; write: boolean }
+  | { kind: 'access'; who: 'cpu' | 'dio' | 'nic'; tid: number; page: number; epoch: number; inode: number; index: number; write: boolean; held: boolean }
   | { kind: 'iova'; iova: number; issuedFor: number; reached: number }
   | { kind: 'sigio'; proc: number; fd: number; filp: number; inode: number }
   | { kind: 'lock'; tid: number; lock: number; cls: string; write: boolean; held: number[] }

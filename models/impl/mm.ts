@@ -74,7 +74,7 @@ function read_pte(k: Kernel, t: Thread, vma: Vma, p: number, write: boolean): nu
   const page = vma.pte[p];
   if (page === ZERO_PAGE) return 0;
   if (page === ANON_PAGE) return k.anonData[vma.cow[p]];
-  k.emit({ kind: 'access', who: 'cpu', tid: t.id, page, epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, write });
+  k.emit({ kind: 'access', who: 'cpu', tid: t.id, page, epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, write, held: true });
   return k.pageData[page];
 }
 
@@ -168,7 +168,7 @@ export const cpu_store = fn<AccessFrame>('cpu_store', {
     const page = vma.pte[p];
     if (page === ANON_PAGE) k.anonData[vma.cow[p]] = op.val;
     else {
-      k.emit({ kind: 'access', who: 'cpu', tid: t.id, page, epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, write: true });
+      k.emit({ kind: 'access', who: 'cpu', tid: t.id, page, epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, write: true, held: true });
       k.pageData[page] = op.val;
     }
     k.ref.commit(t.id);

@@ -25,9 +25,9 @@ export const nic_dma = fn<Frame>('nic_dma', {
       const pin = owner.pins[k.iommuIdx[iova]];
       k.emit({ kind: 'iova', iova, issuedFor: mr.id, reached: owner.id });
       if (op.op === 'rdma_write') {
-        dma_write_page(k, t, pin, 'nic', op.val);
+        dma_write_page(k, t, pin, 'nic', op.val, owner.pinned);
         result = 0;
-      } else result = dma_read_page(k, t, pin, 'nic');
+      } else result = dma_read_page(k, t, pin, 'nic', owner.pinned);
     }
     k.ref.nicDma(op, userResult(result));
     return k.ret(t, 0);
