@@ -4,7 +4,7 @@
 // a search is reproducible from its seed.
 
 import fc from 'fast-check';
-import { LIMITS, OP_NAMES, blocksNeeded, type TestCase } from '../models/testcase.ts';
+import { LIMITS, OP_NAMES, blocksNeeded, type NicOp, type Op, type TestCase } from '../models/testcase.ts';
 import { arbConfig, arbNicOp, arbOpOf, arbPick, arbTestCase } from './arbitraries.ts';
 
 export type Rng = () => number;
@@ -21,6 +21,23 @@ function int(rng: Rng, n: number): number {
 
 export function freshTestCase(rng: Rng): TestCase {
   return draw(arbTestCase, rng);
+}
+
+// One argument of one op changed a little: a flag flipped, an index or
+// value moved by one or to zero; the rest of the op, which may be what
+// got it kept, stays.
+function tweak(ops: (Op | NicOp)[], i: number, rng: Rng): void {
+  const op = ops[i] as unknown as Record<string, unknown>;
+  const keys = Object.keys(op).filter((key) => key !== 'op');
+  if (!keys.length) return;
+  const key = keys[int(rng, keys.length)];
+  const v = op[key];
+  if (typeof v === 'boolean') op[key] = !v;
+  else if (typeof v === 'number') {
+    const least = key === 'val' ? 1 : 0;
+    const r = int(rng, 3);
+    op[key] = r === 0 ? least : Math.max(least, Math.min(key === 'at' ? LIMITS.maxTime : 7, v + (r === 1 ? 1 : -1)));
+  } else ops[i] = draw(arbOpOf([(ops[i] as Op).op]), rng); // an enumerated argument: draw the op again
 }
 
 type Mutation = (tc: TestCase, rng: Rng, donor: TestCase) => void;
@@ -40,6 +57,10 @@ const MUTATIONS: [number, Mutation][] = [
     if (!t.ops.length) return;
     const i = int(rng, t.ops.length);
     t.ops[i] = draw(arbOpOf([t.ops[i].op]), rng);
+  }],
+  [6, (tc, rng) => {
+    const t = tc.threads[int(rng, tc.threads.length)];
+    if (t.ops.length) tweak(t.ops, int(rng, t.ops.length), rng);
   }],
   [2, (tc, rng) => {
     const t = tc.threads[int(rng, tc.threads.length)];
@@ -107,6 +128,9 @@ const MUTATIONS: [number, Mutation][] = [
   }],
   [1, (tc, rng) => {
     if (tc.nic.length) tc.nic.splice(int(rng, tc.nic.length), 1);
+  }],
+  [2, (tc, rng) => {
+    if (tc.nic.length) tweak(tc.nic, int(rng, tc.nic.length), rng);
   }],
   // faults
   [1, (tc, rng) => {
