@@ -2,7 +2,7 @@
 // reference; it pins the page, not the page's place in the file.
 
 import { EFAULT } from '../errno.ts';
-import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin, type Thread, type Vma } from './kernel.ts';
+import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin } from './kernel.ts';
 import { down_read, up_read } from './rwsem.ts';
 import { get_page, put_page, try_get_page, unpin_user_page } from './page.ts';
 import { handle_mm_fault } from './mm.ts';
@@ -20,20 +20,19 @@ export interface GupFrame extends Frame {
   epoch: number;
   inode: number;
   index: number;
+  anon: number;
 }
 
 export function gupFrame(vma: number, first: number, n: number, write: boolean, pins: Pin[]): Omit<GupFrame, 'fn' | 'pc'> {
-  return { vma, first, n, write, pins, i: 0, err: 0, page: -1, epoch: 0, inode: -1, index: -1 };
+  return { vma, first, n, write, pins, i: 0, err: 0, page: -1, epoch: 0, inode: -1, index: -1, anon: -1 };
 }
 
 // The pin's reference is already taken (get_page); an anonymous page gets
 // its reference here.
-function record_pin(k: Kernel, t: Thread, f: GupFrame, vma: Vma | null, p: number, page: number, epoch: number): void {
+function record_pin(k: Kernel, f: GupFrame, page: number, epoch: number, anon: number): void {
   const file = page !== ANON_PAGE && page !== ZERO_PAGE;
-  const anon = page === ANON_PAGE && vma ? vma.cow[p] : -1;
   if (anon >= 0) k.anonRef[anon]++;
   f.pins.push({ page, epoch, inode: file ? f.inode : -1, index: file ? f.index : -1, anon });
-  k.ref.pin(t.id, f.vma, p, f.write);
 }
 
 // The slow path: under mmap_sem, look each page up, faulting it in when it
@@ -57,7 +56,8 @@ export const get_user_pages = fn<GupFrame>('get_user_pages', {
     get_page(k, page);
     f.inode = vma.inode;
     f.index = vma.pgoff + p;
-    record_pin(k, t, f, vma, p, page, vma.pteEpoch[p]);
+    record_pin(k, f, page, vma.pteEpoch[p], page === ANON_PAGE ? vma.cow[p] : -1);
+    k.ref.pin(t.id, f.vma, p, f.write);
     f.i++;
     return 'follow_page_mask';
   },
@@ -81,7 +81,9 @@ export const get_user_pages = fn<GupFrame>('get_user_pages', {
 
 // The lockless fast path, for one page (the O_DIRECT buffer): read the
 // pte, take a speculative reference, then re-read the pte and back off if
-// it changed (001, "mm: fix __gup_device_huge vs unmap").
+// it changed (001, "mm: fix __gup_device_huge vs unmap").  The pin takes
+// effect at the pte read: the page is the one mapped then, and a recheck
+// that passes proves it still is.
 export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
   gup_pte_range(k, t, f) {
     const vma = k.vmaById(t.proc, f.vma);
@@ -92,21 +94,27 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
     f.epoch = vma.pteEpoch[p];
     f.inode = vma.inode;
     f.index = vma.pgoff + p;
+    f.anon = f.page === ANON_PAGE ? vma.cow[p] : -1;
+    k.ref.pin(t.id, f.vma, p, f.write);
     return 'gup_get_page';
   },
   gup_get_page(k, t, f) {
     const p = f.first;
     const got = try_get_page(k, f.page);
     if (k.flags.daxLayoutLock && --k.daxLayoutReaders === 0) k.wake('rcu', 0); // dax_layout_unlock()
-    if (!got) return 'slow_path';
+    if (!got) {
+      k.ref.unpin(t.id);
+      return 'slow_path';
+    }
     if (!k.flags.gupFastNoRecheck) {
       const vma = k.vmaById(t.proc, f.vma);
       if (!vma || vma.pte[p] !== f.page || (f.write && !vma.pteWrite[p])) {
         put_page(k, f.page);
+        k.ref.unpin(t.id);
         return 'slow_path';
       }
     }
-    record_pin(k, t, f, k.vmaById(t.proc, f.vma), p, f.page, f.epoch);
+    record_pin(k, f, f.page, f.epoch, f.anon);
     return k.ret(t, 0);
   },
   slow_path(k, t, f) {

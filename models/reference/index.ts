@@ -386,6 +386,14 @@ export class Reference {
     else p.pins.push({ kind: 'zero' });
   }
 
+  // get_user_pages_fast backed off the page it read from the pte (its
+  // recheck saw the pte change, or the page was being freed): the pin
+  // taken at the pte read is dropped, and the slow path pins afresh.
+  unpin(tid: number): void {
+    this.version++;
+    this.p(tid).pins.pop();
+  }
+
   // ---- commit: the one atomic effect ----
 
   commit(tid: number): number {
