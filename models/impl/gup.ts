@@ -4,7 +4,7 @@
 import { EFAULT } from '../errno.ts';
 import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin } from './kernel.ts';
 import { down_read, up_read } from './rwsem.ts';
-import { get_page, put_page, try_get_page, unpin_user_page } from './page.ts';
+import { get_page, is_zone_device_page, put_page, try_get_page, unpin_user_page } from './page.ts';
 import { handle_mm_fault } from './mm.ts';
 
 export interface GupFrame extends Frame {
@@ -106,7 +106,8 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
       k.ref.unpin(t.id);
       return 'slow_path';
     }
-    if (!k.flags.gupFastNoRecheck) {
+    // before 001 only the devmap path (__gup_device_huge) lacked the recheck
+    if (!k.flags.gupFastNoRecheck || !is_zone_device_page(k, f.page)) {
       const vma = k.vmaById(t.proc, f.vma);
       if (!vma || vma.pte[p] !== f.page || (f.write && !vma.pteWrite[p])) {
         put_page(k, f.page);
