@@ -38,6 +38,7 @@ function strHash(s: string): number {
 export class Coverage {
   fresh = 0;
   features: number[] = [];
+  choices: number[] = []; // steps, within a schedule's reach, where more than one thread could run
   private lastOfThread: number[] = [];
   private lastStep = -1;
   private lastTid = -1;
@@ -56,6 +57,10 @@ export class Coverage {
   // Clears the scratch space for the next run.
   done(): void {
     for (const f of this.features) this.seen[f] = 0;
+  }
+
+  choice(step: number): void {
+    if (step < 256) this.choices.push(step);
   }
 
   step(tid: number, label: number, result: number | string | undefined, events: Event[]): void {

@@ -38,6 +38,7 @@ export interface GuidedResult {
 interface Entry {
   tc: TestCase;
   features: Uint32Array; // what its run reached
+  choices: Uint16Array; // where its run could have switched threads
 }
 
 // How often to recompute the energies of the corpus.
@@ -65,10 +66,10 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
       cumulative[j] = sum += energy;
     });
   };
-  const pick = (): TestCase => {
+  const pick = (): Entry => {
     // what was kept since the last scoring has no energy yet: give it a turn
     const unscored = corpus.length - cumulative.length;
-    if (unscored > 0 && (cumulative.length === 0 || rng() < 0.2)) return corpus[corpus.length - 1 - Math.floor(rng() * unscored)].tc;
+    if (unscored > 0 && (cumulative.length === 0 || rng() < 0.2)) return corpus[corpus.length - 1 - Math.floor(rng() * unscored)];
     const r = rng() * cumulative[cumulative.length - 1];
     let lo = 0;
     let hi = cumulative.length - 1;
@@ -77,12 +78,17 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
       if (cumulative[mid] < r) lo = mid + 1;
       else hi = mid;
     }
-    return corpus[lo].tc;
+    return corpus[lo];
   };
   for (; i <= opts.runs; i++) {
     if (opts.deadline !== undefined && (i & 63) === 0 && Date.now() > opts.deadline) break;
     if (i % RESCORE === 0) rescore();
-    const tc = corpus.length === 0 || rng() < 0.25 ? freshTestCase(rng) : mutate(pick(), rng, pick());
+    let tc: TestCase;
+    if (corpus.length === 0 || rng() < 0.25) tc = freshTestCase(rng);
+    else {
+      const parent = pick();
+      tc = mutate(parent.tc, rng, pick().tc, parent.choices);
+    }
     const cov = new Coverage(map, seen);
     const r = runTestCase(variant, tc, { coverage: cov });
     cov.done();
@@ -94,7 +100,7 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
         i++;
         break;
       }
-    } else if (cov.fresh > 0) corpus.push({ tc, features: Uint32Array.from(cov.features) }); // a divergent case is no base to build on
+    } else if (cov.fresh > 0) corpus.push({ tc, features: Uint32Array.from(cov.features), choices: Uint16Array.from(cov.choices) }); // a divergent case is no base to build on
     if (found.size > 0 && opts.stop?.(found, i)) {
       i++;
       break;

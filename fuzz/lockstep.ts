@@ -131,6 +131,7 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
       }
       seen.set(key, n);
     }
+    if (opts.coverage && ids.length > 1) opts.coverage.choice(n);
     const tid = sched.pick(ids, k.threads.length);
     k.events.length = 0;
     const info = step(k, tid);

@@ -112,6 +112,15 @@ const MUTATIONS: [number, Mutation][] = [
   [4, (tc, rng) => {
     if (tc.schedule.length) tc.schedule[int(rng, tc.schedule.length)] = int(rng, 8);
   }],
+  [3, (tc, rng) => {
+    // a preemption moved one step earlier or later: into a window the
+    // run came near
+    if (!tc.schedule.length || tc.schedule.length >= 256) return;
+    const i = int(rng, tc.schedule.length);
+    if (i === tc.schedule.length - 1) tc.schedule.push(0);
+    const j = i > 0 && rng() < 0.5 ? i - 1 : i + 1;
+    [tc.schedule[i], tc.schedule[j]] = [tc.schedule[j], tc.schedule[i]];
+  }],
   [2, (tc, rng) => {
     // a preemption deep in the run: pad with "no preemption" first
     const n = 1 + int(rng, 40);
@@ -165,10 +174,24 @@ const MUTATIONS: [number, Mutation][] = [
 const TOTAL = MUTATIONS.reduce((n, [w]) => n + w, 0);
 
 // One to four mutations of a copy of `tc`; `donor` lends threads.
-export function mutate(tc: TestCase, rng: Rng, donor: TestCase): TestCase {
+// A preemption at a step where the parent's run had a choice of thread:
+// most steps of a run have none, and a race's window is one of the few.
+function preemptAtChoice(tc: TestCase, rng: Rng, choices: ArrayLike<number>): void {
+  if (!choices.length) return;
+  const at = choices[int(rng, choices.length)];
+  while (tc.schedule.length <= at) tc.schedule.push(0);
+  tc.schedule[at] = 1 + int(rng, 7);
+}
+
+// `choices`: the steps of tc's own run where more than one thread could run.
+export function mutate(tc: TestCase, rng: Rng, donor: TestCase, choices: ArrayLike<number> = []): TestCase {
   const out = structuredClone(tc);
   const n = 1 + Math.floor(-Math.log2(1 - rng() * 0.9375)); // 1 with p 1/2, 2 with p 1/4, ...
   for (let i = 0; i < n; i++) {
+    if (choices.length && rng() < 0.1) {
+      preemptAtChoice(out, rng, choices);
+      continue;
+    }
     let r = rng() * TOTAL;
     for (const [w, m] of MUTATIONS) {
       if ((r -= w) < 0) {
