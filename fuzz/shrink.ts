@@ -50,6 +50,14 @@ function* candidates(tc: TestCase): Generator<TestCase> {
     c.nic.splice(i, 1);
     yield c;
   }
+  // chunks of the schedule first (ddmin), then single entries
+  for (let size = tc.schedule.length >> 1; size >= 2; size >>= 1) {
+    for (let i = tc.schedule.length - size; i >= 0; i -= size) {
+      const c = clone(tc);
+      c.schedule.splice(i, size);
+      yield c;
+    }
+  }
   for (let i = tc.schedule.length - 1; i >= 0; i--) {
     const c = clone(tc);
     c.schedule.splice(i, 1);
@@ -179,20 +187,30 @@ function* simplerOps<T extends Op | NicOp>(op: T): Generator<T> {
   }
 }
 
-export function shrinkSameClass(tc: TestCase, keeps: (tc: TestCase) => boolean, budget = 4000): TestCase {
+// After a success the next pass resumes at the same kind of simplification
+// rather than at the most drastic, which would only be tried again in
+// vain; the result is 1-minimal once a whole pass from the start fails.
+export function shrinkSameClass(tc: TestCase, keeps: (tc: TestCase) => boolean, budget = 6000): TestCase {
   let best = tc;
   let tries = 0;
-  for (let progress = true; progress && tries < budget; ) {
-    progress = false;
+  let from = 0;
+  for (;;) {
+    let progress = false;
+    let j = 0;
     for (const c of candidates(best)) {
+      if (j++ < from) continue;
       if (blocksNeeded(c.config) > c.config.blocks) continue; // e.g. a sparse file made dense
-      if (++tries > budget) break;
+      if (++tries > budget) return best;
       if (keeps(c)) {
         best = c;
         progress = true;
+        from = j - 1;
         break;
       }
     }
+    if (!progress) {
+      if (from === 0) return best;
+      from = 0;
+    }
   }
-  return best;
 }
