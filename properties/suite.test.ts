@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { VARIANTS } from '../models/variants/index.ts';
+import { KNOWN_BUGS, VARIANTS } from '../models/variants/index.ts';
+import type { TestCase } from '../models/testcase.ts';
 import { arbTestCase } from '../fuzz/arbitraries.ts';
 import { runTestCase } from '../fuzz/lockstep.ts';
 import { readCounterexample } from '../fuzz/corpus.ts';
@@ -46,7 +47,28 @@ function corpusFiles(dir: string): string[] {
   });
 }
 
-for (const file of corpusFiles('corpus')) {
+// Every test case one operation, NIC operation, schedule or cycle entry
+// smaller, named for the failure message.
+function* oneSmaller(tc: TestCase): Generator<[string, TestCase]> {
+  for (let t = 0; t < tc.threads.length; t++) {
+    for (let i = 0; i < tc.threads[t].ops.length; i++) {
+      const c = structuredClone(tc);
+      c.threads[t].ops.splice(i, 1);
+      yield [`without thread ${t} op ${i}`, c];
+    }
+  }
+  for (const key of ['nic', 'schedule', 'cycle'] as const) {
+    for (let i = 0; i < tc[key].length; i++) {
+      const c = structuredClone(tc);
+      c[key].splice(i, 1);
+      yield [`without ${key}[${i}]`, c];
+    }
+  }
+}
+
+const committed = corpusFiles('corpus').sort();
+
+for (const file of committed) {
   test(`corpus: ${file} reproduces its recorded divergence`, () => {
     const { cx, variant } = readCounterexample(file);
     const r = runTestCase(variant, cx.testCase);
@@ -56,6 +78,19 @@ for (const file of corpusFiles('corpus')) {
     assert.is(r.divergence!.message, cx.divergence.message);
     assert.is(r.traceHash, cx.traceHash);
   });
+
+  test(`corpus: ${file} is minimal: one operation or schedule entry less and the divergence is gone`, () => {
+    const { cx, variant } = readCounterexample(file);
+    for (const [what, smaller] of oneSmaller(cx.testCase)) {
+      const d = runTestCase(variant, smaller).divergence;
+      assert.ok(d?.class !== cx.divergence.class, `still ${cx.divergence.class} ${what}`);
+    }
+  });
 }
+
+test('corpus: every known bug has a committed counterexample', () => {
+  const names = new Set(committed.map((f) => readCounterexample(f).cx.variant.name));
+  assert.equal(KNOWN_BUGS.map((b) => b.id).filter((id) => !names.has(id)), []);
+});
 
 test.run();
