@@ -62,7 +62,16 @@ export function counterexamplePath(dir: string, cx: Counterexample, variant: Var
 export function writeCounterexample(dir: string, cx: Counterexample, variant: Variant): string {
   const path = counterexamplePath(dir, cx, variant);
   const text = JSON.stringify(cx, null, 2) + '\n';
-  if (existsSync(path) && readFileSync(path, 'utf8') === text) return path;
+  // The name is the hash of the variant and test case: a file already
+  // there holds the same counterexample, and keeps its first provenance.
+  if (existsSync(path)) {
+    try {
+      parseCounterexample(readFileSync(path, 'utf8'), path);
+      return path;
+    } catch {
+      // unreadable: replaced by the good copy
+    }
+  }
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);

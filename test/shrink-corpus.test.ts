@@ -78,7 +78,7 @@ function counterexample(): Counterexample {
   };
 }
 
-test('counterexample files are written atomically, under their class, and an identical rewrite leaves them alone', () => {
+test('counterexample files are written atomically, under their class, and a rewrite of the same case leaves them alone', () => {
   const dir = mkdtempSync(join(tmpdir(), 'daxcheck-corpus-'));
   const cx = counterexample();
   const path = writeCounterexample(dir, cx, v413);
@@ -91,6 +91,10 @@ test('counterexample files are written atomically, under their class, and an ide
   const back = parseCounterexample(readFileSync(path, 'utf8'), path);
   assert.equal(back.cx.testCase, noisy);
   assert.is(back.variant.flags.truncateIgnoresPins, true);
+  // the same case found again by another engine: the first finding stays
+  const first = readFileSync(path, 'utf8');
+  assert.is(writeCounterexample(dir, { ...cx, fastCheck: null, search: { engine: 'guided', seed: 9, run: 99 } }, v413), path);
+  assert.is(readFileSync(path, 'utf8'), first);
 });
 
 test('a counterexample file is read strictly', () => {
