@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { VARIANTS, CLEAN_VARIANTS, FLAGS, KNOWN_BUGS, findVariant, setFlags, VariantError, type Variant } from '../models/variants/index.ts';
 import { CLASSES } from '../properties/classes.ts';
 import { TestCaseError, formatOp } from '../models/testcase.ts';
-import { checkVariant, InternalError } from '../fuzz/check.ts';
+import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.ts';
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
 import { benchSteps } from '../fuzz/bench.ts';
@@ -21,7 +21,7 @@ const USAGE = `usage: daxcheck <command> [options]
 
 commands:
   list    [--json]                       variants, their flags, and the divergence classes
-  check   [--variant V | --all] [--runs N] [--seed S] [--corpus DIR] [--json]
+  check   [--variant V | --all] [--runs N] [--seed S] [--corpus DIR] [--guided] [--json]
                                          property suite over generated test cases
   replay  <file|dir>... [--trace] [--json]
                                          re-run counterexample files, check they reproduce
@@ -101,6 +101,7 @@ function cmdCheck(argv: string[]): number {
     seed: { type: 'string' },
     corpus: { type: 'string' },
     json: { type: 'boolean' },
+    guided: { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`check: unexpected argument "${positionals[0]}"`);
   if (values.all && values.variant) throw new UsageError('check: give --variant or --all, not both');
@@ -108,6 +109,7 @@ function cmdCheck(argv: string[]): number {
   const runs = intOption('runs', values.runs, 3000, 1);
   const seed = intOption('seed', values.seed, 1, 0);
   const corpus = values.corpus ?? 'corpus';
+  if (values.guided) return checkGuided(variants, runs, seed, corpus, values.json === true);
   const results = [];
   let diverged = false;
   for (const v of variants) {
@@ -136,6 +138,33 @@ function cmdCheck(argv: string[]): number {
     }
   }
   if (values.json) console.log(JSON.stringify({ results }, null, 2));
+  return diverged ? 1 : 0;
+}
+
+function checkGuided(variants: Variant[], runs: number, seed: number, corpus: string, json: boolean): number {
+  const results = [];
+  let diverged = false;
+  for (const v of variants) {
+    progress(`checking ${v.name} (guided, ${runs} runs)...`);
+    const r = checkVariantGuided(v, { runs, seed });
+    progressDone();
+    const classes = r.classes.map((c) => {
+      const file = writeCounterexample(corpus, c.counterexample, v);
+      const d = c.divergence;
+      return { class: c.class, run: c.atRun, message: d.message, step: d.step, length: d.step + 1, file };
+    });
+    diverged ||= classes.length > 0;
+    results.push({ variant: v.name, runs: r.runs, divergence: classes[0] ?? null, classes });
+    if (!json) {
+      if (!classes.length) console.log(`${v.name.padEnd(16)} ${green('clean')}       ${r.runs} runs (guided)`);
+      for (const [i, c] of classes.entries()) {
+        console.log(`${(i === 0 ? v.name : '').padEnd(16)} ${i === 0 ? red('divergence') : '          '}  ${bold(c.class)} after ${c.run} runs (shrunk to ${c.length} steps)`);
+        console.log(`${' '.repeat(16)} ${c.message}`);
+        console.log(`${' '.repeat(16)} ${dim(`-> ${c.file}`)}`);
+      }
+    }
+  }
+  if (json) console.log(JSON.stringify({ results }, null, 2));
   return diverged ? 1 : 0;
 }
 

@@ -13,6 +13,7 @@ import { arbTestCase } from './arbitraries.ts';
 import { runTestCase, type RunResult } from './lockstep.ts';
 import { sameClass, shrinkSameClass } from './shrink.ts';
 import { makeCounterexample, type Counterexample } from './corpus.ts';
+import { searchGuided } from './guided.ts';
 
 export interface CheckOptions {
   runs: number;
@@ -71,4 +72,28 @@ export function checkVariant(variant: Variant, opts: CheckOptions): CheckResult 
   const d = run.divergence!;
   const counterexample = makeCounterexample(variant, tc, run, { fastCheck: { seed, path: details.counterexamplePath, numRuns: details.numRuns } });
   return { variant: variant.name, runs, divergence: d, counterexample, testCase: tc, run };
+}
+
+export interface GuidedClass {
+  class: DivergenceClass;
+  atRun: number;
+  divergence: Divergence; // of the shrunk case
+  counterexample: Counterexample;
+}
+
+// `check --guided`: the coverage-guided search the matrix uses, going on
+// after a divergence to meet every class the variant shows, each shrunk.
+export function checkVariantGuided(variant: Variant, opts: CheckOptions): { runs: number; classes: GuidedClass[] } {
+  const seed = variantSeed(opts.seed, variant.name) >>> 0;
+  const r = searchGuided(variant, { seed, runs: opts.runs, all: true });
+  const classes = [...r.found.values()]
+    .sort((a, b) => a.atRun - b.atRun)
+    .map((f) => {
+      const cls = f.divergence.class;
+      const tc = shrinkSameClass(f.tc, sameClass(variant, cls));
+      const run = runTestCase(variant, tc);
+      const counterexample = makeCounterexample(variant, tc, run, { fastCheck: null, search: { engine: 'guided', seed, run: f.atRun } });
+      return { class: cls, atRun: f.atRun, divergence: run.divergence!, counterexample };
+    });
+  return { runs: r.runs, classes };
 }

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 function daxcheck(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/daxcheck.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
@@ -68,6 +68,37 @@ test('the same seed gives byte-identical JSON', () => {
   const b = daxcheck('check', '--variant', 'v4.13', '--seed', '5', '--runs', '1500', '--json', '--corpus', join(tmp, 'c2'));
   assert.is(a.out, b.out);
   assert.ok(a.out.length > 0);
+});
+
+test('check --guided meets every class a variant shows, each shrunk, written and replayable', () => {
+  const r = daxcheck('check', '--guided', '--variant', 'K7', '--runs', '300', '--json', '--corpus', join(tmp, 'g'));
+  assert.is(r.code, 1, r.err);
+  const [res] = JSON.parse(r.out).results;
+  assert.is(res.variant, 'K7');
+  assert.ok(res.classes.length >= 1);
+  assert.equal(res.divergence, res.classes[0]);
+  for (const c of res.classes) {
+    const rp = daxcheck('replay', c.file, '--json');
+    assert.equal(JSON.parse(rp.out).results[0], { file: c.file, reproduced: true, class: c.class });
+  }
+});
+
+test('matrix: one row per known bug and clean variant, the same rows whatever the number of workers', () => {
+  const strip = (out: string) => JSON.parse(out).rows.map((row: Record<string, unknown>) => {
+    const { ms, classes, file, ...rest } = row;
+    return { ...rest, classes: (classes as { class: string; run: number }[]).map((c) => [c.class, c.run]), file: file ? basename(file as string) : null };
+  });
+  const one = daxcheck('matrix', '--runs', '300', '--workers', '1', '--json', '--out', join(tmp, 'm1'));
+  const two = daxcheck('matrix', '--runs', '300', '--workers', '2', '--json', '--out', join(tmp, 'm2'));
+  const rows = strip(one.out);
+  assert.equal(rows.map((row: { id: string }) => row.id), ['K1', 'K2', 'K3', 'K4', 'K5', 'K6', 'K7', 'K8', 'K9', 'K10', 'K11', 'K12', 'upstream', 'mapdirect-fixed']);
+  assert.equal(strip(two.out), rows);
+  // at this budget the shallow bugs are found and nothing else is claimed
+  const k7 = rows.find((row: { id: string }) => row.id === 'K7');
+  assert.is(k7.class, 'result-mismatch');
+  assert.ok(k7.asExpected);
+  for (const id of ['upstream', 'mapdirect-fixed']) assert.equal(rows.find((row: { id: string }) => row.id === id).found, false);
+  assert.is(one.code, rows.every((row: { asExpected: boolean }) => row.asExpected) ? 0 : 1);
 });
 
 test('replay --trace prints the numbered steps up to the divergence', () => {
