@@ -13,6 +13,14 @@ export interface Chain {
 export class Lockdep {
   private edges = new Map<string, Map<string, Chain>>(); // from -> to -> first chain
 
+  // The dependencies recorded so far, in a canonical order: two runs with
+  // the same signature will flag the same inversions from here on.
+  signature(): string {
+    const out: string[] = [];
+    for (const [from, tos] of this.edges) for (const to of tos.keys()) out.push(`${from}>${to}`);
+    return out.sort().join(',');
+  }
+
   // `held` are the classes held, in order; `taking` the class being taken.
   acquire(thread: string, held: string[], taking: string): Divergence | null {
     const chain: Chain = { thread, locks: [...held, taking] };
