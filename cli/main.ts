@@ -9,7 +9,8 @@ import { CLASSES } from '../properties/classes.ts';
 import { TestCaseError, formatOp } from '../models/testcase.ts';
 import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.ts';
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
-import { CorpusError, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
+import { CorpusError, makeCounterexample, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
+import { explore, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
 import { benchSteps } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
@@ -28,6 +29,9 @@ commands:
   matrix  [--runs N] [--seed S] [--workers N] [--out DIR] [--json]
                                          every known bug and clean variant: found, class,
                                          time to find, shrunk length (exit 0 if all as expected)
+  explore --variant V [--scenario S]... [--depth D] [--max-states N] [--out DIR] [--json]
+                                         breadth-first over every interleaving of the shipped
+                                         scenarios: complete or the shortest counterexample
   bench   [--json]                       speed of the models with every check on
 
 exit status: 0 clean, 1 divergence found (or not reproduced), 2 bad usage or input`;
@@ -283,6 +287,50 @@ function cmdBench(argv: string[]): number {
   return 0;
 }
 
+// ---- explore ----
+
+function cmdExplore(argv: string[]): number {
+  const { values, positionals } = args(argv, {
+    variant: { type: 'string' }, scenario: { type: 'string', multiple: true }, depth: { type: 'string' }, 'max-states': { type: 'string' },
+    out: { type: 'string' }, json: { type: 'boolean' },
+  });
+  if (positionals.length) throw new UsageError(`explore: unexpected argument "${positionals[0]}"`);
+  if (!values.variant) throw new UsageError('explore: give --variant V');
+  const variant = findVariant(values.variant);
+  const scenarios = (values.scenario ?? scenarioNames()).map(loadScenario);
+  const depth = intOption('depth', values.depth, 400, 1);
+  const maxStates = intOption('max-states', values['max-states'], 2_000_000, 1);
+  const out = values.out ?? 'corpus';
+  const results = [];
+  for (const sc of scenarios) {
+    const t0 = Date.now();
+    const r = explore(variant, sc.testCase, {
+      depth, maxStates,
+      onProgress: (s) => progress(`explore ${sc.name}: ${s.generated} generated, ${s.distinct} distinct, ${Math.round(s.distinct / Math.max(0.001, (Date.now() - t0) / 1000))}/s, depth ${s.depth}, queue ${s.queue}`),
+    });
+    progressDone();
+    let file: string | null = null;
+    if (r.divergence && r.schedule) {
+      const tc = { ...sc.testCase, schedule: r.schedule };
+      const run = runTestCase(variant, tc);
+      file = writeCounterexample(out, makeCounterexample(variant, tc, run, { fastCheck: null, search: { engine: 'explore', scenario: sc.name, states: r.distinct } }), variant);
+    }
+    const { path, schedule, ...stats } = r;
+    const d = r.divergence;
+    results.push({ scenario: sc.name, ...stats, ms: Date.now() - t0, divergence: d ? { class: d.class, message: d.message, step: d.step, length: d.step + 1, file } : null });
+    if (!values.json) {
+      const what = d ? `${red(d.class)} at step ${d.step} (shortest)` : r.complete ? green('complete, clean') : `${r.stoppedBy} bound reached, clean so far`;
+      console.log(`${sc.name.padEnd(28)} ${what}   ${r.distinct} distinct / ${r.generated} generated states, depth ${r.depth}, ${Date.now() - t0} ms, collision probability ${r.collisionProbability.toExponential(1)}`);
+      if (d) {
+        console.log(`${' '.repeat(28)} ${d.message}`);
+        console.log(`${' '.repeat(28)} ${dim(`-> ${file}   (daxcheck replay ${file} --trace)`)}`);
+      }
+    }
+  }
+  if (values.json) console.log(JSON.stringify({ variant: variant.name, results }, null, 2));
+  return results.some((r) => r.divergence) ? 1 : 0;
+}
+
 // ---- main ----
 
 export function main(argv: string[]): number | Promise<number> {
@@ -292,6 +340,7 @@ export function main(argv: string[]): number | Promise<number> {
     case 'check': return cmdCheck(rest);
     case 'replay': return cmdReplay(rest);
     case 'matrix': return cmdMatrix(rest);
+    case 'explore': return cmdExplore(rest);
     case 'bench': return cmdBench(rest);
     case undefined:
     case '-h':
@@ -312,7 +361,7 @@ async function run(): Promise<void> {
   try {
     process.exitCode = await main(process.argv.slice(2));
   } catch (e) {
-    if (e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError) {
+    if (e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError) {
       console.error(`daxcheck: ${e.message}`);
     } else if (e instanceof InternalError) {
       console.error(`daxcheck: ${e.message}`);

@@ -22,7 +22,7 @@ export interface Counterexample {
   traceHash: string;
   length: number; // steps up to and including the divergent one
   fastCheck: { seed: number; path: string | null; numRuns: number } | null;
-  search?: { engine: 'guided'; seed: number; run: number }; // how a guided search found it
+  search?: { engine: 'guided'; seed: number; run: number } | { engine: 'explore'; scenario: string; states: number }; // how a search found it
 }
 
 // The counterexample file for a shrunk test case and its run.

@@ -101,6 +101,22 @@ test('matrix: one row per known bug and clean variant, the same rows whatever th
   assert.is(one.code, rows.every((row: { asExpected: boolean }) => row.asExpected) ? 0 : 1);
 });
 
+test('explore: complete on a clean variant (exit 0), the shortest counterexample on a bug (exit 1), written and replayable', () => {
+  const clean = daxcheck('explore', '--variant', 'mapdirect-fixed', '--scenario', 'fd-reuse-vs-sigio', '--json', '--out', join(tmp, 'x0'));
+  assert.is(clean.code, 0, clean.err);
+  const [c] = JSON.parse(clean.out).results;
+  assert.is(c.complete, true);
+  assert.is(c.divergence, null);
+  const bug = daxcheck('explore', '--variant', 'K9', '--scenario', 'fd-reuse-vs-sigio', '--json', '--out', join(tmp, 'x1'));
+  assert.is(bug.code, 1, bug.err);
+  const [b] = JSON.parse(bug.out).results;
+  assert.is(b.complete, false);
+  assert.is(b.divergence.class, 'stale-notification');
+  const rp = daxcheck('replay', b.divergence.file, '--json');
+  assert.equal(JSON.parse(rp.out).results[0], { file: b.divergence.file, reproduced: true, class: 'stale-notification' });
+  oneLineError(daxcheck('explore', '--variant', 'K9', '--scenario', 'no-such-scenario'));
+});
+
 test('replay --trace prints the numbered steps up to the divergence', () => {
   const r = daxcheck('replay', found, '--trace');
   assert.is(r.code, 0);
