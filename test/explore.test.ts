@@ -40,6 +40,7 @@ const FOUND: [string, string, string][] = [
   ['K2', 'truncate-vs-dio', 'dma-into-reallocated-block'],
   ['K5', 'lease-break-vs-rdma', 'result-mismatch'],
   ['K6', 'mapdirect-fault-vs-timeout', 'blockmap-changed-under-lease'],
+  ['K7', 'mmap-flags', 'result-mismatch'],
   ['K9', 'fd-reuse-vs-sigio', 'stale-notification'],
 ];
 
