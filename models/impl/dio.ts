@@ -19,7 +19,7 @@ import { unpin_user_page } from './page.ts';
 import { get_user_pages_fast, gupFrame } from './gup.ts';
 import { file_page, free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { BREAK_WRITE, xfs_break_layouts } from './xfs_file.ts';
-import { fd_lookup } from './file.ts';
+import { fdget } from './file.ts';
 
 interface DioFrame extends Frame {
   op: Extract<Op, { op: 'dio_read' | 'dio_write' }>;
@@ -70,10 +70,8 @@ function unlock_iolock(k: Kernel, t: Thread, inode: number): void {
 
 export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
   entry(k, t, f) {
-    const fd = fd_lookup(k, t.proc, f.op.fd);
-    if (fd < 0) return k.ret(t, EBADF);
-    const filp = k.filps[k.procs[t.proc].fds[fd]]!;
-    if (f.op.op === 'dio_write' && !filp.write) return k.ret(t, EBADF);
+    const filp = fdget(k, t.proc, f.op.fd);
+    if (!filp || (f.op.op === 'dio_write' && !filp.write)) return k.ret(t, EBADF);
     const vmas = k.procs[t.proc].vmas;
     if (vmas.length === 0) return k.ret(t, EFAULT);
     const vma = vmas[f.op.map % vmas.length];

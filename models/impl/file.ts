@@ -1,7 +1,7 @@
 // fs/file.c and fs/open.c: the fd table and struct file lifetime.
 
 import { EBADF, EINVAL, EMFILE, EPERM } from '../errno.ts';
-import { fn, type Frame, type Kernel } from './kernel.ts';
+import { fn, type Filp, type Frame, type Kernel } from './kernel.ts';
 import type { Op } from '../testcase.ts';
 import { map_direct_fd_close } from './mapdirect.ts';
 
@@ -9,6 +9,13 @@ import { map_direct_fd_close } from './mapdirect.ts';
 export function fd_lookup(k: Kernel, proc: number, index: number): number {
   const fds = k.openFds(proc);
   return fds.length ? fds[index % fds.length] : -1;
+}
+
+// fdget: the open file behind descriptor `index` (an index modulo the
+// open ones, as test cases name fds), or null for EBADF.
+export function fdget(k: Kernel, proc: number, index: number): Filp | null {
+  const fd = fd_lookup(k, proc, index);
+  return fd < 0 ? null : k.filps[k.procs[proc].fds[fd]];
 }
 
 export function fput(k: Kernel, filp: number): void {
@@ -62,11 +69,11 @@ interface FcntlFrame extends Frame {
 // Elsewhere the command does not exist.
 export const sys_fcntl_map_direct = fn<FcntlFrame>('sys_fcntl', {
   f_map_direct(k, t, f) {
-    const fd = fd_lookup(k, t.proc, f.op.fd);
-    if (fd < 0) return k.ret(t, EBADF);
+    const filp = fdget(k, t.proc, f.op.fd);
+    if (!filp) return k.ret(t, EBADF);
     if (!k.flags.mapDirectNeedsCapImmutable) return k.ret(t, EINVAL);
     if (!k.procs[t.proc].capImmutable) return k.ret(t, EPERM);
-    k.filps[k.procs[t.proc].fds[fd]]!.mapDirect = true;
+    filp.mapDirect = true;
     k.ref.commit(t.id);
     return k.ret(t, 0);
   },

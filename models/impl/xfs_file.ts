@@ -17,7 +17,7 @@ import { __break_lease, break_layout_nowait } from './locks.ts';
 import { free_blocks, page_state, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { do_cow_fault, set_pte, unmap_mapping_range, type FaultFrame } from './mm.ts';
 import { xfs_vma_has_direct_lease } from './mapdirect.ts';
-import { fd_lookup } from './file.ts';
+import { fdget } from './file.ts';
 
 function xfs_iunlock_iolock(k: Kernel, t: Thread, inode: number): void {
   const id = k.inodes[inode].iolock;
@@ -256,9 +256,8 @@ interface TruncateFrame extends Frame {
 // do_sys_ftruncate -> xfs_vn_setattr -> xfs_setattr_size
 export const sys_ftruncate = fn<TruncateFrame>('sys_ftruncate', {
   do_sys_ftruncate(k, t, f) {
-    const fd = fd_lookup(k, t.proc, f.op.fd);
-    if (fd < 0) return k.ret(t, EBADF);
-    const filp = k.filps[k.procs[t.proc].fds[fd]]!;
+    const filp = fdget(k, t.proc, f.op.fd);
+    if (!filp) return k.ret(t, EBADF);
     if (!filp.write) return k.ret(t, EINVAL);
     f.inode = filp.inode;
     return k.call(t, xfs_break_layouts_unmap, { inode: f.inode }, 'xfs_setattr_size');
@@ -290,10 +289,8 @@ interface FallocFrame extends Frame {
 // xfs_file_fallocate: punch a hole, or allocate unwritten extents.
 export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
   vfs_fallocate(k, t, f) {
-    const fd = fd_lookup(k, t.proc, f.op.fd);
-    if (fd < 0) return k.ret(t, EBADF);
-    const filp = k.filps[k.procs[t.proc].fds[fd]]!;
-    if (!filp.write) return k.ret(t, EBADF);
+    const filp = fdget(k, t.proc, f.op.fd);
+    if (!filp || !filp.write) return k.ret(t, EBADF);
     f.inode = filp.inode;
     return k.call(t, xfs_break_layouts_unmap, { inode: f.inode }, 'xfs_file_fallocate');
   },
@@ -348,10 +345,8 @@ interface WriteFrame extends Frame {
 
 export const sys_write = fn<WriteFrame>('sys_write', {
   vfs_write(k, t, f) {
-    const fd = fd_lookup(k, t.proc, f.op.fd);
-    if (fd < 0) return k.ret(t, EBADF);
-    const filp = k.filps[k.procs[t.proc].fds[fd]]!;
-    if (!filp.write) return k.ret(t, EBADF);
+    const filp = fdget(k, t.proc, f.op.fd);
+    if (!filp || !filp.write) return k.ret(t, EBADF);
     f.inode = filp.inode;
     return 'xfs_ilock_iolock_excl';
   },
