@@ -11,11 +11,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseTestCase, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
-import { Reference } from '../models/reference/index.ts';
-import { Kernel } from '../models/impl/kernel.ts';
-import { runnable, step } from '../models/impl/syscalls.ts';
-import { checkDeadlock, checkStep } from '../properties/checks.ts';
-import { Lockdep } from '../properties/lockdep.ts';
+import { checkDeadlock } from '../properties/checks.ts';
+import { Execution } from './lockstep.ts';
 import type { Divergence } from '../properties/classes.ts';
 import { stateFingerprint } from './fingerprint.ts';
 
@@ -82,57 +79,36 @@ export class FingerprintSet {
 }
 
 interface Replay {
-  k: Kernel;
-  ref: Reference;
-  lockdep: Lockdep;
+  ex: Execution;
   divergence: Divergence | null;
-  ended: boolean; // no thread can run
-  seenVersion: number;
 }
 
 function start(variant: Variant, tc: TestCase): Replay {
-  const ref = new Reference(variant.contract, tc);
-  return { k: new Kernel(variant, tc, ref), ref, lockdep: new Lockdep(), divergence: null, ended: false, seenVersion: -1 };
+  return { ex: new Execution(variant, tc), divergence: null };
 }
 
-function runnableIds(r: Replay): number[] {
-  const ids: number[] = [];
-  for (const t of r.k.threads) if (runnable(r.k, t)) ids.push(t.id);
-  return ids;
-}
-
-// One step of thread `tid`, checked as the lockstep runner checks it.
 function advance(r: Replay, tid: number): void {
-  r.k.events.length = 0;
-  step(r.k, tid);
-  const d = checkStep(r.k, r.ref, r.lockdep, r.ref.version !== r.seenVersion);
-  r.seenVersion = r.ref.version;
-  if (d) r.divergence = d;
+  r.divergence = r.ex.advance(tid).divergence;
 }
 
 // What the runner checks when no thread can run: a deadlock, else the
 // final states.
 function settle(r: Replay): void {
-  r.ended = true;
-  r.divergence = checkDeadlock(r.k);
-  if (!r.divergence) {
-    r.k.events.length = 0;
-    r.divergence = checkStep(r.k, r.ref, r.lockdep, true);
-  }
+  r.divergence = checkDeadlock(r.ex.k) ?? r.ex.finalCheck();
 }
 
 function fingerprint(r: Replay): [number, number] {
-  return stateFingerprint(r.k, r.ref, r.lockdep.signature());
+  return stateFingerprint(r.ex.k, r.ex.ref, r.ex.lockdep.signature());
 }
 
 // The path's thread choices as schedule entries: entry x picks the x-th
 // runnable thread counting from the one that ran last (fuzz/lockstep.ts).
 export function pathToSchedule(variant: Variant, tc: TestCase, path: number[]): number[] {
   const r = start(variant, tc);
-  const n = r.k.threads.length;
+  const n = r.ex.k.threads.length;
   let current = 0;
   return path.map((tid) => {
-    const order = runnableIds(r).sort((a, b) => ((a - current + n) % n) - ((b - current + n) % n));
+    const order = r.ex.runnableIds().sort((a, b) => ((a - current + n) % n) - ((b - current + n) % n));
     const x = order.indexOf(tid);
     if (x < 0) throw new Error(`explore: thread ${tid} cannot run at this point of the path`);
     advance(r, tid);
@@ -200,7 +176,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
     if ((head & 255) === 0) opts.onProgress?.(stats);
     const path = pathOf(head);
     const here = replay(path);
-    const ids = runnableIds(here);
+    const ids = here.ex.runnableIds();
     if (ids.length === 0) {
       settle(here);
       if (here.divergence) return finish('divergence', { ...here.divergence, step: Math.max(0, path.length - 1) }, path);

@@ -16,7 +16,7 @@ import { formatOp } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { Reference } from '../models/reference/index.ts';
 import { Kernel, DONE } from '../models/impl/kernel.ts';
-import { runnable, step } from '../models/impl/syscalls.ts';
+import { runnable, step, type StepInfo } from '../models/impl/syscalls.ts';
 import { checkDeadlock, checkStep, starvedOutsideThePromise } from '../properties/checks.ts';
 import { Lockdep } from '../properties/lockdep.ts';
 import { divergence, type Divergence } from '../properties/classes.ts';
@@ -99,24 +99,57 @@ export class Scheduler {
   }
 }
 
+// One lockstep execution: both models and the lock-order checker, stepped
+// a thread at a time and checked after every step.  The runner below and
+// the explorer (fuzz/explore.ts) both drive it.
+export class Execution {
+  readonly ref: Reference;
+  readonly k: Kernel;
+  readonly lockdep = new Lockdep();
+  private seenVersion = -1;
+  constructor(variant: Variant, tc: TestCase) {
+    this.ref = new Reference(variant.contract, tc);
+    this.k = new Kernel(variant, tc, this.ref);
+  }
+
+  runnableIds(): number[] {
+    const ids: number[] = [];
+    for (const t of this.k.threads) if (runnable(this.k, t)) ids.push(t.id);
+    return ids;
+  }
+
+  // A step of thread `tid`; its events stay in k.events until the next.
+  // The abstraction is compared only after steps the reference saw.
+  advance(tid: number): { info: StepInfo; divergence: Divergence | null } {
+    this.k.events.length = 0;
+    const info = step(this.k, tid);
+    const divergence = checkStep(this.k, this.ref, this.lockdep, this.ref.version !== this.seenVersion);
+    this.seenVersion = this.ref.version;
+    return { info, divergence };
+  }
+
+  // The final states, compared in full.
+  finalCheck(): Divergence | null {
+    this.k.events.length = 0;
+    return checkStep(this.k, this.ref, this.lockdep, true);
+  }
+}
+
 export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {}): RunResult {
   const looping = tc.threads.some((t) => t.loop && t.ops.length > 0);
   // A run of finite programs ends by itself; a looping one is cut off,
   // having had ample time to show a lasso.
   const maxSteps = opts.maxSteps ?? (looping ? 600 : 4000);
-  const ref = new Reference(variant.contract, tc);
-  const k = new Kernel(variant, tc, ref);
-  const lockdep = new Lockdep();
+  const ex = new Execution(variant, tc);
+  const { k, ref } = ex;
   const sched = new Scheduler(tc.schedule, tc.cycle, opts.quantum ?? QUANTUM);
   const trace: TraceStep[] = [];
   const seen = new Map<string, number>(); // state at a tail step -> step index
   let found: Divergence | null = null;
   let finished = false;
-  let seenVersion = -1;
   let n = 0;
   for (; n < maxSteps; n++) {
-    const ids: number[] = [];
-    for (const t of k.threads) if (runnable(k, t)) ids.push(t.id);
+    const ids = ex.runnableIds();
     if (ids.length === 0) {
       found = checkDeadlock(k);
       finished = found === null;
@@ -133,14 +166,11 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
     }
     if (opts.coverage && ids.length > 1) opts.coverage.choice(n);
     const tid = sched.pick(ids, k.threads.length);
-    k.events.length = 0;
-    const info = step(k, tid);
+    const { info, divergence: d } = ex.advance(tid);
     if (opts.coverage) opts.coverage.step(tid, labelId(info.fnRef, info.pc), info.result, k.events);
     const entry: TraceStep = { step: n, tid, thread: k.threads[tid].name, fn: info.fn, label: info.label, op: info.op };
     if (info.result !== undefined) entry.result = info.result;
     trace.push(entry);
-    const d = checkStep(k, ref, lockdep, ref.version !== seenVersion);
-    seenVersion = ref.version;
     if (d) {
       found = { ...d, step: n };
       n++;
@@ -148,8 +178,7 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
     }
   }
   if (!found && n > 0) {
-    k.events.length = 0;
-    const d = checkStep(k, ref, lockdep, true); // the final states
+    const d = ex.finalCheck();
     if (d) found = { ...d, step: n - 1 };
   }
   if (found && found.step < 0) found = { ...found, step: n };
