@@ -13,7 +13,7 @@ import { arbTestCase } from './arbitraries.ts';
 import { runTestCase, type RunResult } from './lockstep.ts';
 import { sameClass, shrinkSameClass } from './shrink.ts';
 import { makeCounterexample, type Counterexample } from './corpus.ts';
-import { searchGuided } from './guided.ts';
+import { guidedCounterexample, searchGuided } from './guided.ts';
 
 export interface CheckOptions {
   runs: number;
@@ -77,7 +77,7 @@ export function checkVariant(variant: Variant, opts: CheckOptions): CheckResult 
 export interface GuidedClass {
   class: DivergenceClass;
   atRun: number;
-  divergence: Divergence; // of the shrunk case
+  divergence: Counterexample['divergence']; // of the shrunk case
   counterexample: Counterexample;
 }
 
@@ -89,11 +89,8 @@ export function checkVariantGuided(variant: Variant, opts: CheckOptions): { runs
   const classes = [...r.found.values()]
     .sort((a, b) => a.atRun - b.atRun)
     .map((f) => {
-      const cls = f.divergence.class;
-      const tc = shrinkSameClass(f.tc, sameClass(variant, cls));
-      const run = runTestCase(variant, tc);
-      const counterexample = makeCounterexample(variant, tc, run, { fastCheck: null, search: { engine: 'guided', seed, run: f.atRun } });
-      return { class: cls, atRun: f.atRun, divergence: run.divergence!, counterexample };
+      const counterexample = guidedCounterexample(variant, f, seed);
+      return { class: f.divergence.class, atRun: f.atRun, divergence: counterexample.divergence, counterexample };
     });
   return { runs: r.runs, classes };
 }

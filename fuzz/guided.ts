@@ -11,6 +11,8 @@ import type { Divergence, DivergenceClass } from '../properties/classes.ts';
 import { runTestCase, type RunResult } from './lockstep.ts';
 import { Coverage, MAP_BITS } from './coverage.ts';
 import { freshTestCase, mutate } from './mutate.ts';
+import { sameClass, shrinkSameClass } from './shrink.ts';
+import { makeCounterexample, type Counterexample } from './corpus.ts';
 
 export interface GuidedOptions {
   seed: number;
@@ -107,4 +109,11 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
     }
   }
   return { runs: i - 1, steps, corpus: corpus.length, found };
+}
+
+// A guided find, shrunk within its class and recorded with where the
+// search met it.
+export function guidedCounterexample(variant: Variant, found: Found, seed: number): Counterexample {
+  const tc = shrinkSameClass(found.tc, sameClass(variant, found.divergence.class));
+  return makeCounterexample(variant, tc, runTestCase(variant, tc), { fastCheck: null, search: { engine: 'guided', seed, run: found.atRun } });
 }

@@ -9,10 +9,8 @@
 import { createHash } from 'node:crypto';
 import { CLEAN_VARIANTS, KNOWN_BUGS, findVariant, type FlagName } from '../models/variants/index.ts';
 import { GENERIC_CLASSES, type DivergenceClass } from '../properties/classes.ts';
-import { searchGuided, type Found } from './guided.ts';
-import { sameClass, shrinkSameClass } from './shrink.ts';
-import { runTestCase } from './lockstep.ts';
-import { makeCounterexample, type Counterexample } from './corpus.ts';
+import { guidedCounterexample, searchGuided, type Found } from './guided.ts';
+import type { Counterexample } from './corpus.ts';
 
 export interface MatrixOptions {
   seed: number;
@@ -61,12 +59,7 @@ export function runMatrixRow(id: string, opts: MatrixOptions): RowResult {
   });
   const met = [...r.found.values()].sort((a, b) => a.atRun - b.atRun);
   const cls = mechanism(r.found) ?? met[0]?.divergence.class ?? null;
-  let counterexample: Counterexample | null = null;
-  if (cls) {
-    const first = r.found.get(cls)!;
-    const tc = shrinkSameClass(first.tc, sameClass(variant, cls));
-    counterexample = makeCounterexample(variant, tc, runTestCase(variant, tc), { fastCheck: null, search: { engine: 'guided', seed, run: first.atRun } });
-  }
+  const counterexample: Counterexample | null = cls ? guidedCounterexample(variant, r.found.get(cls)!, seed) : null;
   const expectedClasses = bug ? bug.expect : [];
   const row: MatrixRow = {
     id,
