@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parseTestCase, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { checkDeadlock } from '../properties/checks.ts';
-import { Execution } from './lockstep.ts';
+import { Execution, runOrder } from './lockstep.ts';
 import type { Divergence } from '../properties/classes.ts';
 import { stateFingerprint } from './fingerprint.ts';
 
@@ -108,7 +108,7 @@ export function pathToSchedule(variant: Variant, tc: TestCase, path: number[]): 
   const n = r.ex.k.threads.length;
   let current = 0;
   return path.map((tid) => {
-    const order = r.ex.runnableIds().sort((a, b) => ((a - current + n) % n) - ((b - current + n) % n));
+    const order = runOrder(r.ex.runnableIds(), current, n);
     const x = order.indexOf(tid);
     if (x < 0) throw new Error(`explore: thread ${tid} cannot run at this point of the path`);
     advance(r, tid);

@@ -53,6 +53,12 @@ export interface RunResult {
   traceHash: string;
 }
 
+// The runnable threads in the order a schedule entry indexes: the one that
+// ran last first (if it can run), then by thread number after it.
+export function runOrder(runnableIds: number[], current: number, nthreads: number): number[] {
+  return [...runnableIds].sort((a, b) => ((a - current + nthreads) % nthreads) - ((b - current + nthreads) % nthreads));
+}
+
 export class Scheduler {
   current = 0;
   run = 0; // consecutive steps of `current`
@@ -77,7 +83,7 @@ export class Scheduler {
   }
 
   pick(runnableIds: number[], nthreads: number): number {
-    const order = [...runnableIds].sort((a, b) => ((a - this.current + nthreads) % nthreads) - ((b - this.current + nthreads) % nthreads));
+    const order = runOrder(runnableIds, this.current, nthreads);
     let x = 0;
     let slice = false; // a new time slice starts
     if (this.i < this.schedule.length) x = this.schedule[this.i];
