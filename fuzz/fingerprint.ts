@@ -2,11 +2,20 @@
 // reference), for recognising a state seen before.  It walks the object
 // graph without building strings; objects of one kind are created with
 // the same property order, so positions stand in for keys.
+//
+// The encoding is canonical in the allocation history: states that will
+// behave alike encode alike however they were reached.  An allocation
+// epoch is kept only as what the checks can tell of it, whether the page
+// has been allocated again since (0 for current, -1 for stale); the
+// fault-injection counters only as the distances to the faults still
+// planned.  Block, fd, mapping and IOVA numbers are kept as they are: the
+// LIFO free lists and the lowest-free-fd rule make their values decide
+// what comes next.
 
-import type { Kernel } from '../models/impl/kernel.ts';
+import type { Kernel, Thread } from '../models/impl/kernel.ts';
 import type { Reference } from '../models/reference/index.ts';
 
-const SKIP = new Set(['version', 'variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog']);
+const SKIP = new Set(['version', 'variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog', 'pageEpoch']);
 
 const fnIds = new Map<object, number>();
 function fnId(fn: { name: string }): number {
@@ -22,6 +31,12 @@ function fnId(fn: { name: string }): number {
 class Hasher {
   a = 0x811c9dc5;
   b = 0x9e3779b9;
+  constructor(private readonly k: Kernel) {}
+
+  // An epoch stored beside the page it was taken for.
+  private epoch(page: number, epoch: number): void {
+    this.num(page < 0 ? epoch : epoch === this.k.pageEpoch[page] ? 0 : -1);
+  }
   num(x: number): void {
     const lo = x | 0;
     const hi = (x - lo) * 4096 | 0; // fractions and large values still count
@@ -68,13 +83,21 @@ class Hasher {
       if (SKIP.has(key)) continue;
       const x = o[key];
       if (key === 'fn' && x && typeof x === 'object' && 'name' in x) this.num(fnId(x as { name: string }));
+      else if (key === 'epoch' && typeof o.page === 'number') this.epoch(o.page, x as number);
+      else if (key === 'fileEpoch') this.epoch(o.filePage as number, x as number);
+      else if (key === 'pteEpoch') {
+        const pte = o.pte as Int16Array;
+        const ep = x as Int32Array;
+        for (let i = 0; i < ep.length; i++) this.epoch(pte[i], pte[i] === -1 ? 0 : ep[i]);
+      } else if (key === 'sleeps') for (const d of this.k.faultsAhead(o as unknown as Thread)) this.num(d);
+      else if (key === 'allocs') continue; // in faultsAhead with the sleeps
       else this.value(x);
     }
   }
 }
 
 export function stateKey(k: Kernel, ref: Reference): string {
-  const h = new Hasher();
+  const h = new Hasher(k);
   h.value(k);
   h.num(-1);
   h.value(ref);
@@ -84,7 +107,7 @@ export function stateKey(k: Kernel, ref: Reference): string {
 // The same hash as two 32-bit words, with extra state (the lock-order
 // graph, which lives in Maps the walk leaves out) mixed in.
 export function stateFingerprint(k: Kernel, ref: Reference, extra: string): [number, number] {
-  const h = new Hasher();
+  const h = new Hasher(k);
   h.value(k);
   h.num(-1);
   h.value(ref);

@@ -404,6 +404,13 @@ export class Kernel {
     return true;
   }
 
+  // The injected faults still ahead of the thread, as distances from its
+  // counters: all the counters' history that decides anything to come.
+  faultsAhead(t: Thread): number[] {
+    const ahead = (plan: Map<number, Set<number>>, done: number): number[] => [...(plan.get(t.id) ?? [])].filter((n) => n >= done).map((n) => n - done).sort((a, b) => a - b);
+    return [...ahead(this.signalAt, t.sleeps), -1, ...ahead(this.allocFailAt, t.allocs)];
+  }
+
   currentOp(t: Thread): Op {
     return t.prog[t.ip];
   }
