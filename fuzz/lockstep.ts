@@ -9,7 +9,9 @@
 // ends or has run `quantum` steps, and only then does the next `cycle`
 // entry (0 if there is none) choose who runs next.  So a tail can starve
 // a sleeper, as a kernel can, but cannot preempt a thread at one chosen
-// step forever, which no real scheduler does.
+// step forever, which no real scheduler does.  A test case with
+// `repeatFrom` has no tail: its schedule from that entry on repeats
+// forever (a lasso written down by the explorer).
 
 import type { Op, TestCase } from '../models/testcase.ts';
 import { formatOp } from '../models/testcase.ts';
@@ -64,20 +66,26 @@ export class Scheduler {
   run = 0; // consecutive steps of `current`
   i = 0;
   slices = 0; // context switches in the tail
-  constructor(readonly schedule: number[], readonly cycle: number[], readonly quantum: number) {}
+  readonly repeatFrom: number; // -1: the tail follows the schedule
+  constructor(readonly schedule: number[], readonly cycle: number[], readonly quantum: number, repeatFrom = -1) {
+    this.repeatFrom = repeatFrom < schedule.length ? repeatFrom : -1;
+  }
 
   inTail(): boolean {
     return this.i >= this.schedule.length;
   }
 
-  // Whether the tail must switch threads before the next step: a point a
-  // periodic run passes once a period, where lassos are looked for.
+  // Whether the tail must switch threads before the next step, or a
+  // repeating schedule starts over: a point a periodic run passes once a
+  // period, where lassos are looked for.
   atBoundary(runnableIds: number[]): boolean {
+    if (this.repeatFrom >= 0) return this.i === this.repeatFrom;
     return this.inTail() && (this.run >= this.quantum || !runnableIds.includes(this.current));
   }
 
   // Where in the schedule the next pick comes from, for lasso detection.
   position(): string {
+    if (this.repeatFrom >= 0) return `r${this.i}:${this.current}`;
     if (!this.inTail()) return `s${this.i}`;
     return `t${this.cycle.length ? this.slices % this.cycle.length : 0}:${this.current}`;
   }
@@ -95,6 +103,7 @@ export class Scheduler {
       x = order[0] === this.current && order.length > 1 ? 1 + (c % (order.length - 1)) : c;
     }
     this.i++;
+    if (this.i === this.schedule.length && this.repeatFrom >= 0) this.i = this.repeatFrom;
     const choice = order[x % order.length];
     if (choice === this.current) this.run = slice ? 1 : this.run + 1;
     else {
@@ -142,14 +151,16 @@ export class Execution {
 }
 
 export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {}): RunResult {
-  const looping = tc.threads.some((t) => t.loop && t.ops.length > 0);
+  const sched = new Scheduler(tc.schedule, tc.cycle, opts.quantum ?? QUANTUM, tc.repeatFrom);
+  const looping = tc.threads.some((t) => t.loop && t.ops.length > 0) || sched.repeatFrom >= 0;
   // A run of finite programs ends by itself; a looping one is cut off,
   // having had ample time to show a lasso.
   const maxSteps = opts.maxSteps ?? (looping ? 600 : 4000);
   const ex = new Execution(variant, tc);
   const { k, ref } = ex;
-  const sched = new Scheduler(tc.schedule, tc.cycle, opts.quantum ?? QUANTUM);
   const trace: TraceStep[] = [];
+  const enabled: number[] = []; // runnable threads before each step, as a mask
+  const excused: number[] = []; // threads starved outside the promise before each step, as a mask
   const seen = new Map<string, number>(); // state at a tail step -> step index
   let found: Divergence | null = null;
   let finished = false;
@@ -165,10 +176,14 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
       const key = `${sched.position()}|${stateKey(k, ref)}`;
       const first = seen.get(key);
       if (first !== undefined) {
-        found = lasso(k, trace, first, n);
+        found = lasso(k, trace, { enabled, excused }, first, n);
         break;
       }
       seen.set(key, n);
+    }
+    if (looping) {
+      enabled.push(ids.reduce((m, id) => m | (1 << id), 0));
+      excused.push(excusedMask(k));
     }
     if (opts.coverage && ids.length > 1) opts.coverage.choice(n);
     const tid = sched.pick(ids, k.threads.length);
@@ -194,16 +209,25 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
 // The run came back to a state it was in before, at the same point of the
 // schedule: from here it repeats forever.  It is a no-progress lasso if an
 // operation stays pending throughout the loop while every thread that
-// stays runnable in the loop gets to run (weak fairness).
-export function lasso(k: Kernel, trace: TraceStep[], from: number, to: number): Divergence | null {
+// stays runnable in the loop gets to run (weak fairness).  A thread
+// starved outside the promise at any point of the loop (excusedMask) is
+// not pending.  Before step i, `enabled[i]` is the mask of threads that
+// could run and `excused[i]` of those starved outside the promise.
+export function lasso(k: Kernel, trace: TraceStep[], masks: { enabled: number[]; excused: number[] }, from: number, to: number): Divergence | null {
   const loop = trace.slice(from, to);
   const ran = new Set(loop.map((s) => s.tid));
   const completed = new Set(loop.filter((s) => s.result !== undefined).map((s) => s.tid));
-  const excused = starvedOutsideThePromise(k);
-  const pending = k.threads.filter((t) => t.kind === 'proc' && t.status !== DONE && !completed.has(t.id) && !excused.has(t.id));
+  let excused = 0;
+  let always = -1;
+  for (let i = from; i < to; i++) {
+    excused |= masks.excused[i];
+    always &= masks.enabled[i];
+  }
+  const pending = k.threads.filter((t) => t.kind === 'proc' && t.status !== DONE && !completed.has(t.id) && !(excused & (1 << t.id)));
   if (pending.length === 0) return null;
-  // A thread runnable now but never run in the loop would make it unfair.
-  const starvedButReady = k.threads.filter((t) => !ran.has(t.id) && runnable(k, t));
+  // A thread runnable at every step of the loop but never run in it would
+  // make the loop unfair.
+  const starvedButReady = k.threads.filter((t) => !ran.has(t.id) && (always & (1 << t.id)) !== 0);
   if (starvedButReady.length > 0) return null;
   const names = pending.map((t) => `${t.name} in ${formatOp(t.prog[t.ip])}`);
   return divergence('no-progress', `${names.join(', ')} never completes: steps ${from}..${to - 1} repeat forever, and every thread that can run does`, {
@@ -211,6 +235,12 @@ export function lasso(k: Kernel, trace: TraceStep[], from: number, to: number): 
     loop: [from, to],
     pending: pending.map((t) => t.id),
   });
+}
+
+export function excusedMask(k: Kernel): number {
+  let m = 0;
+  for (const id of starvedOutsideThePromise(k)) m |= 1 << id;
+  return m;
 }
 
 export function hashTrace(trace: TraceStep[]): string {

@@ -93,6 +93,10 @@ export interface TestCase {
   schedule: number[];
   cycle: number[]; // repeated forever after `schedule` when not empty
   faults: Fault[];
+  // When set (and inside the schedule), the schedule's entries from this
+  // one on repeat forever instead of the tail: how a lasso the explorer
+  // found is written down.
+  repeatFrom?: number;
 }
 
 export type OpName = Op['op'];
@@ -237,9 +241,11 @@ export function parseTestCase(raw: unknown, where = 'testCase'): TestCase {
     return { kind: f.kind, thread: int(`${w}.thread`, f.thread, 0, LIMITS.threads - 1), nth: int(`${w}.nth`, f.nth, 0, 255) };
   });
   for (const key of Object.keys(raw)) {
-    if (!['config', 'threads', 'nic', 'schedule', 'cycle', 'faults'].includes(key)) fail(where, `unknown field "${key}"`);
+    if (!['config', 'threads', 'nic', 'schedule', 'cycle', 'faults', 'repeatFrom'].includes(key)) fail(where, `unknown field "${key}"`);
   }
-  return { config, threads, nic, schedule: small('schedule'), cycle: small('cycle'), faults };
+  const tc: TestCase = { config, threads, nic, schedule: small('schedule'), cycle: small('cycle'), faults };
+  if (raw.repeatFrom !== undefined) tc.repeatFrom = int(`${where}.repeatFrom`, raw.repeatFrom, 0, 4095);
+  return tc;
 }
 
 // Blocks the initial files occupy.
