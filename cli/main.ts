@@ -10,8 +10,8 @@ import { TestCaseError, formatOp } from '../models/testcase.ts';
 import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.ts';
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, makeCounterexample, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
-import { explore, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
-import { benchSteps } from '../fuzz/bench.ts';
+import { exploreScenario, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
+import { benchExplore, benchSteps } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
 import { availableParallelism } from 'node:os';
@@ -29,7 +29,7 @@ commands:
   matrix  [--runs N] [--seed S] [--workers N] [--out DIR] [--json]
                                          every known bug and clean variant: found, class,
                                          time to find, shrunk length (exit 0 if all as expected)
-  explore --variant V [--scenario S]... [--depth D] [--max-states N] [--out DIR] [--json]
+  explore --variant V [--scenario S]... [--depth D] [--max-states N] [--max-memory MiB] [--out DIR] [--json]
                                          breadth-first over every interleaving of the shipped
                                          scenarios: complete or the shortest counterexample
   bench   [--json]                       speed of the models with every check on
@@ -264,11 +264,11 @@ async function cmdMatrix(argv: string[]): Promise<number> {
   });
   if (values.json) console.log(JSON.stringify({ rows }, null, 2));
   else {
-    console.log(bold(`${'row'.padEnd(16)} ${'expect'.padEnd(10)} ${'found'.padEnd(30)} ${'ms'.padStart(7)} ${'runs'.padStart(6)} ${'steps'.padStart(5)}`));
+    console.log(bold(`${'row'.padEnd(16)} ${'expect'.padEnd(10)} ${'found'.padEnd(30)} ${'ms'.padStart(7)} ${'runs'.padStart(6)} ${'steps'.padStart(5)} ${'BFS'.padStart(4)}`));
     for (const r of rows) {
       const what = r.found ? r.class! : 'nothing';
       const mark = r.asExpected ? green('ok') : red(r.expect === 'clean' ? 'FALSE REPORT' : `MISSED (want ${r.expectedClasses.join(' or ')})`);
-      console.log(`${r.id.padEnd(16)} ${r.expect.padEnd(10)} ${what.padEnd(30)} ${String(r.ms ?? '-').padStart(7)} ${String(r.runs).padStart(6)} ${String(r.shrunkLength ?? '-').padStart(5)}  ${mark}`);
+      console.log(`${r.id.padEnd(16)} ${r.expect.padEnd(10)} ${what.padEnd(30)} ${String(r.ms ?? '-').padStart(7)} ${String(r.runs).padStart(6)} ${String(r.shrunkLength ?? '-').padStart(5)} ${String(r.minimalLength ?? '-').padStart(4)}  ${mark}`);
     }
   }
   return rows.every((r) => r.asExpected) ? 0 : 1;
@@ -281,9 +281,15 @@ function cmdBench(argv: string[]): number {
   if (positionals.length) throw new UsageError(`bench: unexpected argument "${positionals[0]}"`);
   progress('bench: model steps with lockstep checking...');
   const r = benchSteps();
+  progress('bench: exploring a scenario to completion...');
+  const e = benchExplore();
   progressDone();
-  if (values.json) console.log(JSON.stringify(r, null, 2));
-  else console.log(`stepsPerSecond  ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
+  if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, explore: e }, null, 2));
+  else {
+    console.log(`stepsPerSecond          ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
+    console.log(`exploreStatesPerSecond  ${e.exploreStatesPerSecond}   (${e.distinct} distinct states of ${e.scenario} on ${e.variant}, ${e.seconds} s, one core)`);
+    console.log(`bytesPerState           ${e.bytesPerState}   (visited set, nodes and edges)`);
+  }
   return 0;
 }
 
@@ -292,7 +298,7 @@ function cmdBench(argv: string[]): number {
 function cmdExplore(argv: string[]): number {
   const { values, positionals } = args(argv, {
     variant: { type: 'string' }, scenario: { type: 'string', multiple: true }, depth: { type: 'string' }, 'max-states': { type: 'string' },
-    out: { type: 'string' }, json: { type: 'boolean' },
+    'max-memory': { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`explore: unexpected argument "${positionals[0]}"`);
   if (!values.variant) throw new UsageError('explore: give --variant V');
@@ -300,29 +306,31 @@ function cmdExplore(argv: string[]): number {
   const scenarios = (values.scenario ?? scenarioNames()).map(loadScenario);
   const depth = intOption('depth', values.depth, 400, 1);
   const maxStates = intOption('max-states', values['max-states'], 2_000_000, 1);
+  const maxBytes = intOption('max-memory', values['max-memory'], 4096, 1) * 2 ** 20;
   const out = values.out ?? 'corpus';
   const results = [];
   for (const sc of scenarios) {
     const t0 = Date.now();
-    const r = explore(variant, sc.testCase, {
-      depth, maxStates,
+    const r = exploreScenario(variant, sc, {
+      depth, maxStates, maxBytes,
       onProgress: (s) => progress(`explore ${sc.name}: ${s.generated} generated, ${s.distinct} distinct, ${Math.round(s.distinct / Math.max(0.001, (Date.now() - t0) / 1000))}/s, depth ${s.depth}, queue ${s.queue}`),
     });
     progressDone();
     let file: string | null = null;
-    if (r.divergence && r.schedule) {
-      const tc = { ...sc.testCase, schedule: r.schedule };
-      const run = runTestCase(variant, tc);
-      file = writeCounterexample(out, makeCounterexample(variant, tc, run, { fastCheck: null, search: { engine: 'explore', scenario: sc.name, states: r.distinct } }), variant);
+    if (r.divergence && r.testCase) {
+      const run = runTestCase(variant, r.testCase);
+      file = writeCounterexample(out, makeCounterexample(variant, r.testCase, run, { fastCheck: null, search: { engine: 'explore', scenario: sc.name, states: r.distinct } }), variant);
     }
-    const { path, schedule, ...stats } = r;
+    const { path, testCase, ...stats } = r;
     const d = r.divergence;
-    results.push({ scenario: sc.name, ...stats, ms: Date.now() - t0, divergence: d ? { class: d.class, message: d.message, step: d.step, length: d.step + 1, file } : null });
+    results.push({ scenario: sc.name, ...stats, ms: Date.now() - t0, divergence: d ? { class: d.class, message: d.message, step: d.step, length: path!.length, file } : null });
     if (!values.json) {
-      const what = d ? `${red(d.class)} at step ${d.step} (shortest)` : r.complete ? green('complete, clean') : `${r.stoppedBy} bound reached, clean so far`;
+      const shape = r.lasso ? `lasso: a ${r.lasso.stem}-step stem, then a ${r.lasso.loop}-step loop forever` : `at step ${d?.step} (shortest)`;
+      const choice = r.choice ? `\n${' '.repeat(28)} with ${r.choice}` : '';
+      const what = d ? `${red(d.class)} ${shape}` : r.complete ? green('complete, clean') : `${r.stoppedBy} bound reached, clean so far`;
       console.log(`${sc.name.padEnd(28)} ${what}   ${r.distinct} distinct / ${r.generated} generated states, depth ${r.depth}, ${Date.now() - t0} ms, collision probability ${r.collisionProbability.toExponential(1)}`);
       if (d) {
-        console.log(`${' '.repeat(28)} ${d.message}`);
+        console.log(`${' '.repeat(28)} ${d.message}${choice}`);
         console.log(`${' '.repeat(28)} ${dim(`-> ${file}   (daxcheck replay ${file} --trace)`)}`);
       }
     }

@@ -3,7 +3,8 @@
 // timed, never asserted.
 
 import fc from 'fast-check';
-import { VARIANTS } from '../models/variants/index.ts';
+import { VARIANTS, findVariant } from '../models/variants/index.ts';
+import { exploreScenario, loadScenario } from './explore.ts';
 import { arbTestCase } from './arbitraries.ts';
 import { runTestCase } from './lockstep.ts';
 
@@ -22,4 +23,33 @@ export function benchSteps(cases = 2000, seed = 42): BenchResult {
   for (const v of VARIANTS) for (const tc of tcs) steps += runTestCase(v, tc).steps;
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return { stepsPerSecond: Math.round(steps / seconds), steps, testCases: cases * VARIANTS.length, seconds: Math.round(seconds * 100) / 100 };
+}
+
+export interface ExploreBench {
+  exploreStatesPerSecond: number; // distinct states explored per second, one core
+  bytesPerState: number; // visited set, nodes and edges, per distinct state
+  variant: string;
+  scenario: string;
+  distinct: number;
+  seconds: number;
+}
+
+// The explorer on the largest shipped scenario of a clean variant, run to
+// completion (it is clean, so the whole graph and the lasso search count).
+export function benchExplore(variant = 'mapdirect-fixed', scenario = 'mapdirect-fault-vs-timeout'): ExploreBench {
+  const v = findVariant(variant);
+  const sc = loadScenario(scenario);
+  const opts = { depth: 400, maxStates: 2_000_000 };
+  exploreScenario(v, sc, opts); // warm up the JIT
+  const t0 = process.hrtime.bigint();
+  const r = exploreScenario(v, sc, opts);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  return {
+    exploreStatesPerSecond: Math.round(r.distinct / seconds),
+    bytesPerState: Math.round(r.bytes / r.distinct),
+    variant,
+    scenario,
+    distinct: r.distinct,
+    seconds: Math.round(seconds * 100) / 100,
+  };
 }

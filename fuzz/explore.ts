@@ -6,19 +6,23 @@
 //
 // A state is reached by replaying its path of thread choices from the
 // initial state; nodes store only (parent, thread), so the queue costs a
-// few bytes a state.
+// few bytes a state.  Every step taken is kept as an edge, and once the
+// breadth-first pass ends clean the graph is searched for a no-progress
+// cycle under weak fairness (findLasso).
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { parseTestCase, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { checkDeadlock } from '../properties/checks.ts';
-import { Execution, runOrder } from './lockstep.ts';
+import { DONE, type Kernel } from '../models/impl/kernel.ts';
+import { Execution, excusedMask, runOrder, runTestCase } from './lockstep.ts';
 import type { Divergence } from '../properties/classes.ts';
 import { stateFingerprint } from './fingerprint.ts';
 
 export interface ExploreOptions {
   depth: number; // longest path explored
   maxStates: number; // distinct states at most
+  maxBytes?: number; // memory for the search's own tables at most
   onProgress?: (s: ExploreStats) => void;
 }
 
@@ -28,67 +32,100 @@ export interface ExploreStats {
   depth: number; // of the states being expanded
   queue: number;
   steps: number; // model steps executed, replays included
+  bytes: number; // held by the visited set, the nodes and the edges
+}
+
+export interface Lasso {
+  stem: number; // steps from the initial state to the loop
+  loop: number; // steps of the loop
+  pending: string; // the thread whose operation never completes
 }
 
 export interface ExploreResult extends ExploreStats {
   complete: boolean; // every reachable state within the depth bound was expanded
-  stoppedBy: 'done' | 'divergence' | 'depth' | 'max-states';
+  stoppedBy: 'done' | 'divergence' | 'depth' | 'max-states' | 'max-bytes';
   divergence: Divergence | null;
+  lasso: Lasso | null; // when the divergence is a no-progress cycle
   path: number[] | null; // thread ids, shortest, up to the divergence
-  schedule: number[] | null; // the same path as schedule entries of a test case
+  testCase: TestCase | null; // the scenario with the path as its schedule, replayable
   collisionProbability: number; // that two distinct states shared a fingerprint
 }
 
-// Open addressing over pairs of 32-bit words; 0,0 marks an empty slot (a
-// fingerprint of 0,0 is stored as 0,1).
-export class FingerprintSet {
+// Open addressing over 64-bit fingerprints, each with a 32-bit value (the
+// node that has it); 0,0 marks an empty slot (a fingerprint of 0,0 is
+// stored as 0,1).
+export class FingerprintTable {
   private table: Uint32Array;
   size = 0;
-  constructor(capacity = 1 << 16) {
-    this.table = new Uint32Array(2 * capacity);
+  constructor(capacity = 1 << 10) {
+    this.table = new Uint32Array(3 * capacity);
   }
   get bytes(): number {
     return this.table.byteLength;
   }
-  // Adds the fingerprint; false if it was there already.
-  add(hi: number, lo: number): boolean {
+  // Adds the fingerprint with its value and returns -1, or returns the
+  // value it already had.
+  add(hi: number, lo: number, value: number): number {
     if ((hi | lo) === 0) lo = 1;
-    if (2 * (this.size + 1) > this.table.length / 2) this.grow();
-    const added = FingerprintSet.insert(this.table, hi >>> 0, lo >>> 0);
-    if (added) this.size++;
-    return added;
+    if (2 * (this.size + 1) > this.table.length / 3) this.grow();
+    const old = FingerprintTable.insert(this.table, hi >>> 0, lo >>> 0, value);
+    if (old < 0) this.size++;
+    return old;
   }
-  private static insert(t: Uint32Array, hi: number, lo: number): boolean {
-    const mask = t.length / 2 - 1;
+  private static insert(t: Uint32Array, hi: number, lo: number, value: number): number {
+    const mask = t.length / 3 - 1;
     for (let i = (hi ^ Math.imul(lo, 0x9e3779b1)) & mask; ; i = (i + 1) & mask) {
-      const a = t[2 * i];
-      const b = t[2 * i + 1];
+      const a = t[3 * i];
+      const b = t[3 * i + 1];
       if ((a | b) === 0) {
-        t[2 * i] = hi;
-        t[2 * i + 1] = lo;
-        return true;
+        t[3 * i] = hi;
+        t[3 * i + 1] = lo;
+        t[3 * i + 2] = value;
+        return -1;
       }
-      if (a === hi && b === lo) return false;
+      if (a === hi && b === lo) return t[3 * i + 2];
     }
   }
   private grow(): void {
     const old = this.table;
     this.table = new Uint32Array(old.length * 2);
-    for (let i = 0; i < old.length; i += 2) if ((old[i] | old[i + 1]) !== 0) FingerprintSet.insert(this.table, old[i], old[i + 1]);
+    for (let i = 0; i < old.length; i += 3) if ((old[i] | old[i + 1]) !== 0) FingerprintTable.insert(this.table, old[i], old[i + 1], old[i + 2]);
+  }
+}
+
+// Typed columns that double as they fill.
+class Columns<T extends Int32Array | Uint8Array | Uint16Array> {
+  a: T;
+  constructor(private readonly make: new (n: number) => T) {
+    this.a = new make(1 << 10);
+  }
+  set(i: number, x: number): void {
+    if (i >= this.a.length) {
+      const b = new this.make(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[i] = x;
+  }
+  get bytes(): number {
+    return this.a.byteLength;
   }
 }
 
 interface Replay {
   ex: Execution;
   divergence: Divergence | null;
+  completed: boolean; // the last step finished a system call
 }
 
 function start(variant: Variant, tc: TestCase): Replay {
-  return { ex: new Execution(variant, tc), divergence: null };
+  return { ex: new Execution(variant, tc), divergence: null, completed: false };
 }
 
 function advance(r: Replay, tid: number): void {
-  r.divergence = r.ex.advance(tid).divergence;
+  const { info, divergence } = r.ex.advance(tid);
+  r.divergence = divergence;
+  r.completed = info.result !== undefined;
 }
 
 // What the runner checks when no thread can run: a deadlock, else the
@@ -99,6 +136,14 @@ function settle(r: Replay): void {
 
 function fingerprint(r: Replay): [number, number] {
   return stateFingerprint(r.ex.k, r.ex.ref, r.ex.lockdep.signature());
+}
+
+// The process threads with an operation under way that the no-progress
+// promise covers, as a mask.
+function pendingMask(k: Kernel): number {
+  let m = 0;
+  for (const t of k.threads) if (t.kind === 'proc' && t.status !== DONE) m |= 1 << t.id;
+  return m & ~excusedMask(k);
 }
 
 // The path's thread choices as schedule entries: entry x picks the x-th
@@ -117,63 +162,89 @@ export function pathToSchedule(variant: Variant, tc: TestCase, path: number[]): 
   });
 }
 
+// The state graph as BFS leaves it: node i was first reached from
+// parent[i] by a step of tid[i]; every step taken is an edge, its tid
+// with COMPLETED set when it finished a system call.
+const COMPLETED = 0x80;
+interface Graph {
+  nodes: number;
+  parent: Int32Array;
+  tid: Uint8Array;
+  depth: Uint16Array;
+  expanded: Uint8Array; // 1 once the node's successors are known
+  enabled: Uint16Array; // threads runnable in the node, a mask
+  pending: Uint16Array; // pendingMask of the node
+  edges: number;
+  from: Int32Array;
+  to: Int32Array;
+  etid: Uint8Array;
+}
+
 export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): ExploreResult {
-  const seen = new FingerprintSet();
-  // node i: reached from node parent[i] by a step of thread tid[i]
-  let parent = new Int32Array(1 << 12);
-  let tidOf = new Uint8Array(1 << 12);
-  let depthOf = new Uint16Array(1 << 12);
+  const seen = new FingerprintTable();
+  const parent = new Columns(Int32Array);
+  const tidOf = new Columns(Uint8Array);
+  const depthOf = new Columns(Uint16Array);
+  const expanded = new Columns(Uint8Array);
+  const enabled = new Columns(Uint16Array);
+  const pending = new Columns(Uint16Array);
+  const from = new Columns(Int32Array);
+  const to = new Columns(Int32Array);
+  const etid = new Columns(Uint8Array);
   let nodes = 0;
+  let edges = 0;
   const addNode = (p: number, tid: number, depth: number): number => {
-    if (nodes === parent.length) {
-      const grow = <T extends Int32Array | Uint8Array | Uint16Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      parent = grow(parent);
-      tidOf = grow(tidOf);
-      depthOf = grow(depthOf);
-    }
-    parent[nodes] = p;
-    tidOf[nodes] = tid;
-    depthOf[nodes] = depth;
+    parent.set(nodes, p);
+    tidOf.set(nodes, tid);
+    depthOf.set(nodes, depth);
+    expanded.set(nodes, 0);
+    enabled.set(nodes, 0);
+    pending.set(nodes, 0);
     return nodes++;
+  };
+  const addEdge = (a: number, b: number, t: number): void => {
+    from.set(edges, a);
+    to.set(edges, b);
+    etid.set(edges, t);
+    edges++;
   };
   const pathOf = (i: number): number[] => {
     const out: number[] = [];
-    for (; i > 0; i = parent[i]) out.push(tidOf[i]);
+    for (; i > 0; i = parent.a[i]) out.push(tidOf.a[i]);
     return out.reverse();
   };
-  const stats: ExploreStats = { generated: 1, distinct: 1, depth: 0, queue: 0, steps: 0 };
+  const stats: ExploreStats = { generated: 1, distinct: 1, depth: 0, queue: 0, steps: 0, bytes: 0 };
+  const measure = (): number =>
+    (stats.bytes = seen.bytes + [parent, tidOf, depthOf, expanded, enabled, pending, from, to, etid].reduce((n, c) => n + c.bytes, 0));
   const replay = (path: number[]): Replay => {
     const r = start(variant, tc);
     for (const tid of path) advance(r, tid);
     stats.steps += path.length;
     return r;
   };
-  const finish = (stoppedBy: ExploreResult['stoppedBy'], divergence: Divergence | null, path: number[] | null): ExploreResult => {
+  const finish = (stoppedBy: ExploreResult['stoppedBy'], divergence: Divergence | null, path: number[] | null, lasso: Lasso | null = null, repeatFrom = -1): ExploreResult => {
     const n = stats.distinct;
-    return {
-      ...stats,
-      complete: stoppedBy === 'done',
-      stoppedBy,
-      divergence,
-      path,
-      schedule: path ? pathToSchedule(variant, tc, path) : null,
-      collisionProbability: (n * (n - 1)) / 2 / 2 ** 64,
-    };
+    measure();
+    let testCase: TestCase | null = null;
+    if (path) {
+      testCase = { ...tc, schedule: pathToSchedule(variant, tc, path), cycle: [] };
+      if (repeatFrom >= 0) testCase.repeatFrom = repeatFrom;
+    }
+    return { ...stats, complete: stoppedBy === 'done', stoppedBy, divergence, lasso, path, testCase, collisionProbability: (n * (n - 1)) / 2 / 2 ** 64 };
   };
 
   const root = start(variant, tc);
   const [h0, l0] = fingerprint(root);
-  seen.add(h0, l0);
+  seen.add(h0, l0, 0);
   addNode(-1, 0, 0);
   let cut = false; // a state at the depth bound had successors
   for (let head = 0; head < nodes; head++) {
     stats.queue = nodes - head - 1;
-    stats.depth = depthOf[head];
-    if ((head & 255) === 0) opts.onProgress?.(stats);
+    stats.depth = depthOf.a[head];
+    if ((head & 255) === 0) {
+      opts.onProgress?.(stats);
+      if (opts.maxBytes && measure() > opts.maxBytes) return finish('max-bytes', null, null);
+    }
     const path = pathOf(head);
     const here = replay(path);
     const ids = here.ex.runnableIds();
@@ -182,10 +253,13 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
       if (here.divergence) return finish('divergence', { ...here.divergence, step: Math.max(0, path.length - 1) }, path);
       continue;
     }
-    if (depthOf[head] >= opts.depth) {
+    if (depthOf.a[head] >= opts.depth) {
       cut = true;
       continue;
     }
+    expanded.a[head] = 1;
+    enabled.a[head] = ids.reduce((m, id) => m | (1 << id), 0);
+    pending.a[head] = pendingMask(here.ex.k);
     for (const [j, tid] of ids.entries()) {
       const r = j === 0 ? here : replay(path);
       advance(r, tid);
@@ -194,9 +268,11 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
       const childPath = [...path, tid];
       if (r.divergence) return finish('divergence', { ...r.divergence, step: childPath.length - 1 }, childPath);
       const [hi, lo] = fingerprint(r);
-      if (!seen.add(hi, lo)) continue;
+      const old = seen.add(hi, lo, nodes);
+      addEdge(head, old < 0 ? nodes : old, tid | (r.completed ? COMPLETED : 0));
+      if (old >= 0) continue;
       stats.distinct++;
-      addNode(head, tid, depthOf[head] + 1);
+      addNode(head, tid, depthOf.a[head] + 1);
       if (stats.distinct >= opts.maxStates) {
         opts.onProgress?.(stats);
         return finish('max-states', null, null);
@@ -205,19 +281,204 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
   }
   stats.queue = 0;
   opts.onProgress?.(stats);
+  const graph: Graph = {
+    nodes, parent: parent.a, tid: tidOf.a, depth: depthOf.a, expanded: expanded.a, enabled: enabled.a, pending: pending.a,
+    edges, from: from.a, to: to.a, etid: etid.a,
+  };
+  const found = findLasso(graph, root.ex.k.threads.length);
+  if (found) {
+    const stem = pathOf(found.entry);
+    // The schedule entries of a repetition are relative to the thread that
+    // ran last, so the repeated part must follow a step of the thread the
+    // loop ends with: the loop is written twice unless the stem already
+    // ends with that thread.
+    const twice = (stem.length ? stem[stem.length - 1] : 0) !== found.loop[found.loop.length - 1];
+    const path = twice ? [...stem, ...found.loop, ...found.loop] : [...stem, ...found.loop];
+    const repeatFrom = twice ? stem.length + found.loop.length : stem.length;
+    const res = finish('divergence', null, path, null, repeatFrom);
+    const run = runTestCase(variant, res.testCase!);
+    if (run.divergence?.class !== 'no-progress') {
+      throw new Error(`explore: the runner does not confirm the lasso the explorer found (${run.divergence?.class ?? 'no divergence'})`);
+    }
+    const pendingName = root.ex.k.threads[found.thread].name;
+    return { ...res, divergence: run.divergence, lasso: { stem: stem.length, loop: found.loop.length, pending: pendingName } };
+  }
   return finish(cut ? 'depth' : 'done', null, null);
 }
 
+// ---- liveness: fair cycles ----
+
+interface FoundLasso {
+  thread: number; // whose operation stays pending
+  entry: number; // node where the loop starts, nearest the initial state
+  loop: number[]; // thread ids, from entry back to entry
+}
+
+// A no-progress lasso: a cycle of expanded states in which process thread
+// p has an operation pending throughout and never completes it, and every
+// thread either runs somewhere in the cycle or is not runnable somewhere
+// in it (weak fairness).  Such a cycle exists iff some strongly connected
+// component of the graph restricted to p's pending states, without p's
+// completing steps, has an edge and meets that condition for every
+// thread: a cycle can then take every edge and visit every state of it.
+// Returns the one whose entry is nearest the initial state.
+function findLasso(g: Graph, nthreads: number): FoundLasso | null {
+  // CSR adjacency over all edges
+  const first = new Int32Array(g.nodes + 1);
+  for (let e = 0; e < g.edges; e++) first[g.from[e] + 1]++;
+  for (let i = 0; i < g.nodes; i++) first[i + 1] += first[i];
+  const adj = new Int32Array(g.edges);
+  const fill = first.slice(0, g.nodes);
+  for (let e = 0; e < g.edges; e++) adj[fill[g.from[e]]++] = e;
+
+  const all = (1 << nthreads) - 1;
+  let best: { thread: number; comp: Int32Array; c: number; entry: number } | null = null;
+  for (let p = 0; p < nthreads; p++) {
+    const bit = 1 << p;
+    const inGraph = (v: number): boolean => g.expanded[v] === 1 && (g.pending[v] & bit) !== 0;
+    const allowed = (e: number): boolean => inGraph(g.to[e]) && !((g.etid[e] & 0x7f) === p && (g.etid[e] & COMPLETED) !== 0);
+    const comp = strongComponents(g, first, adj, inGraph, allowed);
+    // per component: threads that run on an inner edge, threads not runnable somewhere
+    const ran = new Map<number, number>();
+    const idle = new Map<number, number>();
+    const entry = new Map<number, number>();
+    for (let v = 0; v < g.nodes; v++) {
+      const c = comp[v];
+      if (c < 0) continue;
+      idle.set(c, (idle.get(c) ?? 0) | (~g.enabled[v] & all));
+      const e0 = entry.get(c);
+      if (e0 === undefined || g.depth[v] < g.depth[e0]) entry.set(c, v);
+      for (let j = first[v]; j < first[v + 1]; j++) {
+        const e = adj[j];
+        if (allowed(e) && comp[g.to[e]] === c) ran.set(c, (ran.get(c) ?? 0) | (1 << (g.etid[e] & 0x7f)));
+      }
+    }
+    for (const [c, r] of ran) {
+      if (((r | idle.get(c)!) & all) !== all) continue;
+      const v = entry.get(c)!;
+      if (!best || g.depth[v] < g.depth[best.entry]) best = { thread: p, comp, c, entry: v };
+    }
+  }
+  if (!best) return null;
+  return { thread: best.thread, entry: best.entry, loop: fairLoop(g, first, adj, best.comp, best.c, best.entry, best.thread, nthreads) };
+}
+
+// Tarjan's algorithm, iterative, over the nodes `inGraph` admits and the
+// edges `allowed` admits; comp[v] is v's component, -1 outside.
+function strongComponents(g: Graph, first: Int32Array, adj: Int32Array, inGraph: (v: number) => boolean, allowed: (e: number) => boolean): Int32Array {
+  const n = g.nodes;
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const comp = new Int32Array(n).fill(-1);
+  const onStack = new Uint8Array(n);
+  const stack: number[] = [];
+  const call: number[] = []; // node, next adjacency position
+  let counter = 0;
+  let comps = 0;
+  for (let s = 0; s < n; s++) {
+    if (index[s] >= 0 || !inGraph(s)) continue;
+    call.push(s, first[s]);
+    index[s] = low[s] = counter++;
+    stack.push(s);
+    onStack[s] = 1;
+    while (call.length) {
+      const v = call[call.length - 2];
+      const j = call[call.length - 1];
+      if (j < first[v + 1]) {
+        call[call.length - 1] = j + 1;
+        const e = adj[j];
+        if (!allowed(e)) continue;
+        const w = g.to[e];
+        if (index[w] < 0) {
+          index[w] = low[w] = counter++;
+          stack.push(w);
+          onStack[w] = 1;
+          call.push(w, first[w]);
+        } else if (onStack[w]) low[v] = Math.min(low[v], index[w]);
+        continue;
+      }
+      call.length -= 2;
+      if (call.length) {
+        const u = call[call.length - 2];
+        low[u] = Math.min(low[u], low[v]);
+      }
+      if (low[v] === index[v]) {
+        for (;;) {
+          const w = stack.pop()!;
+          onStack[w] = 0;
+          comp[w] = comps;
+          if (w === v) break;
+        }
+        comps++;
+      }
+    }
+  }
+  return comp;
+}
+
+// A cycle through `entry` inside component c that is fair: it goes, by
+// shortest paths, to the nearest state or step that covers a thread not
+// yet covered (not runnable there, or running), until all are, and back.
+function fairLoop(g: Graph, first: Int32Array, adj: Int32Array, comp: Int32Array, c: number, entry: number, p: number, nthreads: number): number[] {
+  const all = (1 << nthreads) - 1;
+  const allowed = (e: number): boolean => comp[g.to[e]] === c && !((g.etid[e] & 0x7f) === p && (g.etid[e] & COMPLETED) !== 0);
+  let covered = ~g.enabled[entry] & all;
+  const loop: number[] = [];
+  let at = entry;
+  // shortest path from `at` to the first node where `goal` holds of an edge taken from it
+  const walk = (goal: (e: number) => boolean): void => {
+    const via = new Map<number, number>([[at, -1]]); // node -> edge that reached it
+    let frontier = [at];
+    while (frontier.length) {
+      const next: number[] = [];
+      for (const v of frontier) {
+        for (let j = first[v]; j < first[v + 1]; j++) {
+          const e = adj[j];
+          if (!allowed(e)) continue;
+          if (goal(e)) {
+            const steps: number[] = [e];
+            for (let u = v; via.get(u)! >= 0; u = g.from[via.get(u)!]) steps.push(via.get(u)!);
+            for (const s of steps.reverse()) {
+              loop.push(g.etid[s] & 0x7f);
+              covered |= (1 << (g.etid[s] & 0x7f)) | (~g.enabled[g.to[s]] & all);
+            }
+            at = g.to[e];
+            return;
+          }
+          if (!via.has(g.to[e])) {
+            via.set(g.to[e], e);
+            next.push(g.to[e]);
+          }
+        }
+      }
+      frontier = next;
+    }
+    throw new Error('explore: a fair component without the cycle it promises');
+  };
+  while ((covered & all) !== all) {
+    walk((e) => (((1 << (g.etid[e] & 0x7f)) | (~g.enabled[g.to[e]] & all)) & ~covered) !== 0);
+  }
+  if (loop.length === 0 || at !== entry) walk((e) => g.to[e] === entry);
+  return loop;
+}
+
 // ---- scenarios: test cases with the schedule left open ----
+//
+// A scenario file is a test case without schedule or cycle, plus `about`.
+// An op may be left open as {"oneOf": [op, ...]}: the scenario then stands
+// for every combination of the choices, each explored in full.
 
 export const SCENARIO_DIR = new URL('../scenarios/', import.meta.url);
+
+const MAX_CHOICES = 64; // combinations of open ops in one scenario
 
 export class ScenarioError extends Error {}
 
 export interface Scenario {
   name: string;
   about: string;
-  testCase: TestCase;
+  // one test case per combination of the open ops, with what was chosen
+  cases: { choice: string; testCase: TestCase }[];
 }
 
 export function scenarioNames(): string[] {
@@ -226,11 +487,86 @@ export function scenarioNames(): string[] {
 
 export function loadScenario(name: string): Scenario {
   if (!scenarioNames().includes(name)) throw new ScenarioError(`unknown scenario "${name}" (known: ${scenarioNames().join(', ')})`);
-  const raw = JSON.parse(readFileSync(new URL(`${name}.json`, SCENARIO_DIR), 'utf8')) as Record<string, unknown>;
-  const { about, ...tc } = raw;
+  let raw: Record<string, unknown>;
   try {
-    return { name, about: String(about ?? ''), testCase: parseTestCase({ ...tc, schedule: [], cycle: [] }, `scenario ${name}`) };
+    raw = JSON.parse(readFileSync(new URL(`${name}.json`, SCENARIO_DIR), 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new ScenarioError(`scenario ${name}: ${(e as Error).message}`);
+  }
+  const { about, ...tc } = raw;
+  // every combination of the open ops: [thread, op index, alternative] per choice made
+  let combos: { threads: unknown[]; choice: string[] }[] = [{ threads: [], choice: [] }];
+  const threads = Array.isArray(tc.threads) ? tc.threads : [];
+  threads.forEach((t, ti) => {
+    const ops = (t as { ops?: unknown }).ops;
+    let partial: { ops: unknown[]; choice: string[] }[] = [{ ops: [], choice: [] }];
+    for (const [oi, op] of (Array.isArray(ops) ? ops : []).entries()) {
+      const alts = op && typeof op === 'object' && 'oneOf' in op ? (op as { oneOf: unknown }).oneOf : [op];
+      if (!Array.isArray(alts) || alts.length === 0) throw new ScenarioError(`scenario ${name}: threads[${ti}].ops[${oi}].oneOf: expected a non-empty array of ops`);
+      partial = partial.flatMap((p) => alts.map((a) => ({ ops: [...p.ops, a], choice: alts.length > 1 ? [...p.choice, `T${ti} op ${oi}: ${JSON.stringify(a)}`] : p.choice })));
+      if (partial.length > MAX_CHOICES) throw new ScenarioError(`scenario ${name}: more than ${MAX_CHOICES} combinations of open ops`);
+    }
+    combos = combos.flatMap((c) => partial.map((p) => ({ threads: [...c.threads, { ...(t as object), ops: p.ops }], choice: [...c.choice, ...p.choice] })));
+    if (combos.length > MAX_CHOICES) throw new ScenarioError(`scenario ${name}: more than ${MAX_CHOICES} combinations of open ops`);
+  });
+  try {
+    return {
+      name,
+      about: String(about ?? ''),
+      cases: combos.map((c) => ({ choice: c.choice.join('; '), testCase: parseTestCase({ ...tc, threads: Array.isArray(tc.threads) ? c.threads : tc.threads, schedule: [], cycle: [] }, `scenario ${name}`) })),
+    };
   } catch (e) {
     throw new ScenarioError((e as Error).message);
   }
+}
+
+export interface ScenarioResult extends ExploreResult {
+  choice: string | null; // the combination of open ops the divergence needs
+}
+
+// Every combination of the scenario's open ops, explored in full; the
+// divergence reported is the shortest over all of them.  Statistics are
+// summed, max-states is a budget for all together.
+export function exploreScenario(variant: Variant, sc: Scenario, opts: ExploreOptions): ScenarioResult {
+  const runs: { r: ExploreResult; choice: string }[] = [];
+  let distinct = 0;
+  for (const c of sc.cases) {
+    const r = explore(variant, c.testCase, { ...opts, maxStates: opts.maxStates - distinct });
+    runs.push({ r, choice: c.choice });
+    distinct += r.distinct;
+    if (r.stoppedBy === 'max-states' || r.stoppedBy === 'max-bytes') break;
+  }
+  const found = runs.filter((x) => x.r.divergence).sort((a, b) => a.r.path!.length - b.r.path!.length)[0];
+  const unfinished = runs.find((x) => x.r.stoppedBy !== 'done' && x.r.stoppedBy !== 'divergence');
+  const base = found ?? unfinished ?? runs[0];
+  const sum = (f: (r: ExploreResult) => number): number => runs.reduce((n, x) => n + f(x.r), 0);
+  return {
+    ...base.r,
+    choice: found?.choice || null,
+    generated: sum((r) => r.generated),
+    distinct,
+    steps: sum((r) => r.steps),
+    depth: Math.max(...runs.map((x) => x.r.depth)),
+    bytes: Math.max(...runs.map((x) => x.r.bytes)),
+    complete: runs.length === sc.cases.length && runs.every((x) => x.r.complete),
+    collisionProbability: sum((r) => r.collisionProbability),
+  };
+}
+
+export interface Shortest {
+  scenario: string;
+  length: number; // steps of the trace, a lasso's loop written out as the replay runs it
+  result: ScenarioResult;
+}
+
+// The shortest counterexample of an accepted class any shipped scenario
+// has, or null: the yardstick for a shrunk fuzz trace.
+export function shortestOverScenarios(variant: Variant, accept: (cls: string) => boolean, opts: ExploreOptions): Shortest | null {
+  let best: Shortest | null = null;
+  for (const name of scenarioNames()) {
+    const r = exploreScenario(variant, loadScenario(name), opts);
+    if (!r.divergence || !accept(r.divergence.class)) continue;
+    if (!best || r.path!.length < best.length) best = { scenario: name, length: r.path!.length, result: r };
+  }
+  return best;
 }

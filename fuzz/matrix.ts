@@ -11,6 +11,7 @@ import { CLEAN_VARIANTS, KNOWN_BUGS, findVariant, type FlagName } from '../model
 import { GENERIC_CLASSES, type DivergenceClass } from '../properties/classes.ts';
 import { guidedCounterexample, searchGuided, type Found } from './guided.ts';
 import type { Counterexample } from './corpus.ts';
+import { shortestOverScenarios } from './explore.ts';
 
 export interface MatrixOptions {
   seed: number;
@@ -26,7 +27,8 @@ export interface MatrixRow {
   class: DivergenceClass | null;
   ms: number | null; // from the row's start to the first divergence of `class`
   shrunkLength: number | null; // steps of the shrunk counterexample
-  minimalLength: number | null; // BFS-minimal steps, once the explorer gives them
+  minimalLength: number | null; // steps of the explorer's shortest trace of `class` on a shipped scenario
+  minimalScenario: string | null; // the scenario it is on
   runs: number; // test cases run
   classes: { class: DivergenceClass; run: number; ms: number }[]; // every class met, in order
   expectedClasses: string[]; // what the seed's reviewers would call it
@@ -37,6 +39,10 @@ export interface RowResult {
   row: MatrixRow;
   counterexample: Counterexample | null;
 }
+
+// The explorer's bounds for minimalLength: every shipped scenario is far
+// inside them.
+const EXPLORE_BOUNDS = { depth: 400, maxStates: 500_000 };
 
 export function matrixIds(): string[] {
   return [...KNOWN_BUGS.map((b) => b.id), ...CLEAN_VARIANTS.map((v) => v.name)];
@@ -61,6 +67,7 @@ export function runMatrixRow(id: string, opts: MatrixOptions): RowResult {
   const cls = mechanism(r.found) ?? met[0]?.divergence.class ?? null;
   const counterexample: Counterexample | null = cls ? guidedCounterexample(variant, r.found.get(cls)!, seed) : null;
   const expectedClasses = bug ? bug.expect : [];
+  const minimal = cls ? shortestOverScenarios(variant, (c) => c === cls, EXPLORE_BOUNDS) : null;
   const row: MatrixRow = {
     id,
     variant: bug ? bug.base : id,
@@ -70,7 +77,8 @@ export function runMatrixRow(id: string, opts: MatrixOptions): RowResult {
     class: cls,
     ms: cls ? r.found.get(cls)!.atMs : null,
     shrunkLength: counterexample ? counterexample.length : null,
-    minimalLength: null,
+    minimalLength: minimal?.length ?? null,
+    minimalScenario: minimal?.scenario ?? null,
     runs: r.runs,
     classes: met.map((f) => ({ class: f.divergence.class, run: f.atRun, ms: f.atMs })),
     expectedClasses,
