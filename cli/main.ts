@@ -325,7 +325,7 @@ function cmdExplore(argv: string[]): number {
     const d = r.divergence;
     results.push({ scenario: sc.name, ...stats, ms: Date.now() - t0, divergence: d ? { class: d.class, message: d.message, step: d.step, length: path!.length, file } : null });
     if (!values.json) {
-      const shape = r.lasso ? `lasso: a ${r.lasso.stem}-step stem, then a ${r.lasso.loop}-step loop forever` : `at step ${d?.step} (shortest)`;
+      const shape = r.lasso ? `lasso: a stem of ${r.lasso.stem} steps, then a loop of ${r.lasso.loop} forever` : `at step ${d?.step} (shortest)`;
       const choice = r.choice ? `\n${' '.repeat(28)} with ${r.choice}` : '';
       const what = d ? `${red(d.class)} ${shape}` : r.complete ? green('complete, clean') : `${r.stoppedBy} bound reached, clean so far`;
       console.log(`${sc.name.padEnd(28)} ${what}   ${r.distinct} distinct / ${r.generated} generated states, depth ${r.depth}, ${Date.now() - t0} ms, collision probability ${r.collisionProbability.toExponential(1)}`);
