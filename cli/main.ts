@@ -10,7 +10,7 @@ import { TestCaseError, formatOp } from '../models/testcase.ts';
 import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.ts';
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, makeCounterexample, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
-import { exploreScenario, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
+import { EXPLORE_DEFAULTS, exploreScenario, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
 import { benchExplore, benchSteps } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
@@ -304,9 +304,9 @@ function cmdExplore(argv: string[]): number {
   if (!values.variant) throw new UsageError('explore: give --variant V');
   const variant = findVariant(values.variant);
   const scenarios = (values.scenario ?? scenarioNames()).map(loadScenario);
-  const depth = intOption('depth', values.depth, 400, 1);
-  const maxStates = intOption('max-states', values['max-states'], 2_000_000, 1);
-  const maxBytes = intOption('max-memory', values['max-memory'], 4096, 1) * 2 ** 20;
+  const depth = intOption('depth', values.depth, EXPLORE_DEFAULTS.depth, 1);
+  const maxStates = intOption('max-states', values['max-states'], EXPLORE_DEFAULTS.maxStates, 1);
+  const maxBytes = intOption('max-memory', values['max-memory'], EXPLORE_DEFAULTS.maxMiB, 1) * 2 ** 20;
   const out = values.out ?? 'corpus';
   const results = [];
   for (const sc of scenarios) {

@@ -4,7 +4,7 @@
 
 import fc from 'fast-check';
 import { VARIANTS, findVariant } from '../models/variants/index.ts';
-import { exploreScenario, loadScenario } from './explore.ts';
+import { EXPLORE_DEFAULTS, exploreScenario, loadScenario } from './explore.ts';
 import { arbTestCase } from './arbitraries.ts';
 import { runTestCase } from './lockstep.ts';
 
@@ -39,10 +39,9 @@ export interface ExploreBench {
 export function benchExplore(variant = 'mapdirect-fixed', scenario = 'mapdirect-fault-vs-timeout'): ExploreBench {
   const v = findVariant(variant);
   const sc = loadScenario(scenario);
-  const opts = { depth: 400, maxStates: 2_000_000 };
-  exploreScenario(v, sc, opts); // warm up the JIT
+  exploreScenario(v, sc, EXPLORE_DEFAULTS); // warm up the JIT
   const t0 = process.hrtime.bigint();
-  const r = exploreScenario(v, sc, opts);
+  const r = exploreScenario(v, sc, EXPLORE_DEFAULTS);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   return {
     exploreStatesPerSecond: Math.round(r.distinct / seconds),

@@ -26,6 +26,10 @@ export interface ExploreOptions {
   onProgress?: (s: ExploreStats) => void;
 }
 
+// The bounds `daxcheck explore` uses unless told otherwise; every shipped
+// scenario is far inside them.
+export const EXPLORE_DEFAULTS = { depth: 400, maxStates: 2_000_000, maxMiB: 4096 };
+
 export interface ExploreStats {
   generated: number; // states reached, with repeats
   distinct: number;
@@ -162,16 +166,14 @@ export function pathToSchedule(variant: Variant, tc: TestCase, path: number[]): 
   });
 }
 
-// The state graph as BFS leaves it: node i was first reached from
-// parent[i] by a step of tid[i]; every step taken is an edge, its tid
-// with COMPLETED set when it finished a system call.
+// The state graph as BFS leaves it, for the lasso search: every step
+// taken is an edge, its thread with COMPLETED set when it finished a
+// system call.  A node was expanded iff some thread could run in it
+// (enabled is 0 for the others).
 const COMPLETED = 0x80;
 interface Graph {
   nodes: number;
-  parent: Int32Array;
-  tid: Uint8Array;
   depth: Uint16Array;
-  expanded: Uint8Array; // 1 once the node's successors are known
   enabled: Uint16Array; // threads runnable in the node, a mask
   pending: Uint16Array; // pendingMask of the node
   edges: number;
@@ -180,12 +182,14 @@ interface Graph {
   etid: Uint8Array;
 }
 
+const stepTid = (g: Graph, e: number): number => g.etid[e] & ~COMPLETED;
+const completes = (g: Graph, e: number, p: number): boolean => g.etid[e] === (p | COMPLETED);
+
 export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): ExploreResult {
   const seen = new FingerprintTable();
   const parent = new Columns(Int32Array);
   const tidOf = new Columns(Uint8Array);
   const depthOf = new Columns(Uint16Array);
-  const expanded = new Columns(Uint8Array);
   const enabled = new Columns(Uint16Array);
   const pending = new Columns(Uint16Array);
   const from = new Columns(Int32Array);
@@ -197,7 +201,6 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
     parent.set(nodes, p);
     tidOf.set(nodes, tid);
     depthOf.set(nodes, depth);
-    expanded.set(nodes, 0);
     enabled.set(nodes, 0);
     pending.set(nodes, 0);
     return nodes++;
@@ -215,14 +218,14 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
   };
   const stats: ExploreStats = { generated: 1, distinct: 1, depth: 0, queue: 0, steps: 0, bytes: 0 };
   const measure = (): number =>
-    (stats.bytes = seen.bytes + [parent, tidOf, depthOf, expanded, enabled, pending, from, to, etid].reduce((n, c) => n + c.bytes, 0));
+    (stats.bytes = seen.bytes + [parent, tidOf, depthOf, enabled, pending, from, to, etid].reduce((n, c) => n + c.bytes, 0));
   const replay = (path: number[]): Replay => {
     const r = start(variant, tc);
     for (const tid of path) advance(r, tid);
     stats.steps += path.length;
     return r;
   };
-  const finish = (stoppedBy: ExploreResult['stoppedBy'], divergence: Divergence | null, path: number[] | null, lasso: Lasso | null = null, repeatFrom = -1): ExploreResult => {
+  const finish = (stoppedBy: ExploreResult['stoppedBy'], divergence: Divergence | null, path: number[] | null, repeatFrom = -1): ExploreResult => {
     const n = stats.distinct;
     measure();
     let testCase: TestCase | null = null;
@@ -230,7 +233,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
       testCase = { ...tc, schedule: pathToSchedule(variant, tc, path), cycle: [] };
       if (repeatFrom >= 0) testCase.repeatFrom = repeatFrom;
     }
-    return { ...stats, complete: stoppedBy === 'done', stoppedBy, divergence, lasso, path, testCase, collisionProbability: (n * (n - 1)) / 2 / 2 ** 64 };
+    return { ...stats, complete: stoppedBy === 'done', stoppedBy, divergence, lasso: null, path, testCase, collisionProbability: (n * (n - 1)) / 2 / 2 ** 64 };
   };
 
   const root = start(variant, tc);
@@ -257,7 +260,6 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
       cut = true;
       continue;
     }
-    expanded.a[head] = 1;
     enabled.a[head] = ids.reduce((m, id) => m | (1 << id), 0);
     pending.a[head] = pendingMask(here.ex.k);
     for (const [j, tid] of ids.entries()) {
@@ -281,10 +283,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
   }
   stats.queue = 0;
   opts.onProgress?.(stats);
-  const graph: Graph = {
-    nodes, parent: parent.a, tid: tidOf.a, depth: depthOf.a, expanded: expanded.a, enabled: enabled.a, pending: pending.a,
-    edges, from: from.a, to: to.a, etid: etid.a,
-  };
+  const graph: Graph = { nodes, depth: depthOf.a, enabled: enabled.a, pending: pending.a, edges, from: from.a, to: to.a, etid: etid.a };
   const found = findLasso(graph, root.ex.k.threads.length);
   if (found) {
     const stem = pathOf(found.entry);
@@ -295,7 +294,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
     const twice = (stem.length ? stem[stem.length - 1] : 0) !== found.loop[found.loop.length - 1];
     const path = twice ? [...stem, ...found.loop, ...found.loop] : [...stem, ...found.loop];
     const repeatFrom = twice ? stem.length + found.loop.length : stem.length;
-    const res = finish('divergence', null, path, null, repeatFrom);
+    const res = finish('divergence', null, path, repeatFrom);
     const run = runTestCase(variant, res.testCase!);
     if (run.divergence?.class !== 'no-progress') {
       throw new Error(`explore: the runner does not confirm the lasso the explorer found (${run.divergence?.class ?? 'no divergence'})`);
@@ -332,11 +331,11 @@ function findLasso(g: Graph, nthreads: number): FoundLasso | null {
   for (let e = 0; e < g.edges; e++) adj[fill[g.from[e]]++] = e;
 
   const all = (1 << nthreads) - 1;
-  let best: { thread: number; comp: Int32Array; c: number; entry: number } | null = null;
+  let best: { thread: number; inner: (e: number) => boolean; entry: number } | null = null;
   for (let p = 0; p < nthreads; p++) {
     const bit = 1 << p;
-    const inGraph = (v: number): boolean => g.expanded[v] === 1 && (g.pending[v] & bit) !== 0;
-    const allowed = (e: number): boolean => inGraph(g.to[e]) && !((g.etid[e] & 0x7f) === p && (g.etid[e] & COMPLETED) !== 0);
+    const inGraph = (v: number): boolean => g.enabled[v] !== 0 && (g.pending[v] & bit) !== 0;
+    const allowed = (e: number): boolean => inGraph(g.to[e]) && !completes(g, e, p);
     const comp = strongComponents(g, first, adj, inGraph, allowed);
     // per component: threads that run on an inner edge, threads not runnable somewhere
     const ran = new Map<number, number>();
@@ -350,17 +349,17 @@ function findLasso(g: Graph, nthreads: number): FoundLasso | null {
       if (e0 === undefined || g.depth[v] < g.depth[e0]) entry.set(c, v);
       for (let j = first[v]; j < first[v + 1]; j++) {
         const e = adj[j];
-        if (allowed(e) && comp[g.to[e]] === c) ran.set(c, (ran.get(c) ?? 0) | (1 << (g.etid[e] & 0x7f)));
+        if (allowed(e) && comp[g.to[e]] === c) ran.set(c, (ran.get(c) ?? 0) | (1 << stepTid(g, e)));
       }
     }
     for (const [c, r] of ran) {
       if (((r | idle.get(c)!) & all) !== all) continue;
       const v = entry.get(c)!;
-      if (!best || g.depth[v] < g.depth[best.entry]) best = { thread: p, comp, c, entry: v };
+      if (!best || g.depth[v] < g.depth[best.entry]) best = { thread: p, inner: (e) => allowed(e) && comp[g.to[e]] === c, entry: v };
     }
   }
   if (!best) return null;
-  return { thread: best.thread, entry: best.entry, loop: fairLoop(g, first, adj, best.comp, best.c, best.entry, best.thread, nthreads) };
+  return { thread: best.thread, entry: best.entry, loop: fairLoop(g, first, adj, best.inner, best.entry, all) };
 }
 
 // Tarjan's algorithm, iterative, over the nodes `inGraph` admits and the
@@ -416,12 +415,12 @@ function strongComponents(g: Graph, first: Int32Array, adj: Int32Array, inGraph:
   return comp;
 }
 
-// A cycle through `entry` inside component c that is fair: it goes, by
-// shortest paths, to the nearest state or step that covers a thread not
-// yet covered (not runnable there, or running), until all are, and back.
-function fairLoop(g: Graph, first: Int32Array, adj: Int32Array, comp: Int32Array, c: number, entry: number, p: number, nthreads: number): number[] {
-  const all = (1 << nthreads) - 1;
-  const allowed = (e: number): boolean => comp[g.to[e]] === c && !((g.etid[e] & 0x7f) === p && (g.etid[e] & COMPLETED) !== 0);
+// A cycle through `entry` over the component's inner edges that is fair:
+// it goes, by shortest paths, to the nearest step that covers a thread not
+// yet covered (runs it, or reaches a state where it cannot run), until all
+// are, and back.
+function fairLoop(g: Graph, first: Int32Array, adj: Int32Array, inner: (e: number) => boolean, entry: number, all: number): number[] {
+  const covers = (e: number): number => (1 << stepTid(g, e)) | (~g.enabled[g.to[e]] & all);
   let covered = ~g.enabled[entry] & all;
   const loop: number[] = [];
   let at = entry;
@@ -434,13 +433,13 @@ function fairLoop(g: Graph, first: Int32Array, adj: Int32Array, comp: Int32Array
       for (const v of frontier) {
         for (let j = first[v]; j < first[v + 1]; j++) {
           const e = adj[j];
-          if (!allowed(e)) continue;
+          if (!inner(e)) continue;
           if (goal(e)) {
             const steps: number[] = [e];
             for (let u = v; via.get(u)! >= 0; u = g.from[via.get(u)!]) steps.push(via.get(u)!);
             for (const s of steps.reverse()) {
-              loop.push(g.etid[s] & 0x7f);
-              covered |= (1 << (g.etid[s] & 0x7f)) | (~g.enabled[g.to[s]] & all);
+              loop.push(stepTid(g, s));
+              covered |= covers(s);
             }
             at = g.to[e];
             return;
@@ -456,7 +455,7 @@ function fairLoop(g: Graph, first: Int32Array, adj: Int32Array, comp: Int32Array
     throw new Error('explore: a fair component without the cycle it promises');
   };
   while ((covered & all) !== all) {
-    walk((e) => (((1 << (g.etid[e] & 0x7f)) | (~g.enabled[g.to[e]] & all)) & ~covered) !== 0);
+    walk((e) => (covers(e) & ~covered) !== 0);
   }
   if (loop.length === 0 || at !== entry) walk((e) => g.to[e] === entry);
   return loop;
@@ -494,20 +493,30 @@ export function loadScenario(name: string): Scenario {
     throw new ScenarioError(`scenario ${name}: ${(e as Error).message}`);
   }
   const { about, ...tc } = raw;
-  // every combination of the open ops: [thread, op index, alternative] per choice made
-  let combos: { threads: unknown[]; choice: string[] }[] = [{ threads: [], choice: [] }];
-  const threads = Array.isArray(tc.threads) ? tc.threads : [];
+  const threads = Array.isArray(tc.threads) ? (tc.threads as { ops?: unknown }[]) : [];
+  // the open ops, in file order; the last one's choice varies fastest
+  const open: { ti: number; oi: number; alts: unknown[] }[] = [];
   threads.forEach((t, ti) => {
-    const ops = (t as { ops?: unknown }).ops;
-    let partial: { ops: unknown[]; choice: string[] }[] = [{ ops: [], choice: [] }];
-    for (const [oi, op] of (Array.isArray(ops) ? ops : []).entries()) {
-      const alts = op && typeof op === 'object' && 'oneOf' in op ? (op as { oneOf: unknown }).oneOf : [op];
+    (Array.isArray(t?.ops) ? t.ops : []).forEach((op: unknown, oi: number) => {
+      if (!op || typeof op !== 'object' || !('oneOf' in op)) return;
+      const alts = (op as { oneOf: unknown }).oneOf;
       if (!Array.isArray(alts) || alts.length === 0) throw new ScenarioError(`scenario ${name}: threads[${ti}].ops[${oi}].oneOf: expected a non-empty array of ops`);
-      partial = partial.flatMap((p) => alts.map((a) => ({ ops: [...p.ops, a], choice: alts.length > 1 ? [...p.choice, `T${ti} op ${oi}: ${JSON.stringify(a)}`] : p.choice })));
-      if (partial.length > MAX_CHOICES) throw new ScenarioError(`scenario ${name}: more than ${MAX_CHOICES} combinations of open ops`);
+      open.push({ ti, oi, alts });
+    });
+  });
+  const count = open.reduce((n, o) => n * o.alts.length, 1);
+  if (count > MAX_CHOICES) throw new ScenarioError(`scenario ${name}: more than ${MAX_CHOICES} combinations of open ops`);
+  const combos = Array.from({ length: count }, (_, i) => {
+    const chosen = threads.map((t) => ({ ...t, ops: Array.isArray(t?.ops) ? [...t.ops] : t?.ops }));
+    const choice: string[] = [];
+    for (let j = open.length - 1; j >= 0; j--) {
+      const { ti, oi, alts } = open[j];
+      const a = alts[i % alts.length];
+      i = Math.floor(i / alts.length);
+      (chosen[ti].ops as unknown[])[oi] = a;
+      if (alts.length > 1) choice.unshift(`T${ti} op ${oi}: ${JSON.stringify(a)}`);
     }
-    combos = combos.flatMap((c) => partial.map((p) => ({ threads: [...c.threads, { ...(t as object), ops: p.ops }], choice: [...c.choice, ...p.choice] })));
-    if (combos.length > MAX_CHOICES) throw new ScenarioError(`scenario ${name}: more than ${MAX_CHOICES} combinations of open ops`);
+    return { threads: chosen, choice };
   });
   try {
     return {

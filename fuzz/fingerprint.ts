@@ -96,21 +96,23 @@ class Hasher {
   }
 }
 
-export function stateKey(k: Kernel, ref: Reference): string {
+function hashState(k: Kernel, ref: Reference): Hasher {
   const h = new Hasher(k);
   h.value(k);
   h.num(-1);
   h.value(ref);
+  return h;
+}
+
+export function stateKey(k: Kernel, ref: Reference): string {
+  const h = hashState(k, ref);
   return `${(h.a >>> 0).toString(16)}${(h.b >>> 0).toString(16)}`;
 }
 
 // The same hash as two 32-bit words, with extra state (the lock-order
 // graph, which lives in Maps the walk leaves out) mixed in.
 export function stateFingerprint(k: Kernel, ref: Reference, extra: string): [number, number] {
-  const h = new Hasher(k);
-  h.value(k);
-  h.num(-1);
-  h.value(ref);
+  const h = hashState(k, ref);
   h.num(-2);
   h.str(extra);
   return [h.a >>> 0, h.b >>> 0];

@@ -11,7 +11,7 @@ import { CLEAN_VARIANTS, KNOWN_BUGS, findVariant, type FlagName } from '../model
 import { GENERIC_CLASSES, type DivergenceClass } from '../properties/classes.ts';
 import { guidedCounterexample, searchGuided, type Found } from './guided.ts';
 import type { Counterexample } from './corpus.ts';
-import { shortestOverScenarios } from './explore.ts';
+import { EXPLORE_DEFAULTS, shortestOverScenarios } from './explore.ts';
 
 export interface MatrixOptions {
   seed: number;
@@ -40,10 +40,6 @@ export interface RowResult {
   counterexample: Counterexample | null;
 }
 
-// The explorer's bounds for minimalLength: every shipped scenario is far
-// inside them.
-const EXPLORE_BOUNDS = { depth: 400, maxStates: 500_000 };
-
 export function matrixIds(): string[] {
   return [...KNOWN_BUGS.map((b) => b.id), ...CLEAN_VARIANTS.map((v) => v.name)];
 }
@@ -67,7 +63,7 @@ export function runMatrixRow(id: string, opts: MatrixOptions): RowResult {
   const cls = mechanism(r.found) ?? met[0]?.divergence.class ?? null;
   const counterexample: Counterexample | null = cls ? guidedCounterexample(variant, r.found.get(cls)!, seed) : null;
   const expectedClasses = bug ? bug.expect : [];
-  const minimal = cls ? shortestOverScenarios(variant, (c) => c === cls, EXPLORE_BOUNDS) : null;
+  const minimal = cls ? shortestOverScenarios(variant, (c) => c === cls, EXPLORE_DEFAULTS) : null;
   const row: MatrixRow = {
     id,
     variant: bug ? bug.base : id,

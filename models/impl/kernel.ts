@@ -407,8 +407,11 @@ export class Kernel {
   // The injected faults still ahead of the thread, as distances from its
   // counters: all the counters' history that decides anything to come.
   faultsAhead(t: Thread): number[] {
-    const ahead = (plan: Map<number, Set<number>>, done: number): number[] => [...(plan.get(t.id) ?? [])].filter((n) => n >= done).map((n) => n - done).sort((a, b) => a - b);
-    return [...ahead(this.signalAt, t.sleeps), -1, ...ahead(this.allocFailAt, t.allocs)];
+    const signals = this.signalAt.get(t.id);
+    const allocs = this.allocFailAt.get(t.id);
+    if (!signals && !allocs) return NO_FAULTS;
+    const ahead = (plan: Set<number> | undefined, done: number): number[] => [...(plan ?? [])].filter((n) => n >= done).map((n) => n - done).sort((a, b) => a - b);
+    return [...ahead(signals, t.sleeps), -1, ...ahead(allocs, t.allocs)];
   }
 
   currentOp(t: Thread): Op {
@@ -444,6 +447,8 @@ export class Kernel {
     this.events.push(e);
   }
 }
+
+const NO_FAULTS = [-1];
 
 export function label(f: Fn<any>, l: string): number {
   const i = f.index.get(l);
