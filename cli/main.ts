@@ -2,7 +2,7 @@
 // 2 = bad usage or input.  --json prints one JSON document on stdout.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VARIANTS, CLEAN_VARIANTS, FLAGS, KNOWN_BUGS, findVariant, setFlags, VariantError, type Variant } from '../models/variants/index.ts';
 import { CLASSES } from '../properties/classes.ts';
@@ -15,6 +15,9 @@ import { benchExplore, benchSteps } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
 import { availableParallelism } from 'node:os';
+import { Campaign, CampaignError, SUMMARY, mergeCampaigns, parseShard, readSummary, type CampaignEvent, type Summary } from '../fuzz/campaign.ts';
+import { ENGINES, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
+import { HORIZON } from '../fuzz/schedulers.ts';
 
 class UsageError extends Error {}
 
@@ -32,6 +35,12 @@ commands:
   explore --variant V [--scenario S]... [--depth D] [--max-states N] [--max-memory MiB] [--out DIR] [--json]
                                          breadth-first over every interleaving of the shipped
                                          scenarios: complete or the shortest counterexample
+  fuzz    [--variant V | --all] [--budget 30s|10m|8h] [--runs N] [--workers N] [--seed S]
+          [--shard i/N] [--out DIR] [--slot-runs N] [--json]
+          fuzz --resume DIR [--budget T] [--workers N] [--json]
+                                         a campaign: every core, a portfolio of schedulers,
+                                         one shrunk counterexample per variant and class
+  merge   DIR... --out DIR [--json]      shards of one campaign into one folder
   bench   [--json]                       speed of the models with every check on
 
 exit status: 0 clean, 1 divergence found (or not reproduced), 2 bad usage or input`;
@@ -185,10 +194,19 @@ function corpusFiles(path: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(path).sort()) {
     const p = join(path, name);
+    if (name === SUMMARY && isCampaign(path)) continue; // a campaign's summary: its corpus/ holds the counterexamples
     if (statSync(p).isDirectory()) out.push(...corpusFiles(p));
     else if (name.endsWith('.json')) out.push(p);
   }
   return out;
+}
+
+function isCampaign(dir: string): boolean {
+  try {
+    return JSON.parse(readFileSync(join(dir, SUMMARY), 'utf8')).kind === 'daxcheck-campaign';
+  } catch {
+    return false;
+  }
 }
 
 export function formatTrace(trace: TraceStep[], upTo: number): string[] {
@@ -225,6 +243,7 @@ function cmdReplay(argv: string[]): number {
     }
   }
   if (values.json) console.log(JSON.stringify({ results }, null, 2));
+  else if (!files.length) console.log(dim(`no counterexample files in ${positionals.join(' ')}`));
   return ok ? 0 : 1;
 }
 
@@ -339,6 +358,139 @@ function cmdExplore(argv: string[]): number {
   return results.some((r) => r.divergence) ? 1 : 0;
 }
 
+// ---- fuzz, merge ----
+
+// "90s", "10m", "8h", "1h30m", or seconds.
+export function parseBudget(text: string): number {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  if (!m || text === '') throw new UsageError(`--budget: expected a time like 30s, 10m, 8h or 1h30m, got "${text}"`);
+  const ms = ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+  if (ms <= 0) throw new UsageError(`--budget: must be more than nothing, got "${text}"`);
+  return ms;
+}
+
+const seconds = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+};
+const kilo = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : String(Math.round(n)));
+
+function campaignJson(dir: string, s: Summary) {
+  return { dir, ...s, found: s.found.map((f) => ({ ...f, file: join(dir, f.file) })) };
+}
+
+function printFindings(dir: string, s: Summary): void {
+  if (!s.found.length) {
+    console.log(green('no divergence'));
+    return;
+  }
+  console.log(bold(`${'variant'.padEnd(16)} ${'class'.padEnd(29)} ${'hits'.padStart(6)} ${'first at'.padStart(8)} ${'steps'.padStart(5)}  file`));
+  for (const f of s.found) {
+    const raw = f.shrunk ? '' : dim(' (unshrunk: stopped)');
+    console.log(`${f.variant.padEnd(16)} ${red(f.class.padEnd(29))} ${String(f.hits).padStart(6)} ${seconds(f.firstAtMs).padStart(8)} ${String(f.length).padStart(5)}  ${join(dir, f.file)}${raw}`);
+  }
+}
+
+async function cmdFuzz(argv: string[]): Promise<number> {
+  const { values, positionals } = args(argv, {
+    variant: { type: 'string', multiple: true }, all: { type: 'boolean' }, budget: { type: 'string' }, runs: { type: 'string' },
+    workers: { type: 'string' }, seed: { type: 'string' }, shard: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' },
+    resume: { type: 'string' }, 'slot-runs': { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`fuzz: unexpected argument "${positionals[0]}"`);
+  if (values.all && values.variant) throw new UsageError('fuzz: give --variant or --all, not both');
+  const workers = intOption('workers', values.workers, availableParallelism(), 1);
+  let campaign: Campaign;
+  let dir: string;
+  const onEvent = values.json ? undefined : fuzzEvents();
+  if (values.resume !== undefined) {
+    const fixed = (['variant', 'all', 'runs', 'seed', 'shard', 'out', 'slot-runs'] as const).filter((k) => values[k] !== undefined);
+    if (fixed.length) throw new UsageError(`fuzz --resume: the campaign keeps its own ${fixed.map((k) => `--${k}`).join(', ')}; give only --budget, --workers, --json`);
+    dir = values.resume;
+    const plan = readSummary(dir).plan;
+    const budgetMs = values.budget !== undefined ? parseBudget(values.budget) : plan.runsPerVariant === null ? 10 * 60_000 : null;
+    campaign = new Campaign({ dir, workers, budgetMs, onEvent }, null);
+  } else {
+    const variants = (values.variant ?? VARIANTS.map((v) => v.name)).map((n) => findVariant(n).name);
+    const runs = values.runs !== undefined ? intOption('runs', values.runs, 0, 1) : null;
+    const budgetMs = values.budget !== undefined ? parseBudget(values.budget) : runs === null ? 10 * 60_000 : null;
+    const shard = values.shard !== undefined ? parseShard(values.shard) : { index: 0, count: 1 };
+    dir = values.out ?? 'campaign';
+    const plan = { seed: intOption('seed', values.seed, 1, 0), variants, engines: [...ENGINES], slotRuns: intOption('slot-runs', values['slot-runs'], SLOT_RUNS, 1), runsPerVariant: runs };
+    campaign = new Campaign({ dir, workers, budgetMs, onEvent }, { plan, shard });
+  }
+  const s0 = campaign.summary;
+  const budget = campaign.budgetMs;
+  if (!values.json) {
+    const limit = [budget !== null ? `${seconds(budget)}` : null, s0.plan.runsPerVariant !== null ? `${s0.plan.runsPerVariant} runs a variant` : null].filter(Boolean).join(' or ');
+    console.log(`fuzz: ${s0.plan.variants.length} variants x ${s0.plan.engines.join(', ')}; seed ${s0.plan.seed}, shard ${s0.shards[0]}, ${workers} workers, until ${limit} -> ${dir}/`);
+    console.log(dim(`pct: depth ${PCT_DEPTHS.join(' or ')}, k = the parent run's length (at most ${HORIZON}); a run meets a depth-d bug with probability >= 1/(n k^(d-1))`));
+  }
+  const tick = process.stderr.isTTY
+    ? setInterval(() => {
+        const p = campaign.progress();
+        const left = p.leftMs !== null ? `, ${seconds(p.leftMs)} left` : '';
+        progress(`fuzz: ${kilo(p.runs)} runs, ${kilo(p.steps / Math.max(0.001, p.elapsedMs / 1000))} steps/s, ${p.found} divergences${left}`);
+      }, 250)
+    : null;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signals++ === 0 && sig !== 'SIGKILL') campaign.stop();
+    else campaign.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let s: Summary;
+  try {
+    s = await campaign.run();
+  } finally {
+    if (tick) clearInterval(tick);
+    progressDone();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (values.json) console.log(JSON.stringify(campaignJson(dir, s), null, 2));
+  else {
+    const why = s.interrupted ? 'stopped by a signal' : s.exhausted ? 'run budget done' : 'time budget done';
+    console.log(`${why}: ${s.runs} runs, ${s.steps} steps (${s.stepsPerSecond}/s), ${s.slots.length} slots, ${seconds(s.elapsedMs)}`);
+    if (s.pct) {
+      const b = Object.entries(s.pct.bounds).map(([d, p]) => `1/${Math.round(1 / p)} at ${d.replace('depth', 'depth ')}`).join(', ');
+      console.log(dim(`pct: ${s.pct.runs} runs, median n = ${s.pct.threads} threads, k = ${s.pct.steps} steps: at least ${b}, per run`));
+    }
+    printFindings(dir, s);
+    console.log(dim(`summary: ${join(dir, SUMMARY)}   (daxcheck replay ${dir})`));
+  }
+  return s.found.length ? 1 : 0;
+}
+
+// Lines for a reader that is not watching a progress bar: what was found,
+// when, and a note on stopping.
+function fuzzEvents() {
+  return (e: CampaignEvent) => {
+    if (e.kind === 'stopping') {
+      progressDone();
+      console.log(dim('stopping: the slots in hand end now and keep what they found (again to stop at once)'));
+    } else if (e.kind === 'found' && !e.replaced) {
+      progressDone();
+      console.log(`${seconds(e.entry.firstAtMs).padStart(6)}  ${red('found')} ${e.entry.variant}: ${bold(e.entry.class)} (slot ${e.entry.slot} ${e.entry.engine}, run ${e.entry.run}, ${e.entry.length} steps)`);
+    }
+  };
+}
+
+function cmdMerge(argv: string[]): number {
+  const { values, positionals } = args(argv, { out: { type: 'string' }, json: { type: 'boolean' } });
+  if (!positionals.length) throw new UsageError('merge: give the campaign folders to merge');
+  if (!values.out) throw new UsageError('merge: give --out DIR');
+  const s = mergeCampaigns(positionals, values.out);
+  if (values.json) console.log(JSON.stringify(campaignJson(values.out, s), null, 2));
+  else {
+    console.log(`merged ${positionals.length} folders (shards ${s.shards.join(', ')}): ${s.runs} runs, ${s.slots.length} slots -> ${values.out}/`);
+    printFindings(values.out, s);
+  }
+  return s.found.length ? 1 : 0;
+}
+
 // ---- main ----
 
 export function main(argv: string[]): number | Promise<number> {
@@ -350,6 +502,8 @@ export function main(argv: string[]): number | Promise<number> {
     case 'matrix': return cmdMatrix(rest);
     case 'explore': return cmdExplore(rest);
     case 'bench': return cmdBench(rest);
+    case 'fuzz': return cmdFuzz(rest);
+    case 'merge': return cmdMerge(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -369,7 +523,7 @@ async function run(): Promise<void> {
   try {
     process.exitCode = await main(process.argv.slice(2));
   } catch (e) {
-    if (e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError) {
+    if (e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError || e instanceof CampaignError) {
       console.error(`daxcheck: ${e.message}`);
     } else if (e instanceof InternalError) {
       console.error(`daxcheck: ${e.message}`);

@@ -18,11 +18,15 @@ import { guidedCounterexample, searchGuided } from './guided.ts';
 export interface CheckOptions {
   runs: number;
   seed: number;
+  poll?: (runs: number, steps: number) => boolean; // asked before each run: true skips the rest (a deadline, a stop)
+  halt?: () => boolean; // asked while fast-check shrinks too: true ends it, the counterexample unshrunk (a stop)
 }
 
 export interface CheckResult {
   variant: string;
   runs: number; // test cases run before the divergence (or all of them)
+  steps: number; // model steps of those runs
+  halted: boolean; // poll stopped it before its budget
   divergence: Divergence | null;
   counterexample: Counterexample | null;
   testCase: TestCase | null;
@@ -44,7 +48,13 @@ export function checkVariant(variant: Variant, opts: CheckOptions): CheckResult 
   let target: DivergenceClass | null = null;
   let runs = 0;
   let internal: { error: Error; tc: TestCase } | null = null;
+  let halted = false;
+  let steps = 0;
   const property = fc.property(arbTestCase, (tc) => {
+    if (halted || (target === null && opts.poll?.(runs, steps)) || opts.halt?.()) {
+      halted = true;
+      return true;
+    }
     if (target === null) runs++;
     let r: RunResult;
     try {
@@ -53,6 +63,7 @@ export function checkVariant(variant: Variant, opts: CheckOptions): CheckResult 
       internal ??= { error: e as Error, tc };
       return true;
     }
+    if (target === null) steps += r.steps;
     if (!r.divergence) return true;
     target ??= r.divergence.class;
     return r.divergence.class !== target;
@@ -64,14 +75,15 @@ export function checkVariant(variant: Variant, opts: CheckOptions): CheckResult 
     throw new InternalError(`internal model error on ${variant.name}: ${error.message}`, tc);
   }
   if (!details.failed || !details.counterexample) {
-    return { variant: variant.name, runs: opts.runs, divergence: null, counterexample: null, testCase: null, run: null };
+    return { variant: variant.name, runs, steps, halted, divergence: null, counterexample: null, testCase: null, run: null };
   }
   const cls = target!;
-  const tc = shrinkSameClass(details.counterexample[0], sameClass(variant, cls));
+  // interrupted: what was found is kept as it is, unshrunk
+  const tc = halted ? details.counterexample[0] : shrinkSameClass(details.counterexample[0], sameClass(variant, cls), undefined, opts.halt);
   const run = runTestCase(variant, tc);
   const d = run.divergence!;
   const counterexample = makeCounterexample(variant, tc, run, { fastCheck: { seed, path: details.counterexamplePath, numRuns: details.numRuns } });
-  return { variant: variant.name, runs, divergence: d, counterexample, testCase: tc, run };
+  return { variant: variant.name, runs, steps, halted, divergence: d, counterexample, testCase: tc, run };
 }
 
 export interface GuidedClass {

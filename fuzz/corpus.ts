@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { parseTestCase, type TestCase } from '../models/testcase.ts';
 import { parseVariant, type Variant } from '../models/variants/index.ts';
 import { CLASSES, type Divergence, type DivergenceClass } from '../properties/classes.ts';
@@ -22,7 +23,8 @@ export interface Counterexample {
   traceHash: string;
   length: number; // steps up to and including the divergent one
   fastCheck: { seed: number; path: string | null; numRuns: number } | null;
-  search?: { engine: 'guided'; seed: number; run: number } | { engine: 'explore'; scenario: string; states: number }; // how a search found it
+  // how a search found it; `slot` and `shrunk` for a campaign's find
+  search?: { engine: 'guided' | 'pct' | 'random-walk' | 'fast-check'; seed: number; run: number; slot?: number; shrunk?: boolean } | { engine: 'explore'; scenario: string; states: number };
 }
 
 // The counterexample file for a shrunk test case and its run.
@@ -72,11 +74,18 @@ export function writeCounterexample(dir: string, cx: Counterexample, variant: Va
       // unreadable: replaced by the good copy
     }
   }
+  writeFileAtomic(path, text);
+  return path;
+}
+
+// A reader (or a crash) sees the old file or the new one, never part of
+// one: the text goes to a temporary file in the same folder, then is
+// renamed over the target.
+export function writeFileAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = `${path}.${process.pid}.${threadId}.tmp`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
-  return path;
 }
 
 export function parseCounterexample(text: string, where: string): { cx: Counterexample; variant: Variant } {

@@ -8,7 +8,7 @@ import seedrandom from 'seedrandom';
 import type { TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import type { Divergence, DivergenceClass } from '../properties/classes.ts';
-import { runTestCase, type RunResult } from './lockstep.ts';
+import { runTestCase, type Picker, type RunResult } from './lockstep.ts';
 import { Coverage, MAP_BITS } from './coverage.ts';
 import { freshTestCase, mutate } from './mutate.ts';
 import { sameClass, shrinkSameClass } from './shrink.ts';
@@ -18,8 +18,13 @@ export interface GuidedOptions {
   seed: number;
   runs: number; // test cases to try at most
   deadline?: number; // Date.now() after which to stop, for time budgets
+  poll?: (runs: number, steps: number) => boolean; // called every 16 runs: true stops the search (an interrupted campaign)
   all?: boolean; // go on after a divergence, to meet every class the variant shows
   stop?: (found: Map<DivergenceClass, Found>, runs: number) => boolean; // with `all`: whether to end now
+  // An online scheduler for a candidate, or none to follow its schedule;
+  // what it chose becomes the candidate's schedule.
+  // `steps`: how long the parent's run was (0 for a fresh test case).
+  picker?: (tc: TestCase, rng: () => number, steps: number) => Picker | undefined;
 }
 
 export interface Found {
@@ -35,12 +40,15 @@ export interface GuidedResult {
   steps: number;
   corpus: number; // test cases kept for their coverage
   found: Map<DivergenceClass, Found>; // the first test case of each class met
+  hits: Map<DivergenceClass, number>; // divergent runs of each class
+  stoppedEarly: boolean; // by the deadline or halt, before the run budget
 }
 
 interface Entry {
   tc: TestCase;
   features: Uint32Array; // what its run reached
   choices: Uint16Array; // where its run could have switched threads
+  steps: number; // how long its run was
 }
 
 // How often to recompute the energies of the corpus.
@@ -55,6 +63,8 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
   const corpus: Entry[] = [];
   let cumulative = new Float64Array(0); // running sum of energies, for picking
   const found = new Map<DivergenceClass, Found>();
+  const classHits = new Map<DivergenceClass, number>();
+  let stoppedEarly = false;
   let steps = 0;
   let i = 1;
   // Energy of an entry: how rare what it reaches is (libFuzzer's
@@ -83,32 +93,40 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
     return corpus[lo];
   };
   for (; i <= opts.runs; i++) {
-    if (opts.deadline !== undefined && (i & 63) === 0 && Date.now() > opts.deadline) break;
+    if ((i & 15) === 0 && ((opts.deadline !== undefined && Date.now() > opts.deadline) || opts.poll?.(i - 1, steps))) {
+      stoppedEarly = true;
+      break;
+    }
     if (i % RESCORE === 0) rescore();
     let tc: TestCase;
+    let parentSteps = 0;
     if (corpus.length === 0 || rng() < 0.25) tc = freshTestCase(rng);
     else {
       const parent = pick();
       tc = mutate(parent.tc, rng, pick().tc, parent.choices);
+      parentSteps = parent.steps;
     }
     const cov = new Coverage(map, seen);
-    const r = runTestCase(variant, tc, { coverage: cov });
+    const picker = opts.picker?.(tc, rng, parentSteps);
+    const r = runTestCase(variant, tc, { coverage: cov, picker });
+    if (r.schedule) tc = { ...tc, schedule: r.schedule };
     cov.done();
     steps += r.steps;
     for (const f of cov.features) hits[f]++;
     if (r.divergence) {
+      classHits.set(r.divergence.class, (classHits.get(r.divergence.class) ?? 0) + 1);
       if (!found.has(r.divergence.class)) found.set(r.divergence.class, { tc, divergence: r.divergence, run: r, atRun: i, atMs: Date.now() - t0 });
       if (!opts.all) {
         i++;
         break;
       }
-    } else if (cov.fresh > 0) corpus.push({ tc, features: Uint32Array.from(cov.features), choices: Uint16Array.from(cov.choices) }); // a divergent case is no base to build on
+    } else if (cov.fresh > 0) corpus.push({ tc, features: Uint32Array.from(cov.features), choices: Uint16Array.from(cov.choices), steps: r.steps }); // a divergent case is no base to build on
     if (found.size > 0 && opts.stop?.(found, i)) {
       i++;
       break;
     }
   }
-  return { runs: i - 1, steps, corpus: corpus.length, found };
+  return { runs: i - 1, steps, corpus: corpus.length, found, hits: classHits, stoppedEarly };
 }
 
 // A guided find, shrunk within its class and recorded with where the

@@ -35,6 +35,17 @@ export interface RunOptions {
   maxSteps?: number;
   quantum?: number;
   coverage?: Coverage; // collects what the run reached
+  // An online scheduler (random walk, PCT) for the first `picker.horizon`
+  // steps: it chooses instead of tc.schedule, and its choices are recorded
+  // as the schedule (RunResult.schedule), so the run replays from plain data.
+  picker?: Picker;
+}
+
+// Chooses an index into `order` (the runnable threads in run order, as a
+// schedule entry would) before step `step`.
+export interface Picker {
+  horizon: number;
+  pick(order: readonly number[], step: number): number;
 }
 
 export interface TraceStep {
@@ -53,6 +64,7 @@ export interface RunResult {
   finished: boolean; // every program ran to its end
   trace: TraceStep[];
   traceHash: string;
+  schedule?: number[]; // with a picker: the choices it made, a schedule that replays this run
 }
 
 // The runnable threads in the order a schedule entry indexes: the one that
@@ -67,7 +79,7 @@ export class Scheduler {
   i = 0;
   slices = 0; // context switches in the tail
   readonly repeatFrom: number; // -1: the tail follows the schedule
-  constructor(readonly schedule: number[], readonly cycle: number[], readonly quantum: number, repeatFrom = -1) {
+  constructor(readonly schedule: number[], readonly cycle: number[], readonly quantum: number, repeatFrom = -1, private readonly picker?: Picker) {
     this.repeatFrom = repeatFrom < schedule.length ? repeatFrom : -1;
   }
 
@@ -94,8 +106,10 @@ export class Scheduler {
     const order = runOrder(runnableIds, this.current, nthreads);
     let x = 0;
     let slice = false; // a new time slice starts
-    if (this.i < this.schedule.length) x = this.schedule[this.i];
-    else if (this.atBoundary(runnableIds)) {
+    if (this.i < this.schedule.length) {
+      if (this.picker) this.schedule[this.i] = this.picker.pick(order, this.i);
+      x = this.schedule[this.i];
+    } else if (this.atBoundary(runnableIds)) {
       const c = this.cycle.length ? this.cycle[this.slices % this.cycle.length] : 0;
       this.slices++;
       slice = true;
@@ -151,7 +165,11 @@ export class Execution {
 }
 
 export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {}): RunResult {
-  const sched = new Scheduler(tc.schedule, tc.cycle, opts.quantum ?? QUANTUM, tc.repeatFrom);
+  const picker = opts.picker;
+  // a picker's choices fill a schedule as long as its horizon, read back as
+  // any schedule is
+  const schedule = picker ? new Array<number>(picker.horizon).fill(0) : tc.schedule;
+  const sched = new Scheduler(schedule, tc.cycle, opts.quantum ?? QUANTUM, picker ? -1 : tc.repeatFrom, picker);
   const looping = tc.threads.some((t) => t.loop && t.ops.length > 0) || sched.repeatFrom >= 0;
   // A run of finite programs ends by itself; a looping one is cut off,
   // having had ample time to show a lasso.
@@ -203,7 +221,9 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
     if (d) found = { ...d, step: n - 1 };
   }
   if (found && found.step < 0) found = { ...found, step: n };
-  return { divergence: found, steps: n, finished, trace, traceHash: hashTrace(trace) };
+  const result: RunResult = { divergence: found, steps: n, finished, trace, traceHash: hashTrace(trace) };
+  if (picker) result.schedule = schedule.slice(0, Math.min(n, schedule.length));
+  return result;
 }
 
 // The run came back to a state it was in before, at the same point of the

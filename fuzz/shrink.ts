@@ -190,7 +190,8 @@ function* simplerOps<T extends Op | NicOp>(op: T): Generator<T> {
 // After a success the next pass resumes at the same kind of simplification
 // rather than at the most drastic, which would only be tried again in
 // vain; the result is 1-minimal once a whole pass from the start fails.
-export function shrinkSameClass(tc: TestCase, keeps: (tc: TestCase) => boolean, budget = 6000): TestCase {
+// `halt` (an interrupted campaign) ends it early with the best so far.
+export function shrinkSameClass(tc: TestCase, keeps: (tc: TestCase) => boolean, budget = 6000, halt?: () => boolean): TestCase {
   let best = tc;
   let tries = 0;
   let from = 0;
@@ -200,7 +201,7 @@ export function shrinkSameClass(tc: TestCase, keeps: (tc: TestCase) => boolean, 
     for (const c of candidates(best)) {
       if (j++ < from) continue;
       if (blocksNeeded(c.config) > c.config.blocks) continue; // e.g. a sparse file made dense
-      if (++tries > budget) return best;
+      if (++tries > budget || halt?.()) return best;
       if (keeps(c)) {
         best = c;
         progress = true;

@@ -1,0 +1,404 @@
+// `daxcheck fuzz` and `daxcheck merge`: runs the slots of fuzz/slots.ts on
+// worker threads, keeps one counterexample per (variant, class), and keeps
+// the campaign folder consistent at every moment:
+//
+//   DIR/summary.json             the campaign: plan, slots done, totals, findings
+//   DIR/corpus/<class>/<h>.json  one counterexample per (variant, class)
+//
+// Every file is written whole and renamed into place, the counterexample
+// before the summary that names it, so a campaign killed at any moment
+// (SIGKILL included) leaves complete files, and --resume picks up from the
+// summary without running a slot twice.
+
+import { Worker } from 'node:worker_threads';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { findVariant } from '../models/variants/index.ts';
+import { CLASSES, type DivergenceClass } from '../properties/classes.ts';
+import { CorpusError, type Counterexample, readCounterexample, writeCounterexample, writeFileAtomic } from './corpus.ts';
+import { HARNESS_VERSION } from './version.ts';
+import { ENGINES, PCT_DEPTHS, findingKey, shardSlots, type Engine, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
+import { pctBound } from './schedulers.ts';
+
+export const SUMMARY = 'summary.json';
+export const SUMMARY_FORMAT = 1;
+
+export interface FoundEntry {
+  variant: string;
+  class: DivergenceClass;
+  file: string; // relative to the campaign folder
+  firstAtMs: number; // campaign time of the first meeting, whichever slot
+  slot: number; // where the stored counterexample comes from: the earliest (slot, run)
+  run: number;
+  engine: Engine;
+  hits: number; // divergent runs of this (variant, class), over all slots
+  length: number; // steps of the stored counterexample
+  message: string;
+  shrunk: boolean;
+}
+
+export interface Summary {
+  kind: 'daxcheck-campaign';
+  format: number;
+  harness: string;
+  // the fields of DESIGN §7
+  runs: number;
+  steps: number;
+  stepsPerSecond: number;
+  workers: number;
+  found: FoundEntry[];
+  // the rest
+  plan: Plan;
+  shards: string[]; // "i/N" of each shard in this folder
+  started: string;
+  elapsedMs: number; // summed over the sessions (a resumed campaign has several)
+  sessions: number;
+  interrupted: boolean; // the last session was stopped by a signal
+  exhausted: boolean; // every slot of the run budget is done
+  slots: [slot: number, runs: number, steps: number, ms: number, complete: 0 | 1][];
+  timeline: [ms: number, runs: number, steps: number][];
+  pct: { depths: number[]; runs: number; threads: number; steps: number; bounds: Record<string, number> } | null;
+}
+
+export class CampaignError extends Error {}
+
+const unshrunk = (cx: Counterexample) => cx.search !== undefined && 'shrunk' in cx.search && cx.search.shrunk === false;
+
+export function shardName(s: Shard): string {
+  return `${s.index}/${s.count}`;
+}
+
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) throw new CampaignError(`--shard: expected i/N with 0 <= i < N, got "${text}"`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+export function readSummary(dir: string): Summary {
+  const path = join(dir, SUMMARY);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no campaign here (no summary.json)' : `unreadable summary.json (${(e as Error).message})`;
+    throw new CampaignError(`${dir}: ${why}`);
+  }
+  const s = raw as Summary;
+  if (typeof s !== 'object' || s === null || s.kind !== 'daxcheck-campaign') throw new CampaignError(`${path}: not a daxcheck campaign summary`);
+  if (s.format !== SUMMARY_FORMAT) throw new CampaignError(`${path}: unsupported summary format ${JSON.stringify(s.format)} (this harness reads ${SUMMARY_FORMAT})`);
+  const p = s.plan;
+  const ok =
+    p && Number.isInteger(p.seed) && Array.isArray(p.variants) && Array.isArray(p.engines) && p.engines.every((e) => ENGINES.includes(e)) &&
+    Number.isInteger(p.slotRuns) && (p.runsPerVariant === null || Number.isInteger(p.runsPerVariant)) &&
+    Array.isArray(s.slots) && s.slots.every((x) => Array.isArray(x) && x.length === 5 && x.every(Number.isFinite)) &&
+    Array.isArray(s.found) && s.found.every((f) => typeof f.variant === 'string' && f.class in CLASSES && typeof f.file === 'string') &&
+    Array.isArray(s.shards) && Array.isArray(s.timeline);
+  if (!ok) throw new CampaignError(`${path}: malformed campaign summary`);
+  try {
+    p.variants.forEach(findVariant);
+  } catch (e) {
+    throw new CampaignError(`${path}: ${(e as Error).message}`);
+  }
+  return s;
+}
+
+function removeTemporaries(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && e.name.endsWith('.tmp')) rmSync(join(e.parentPath, e.name), { force: true });
+  }
+}
+
+function writeSummary(dir: string, s: Summary): void {
+  writeFileAtomic(join(dir, SUMMARY), JSON.stringify(s, null, 2) + '\n');
+}
+
+function pctSummary(slots: SlotResult[], prev: Summary['pct']): Summary['pct'] {
+  const pcts = slots.flatMap((r) => (r.pct && r.pct.runs ? [r.pct] : []));
+  if (!pcts.length) return prev;
+  const runs = pcts.reduce((n, p) => n + p.runs, 0) + (prev?.runs ?? 0);
+  const mid = <K extends 'threads' | 'steps'>(k: K) => [...pcts.map((p) => p[k])].sort((a, b) => a - b)[pcts.length >> 1];
+  const threads = mid('threads');
+  const steps = mid('steps');
+  const bounds = Object.fromEntries(PCT_DEPTHS.map((d) => [`depth${d}`, pctBound({ threads, steps, depth: d })]));
+  return { depths: [...PCT_DEPTHS], runs, threads, steps, bounds };
+}
+
+export type CampaignEvent =
+  | { kind: 'found'; entry: FoundEntry; replaced: boolean } // a (variant, class) new to the campaign, or an earlier occurrence of one
+  | { kind: 'slot'; result: SlotResult }
+  | { kind: 'stopping' };
+
+export interface CampaignOptions {
+  dir: string;
+  workers: number;
+  budgetMs: number | null; // this session's time budget
+  onEvent?: (e: CampaignEvent) => void;
+}
+
+export interface NewCampaign {
+  plan: Plan;
+  shard: Shard;
+}
+
+// A campaign session: a new one, or `resume` of the one in opts.dir.
+export class Campaign {
+  readonly summary: Summary;
+  private readonly shard: Shard;
+  private readonly done: Set<number>;
+  private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly live: Float64Array;
+  private readonly workers: Worker[] = [];
+  private readonly elapsedBefore: number;
+  private t0 = 0;
+  private stopping = false;
+  private aborted = false;
+  private finish: (() => void) | null = null;
+  private pctSlots: SlotResult[] = [];
+  private readonly pctBefore: Summary['pct'];
+
+  constructor(private readonly opts: CampaignOptions, fresh: NewCampaign | null) {
+    const existing = existsSync(join(opts.dir, SUMMARY));
+    if (fresh) {
+      if (existing) throw new CampaignError(`${opts.dir} already holds a campaign: --resume ${opts.dir} to go on with it, or choose another --out`);
+      this.summary = {
+        kind: 'daxcheck-campaign', format: SUMMARY_FORMAT, harness: HARNESS_VERSION,
+        runs: 0, steps: 0, stepsPerSecond: 0, workers: opts.workers, found: [],
+        plan: fresh.plan, shards: [shardName(fresh.shard)], started: new Date().toISOString(), elapsedMs: 0, sessions: 0,
+        interrupted: false, exhausted: false, slots: [], timeline: [], pct: null,
+      };
+      this.shard = fresh.shard;
+    } else {
+      this.summary = readSummary(opts.dir);
+      removeTemporaries(opts.dir); // left by a campaign killed mid-write
+      if (this.summary.shards.length !== 1) throw new CampaignError(`${opts.dir}: a merged campaign (shards ${this.summary.shards.join(', ')}) cannot be resumed; resume each shard`);
+      this.shard = parseShard(this.summary.shards[0]);
+      this.summary.workers = opts.workers;
+    }
+    this.done = new Set(this.summary.slots.map((s) => s[0]));
+    this.elapsedBefore = this.summary.elapsedMs;
+    this.pctBefore = this.summary.pct;
+    this.live = new Float64Array(new SharedArrayBuffer(16 * opts.workers));
+  }
+
+  get budgetMs(): number | null {
+    return this.opts.budgetMs;
+  }
+
+  private elapsed(): number {
+    return this.elapsedBefore + (Date.now() - this.t0);
+  }
+
+  // Live figures for a progress line.
+  progress(): { runs: number; steps: number; elapsedMs: number; found: number; leftMs: number | null } {
+    let runs = this.summary.runs;
+    let steps = this.summary.steps;
+    for (let w = 0; w < this.opts.workers; w++) {
+      runs += this.live[2 * w];
+      steps += this.live[2 * w + 1];
+    }
+    const left = this.opts.budgetMs === null ? null : Math.max(0, this.opts.budgetMs - (Date.now() - this.t0));
+    return { runs, steps, elapsedMs: this.elapsed(), found: this.summary.found.length, leftMs: left };
+  }
+
+  // Stop taking slots; the slots in hand end at their next poll, keep what
+  // they found unshrunk, and are recorded.
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.summary.interrupted = true;
+    Atomics.store(this.stopFlag, 0, 1);
+    this.opts.onEvent?.({ kind: 'stopping' });
+  }
+
+  // Stop now: the slots in hand are dropped (not recorded, so a resume runs
+  // them); the summary is written as it stands.
+  abort(): void {
+    this.stop();
+    this.aborted = true;
+    for (const w of this.workers) void w.terminate();
+    this.finish?.();
+  }
+
+  async run(): Promise<Summary> {
+    this.t0 = Date.now();
+    this.summary.sessions++;
+    this.summary.interrupted = false;
+    const deadline = this.opts.budgetMs === null ? null : this.t0 + this.opts.budgetMs;
+    const slots = shardSlots(this.summary.plan, this.shard, this.done);
+    let exhausted = false;
+    const next = (): SlotSpec | null => {
+      if (this.stopping || (deadline !== null && Date.now() >= deadline)) return null;
+      const r = slots.next();
+      if (r.done) {
+        exhausted = true;
+        return null;
+      }
+      return r.value;
+    };
+    writeSummary(this.opts.dir, this.summary);
+    const entry = new URL('./worker-entry.js', import.meta.url);
+    const module = new URL('./slots.ts', import.meta.url).href;
+    await new Promise<void>((resolve, reject) => {
+      let busy = 0;
+      let failed = false;
+      this.finish = resolve;
+      const give = (w: Worker) => {
+        const spec = next();
+        if (spec === null) {
+          void w.terminate();
+          if (busy === 0) resolve();
+          return;
+        }
+        busy++;
+        const started = this.elapsed();
+        const known = this.summary.found.filter((f) => f.slot < spec.slot).map((f) => findingKey(f.variant, f.class));
+        w.once('message', (m: { result?: SlotResult; error?: string }) => {
+          busy--;
+          if (this.aborted) return;
+          if (m.error !== undefined) {
+            failed = true;
+            this.abort();
+            reject(new Error(`slot ${spec.slot} (${spec.variant}, ${spec.engine}): ${m.error}`));
+            return;
+          }
+          try {
+            this.absorb(m.result!, started);
+          } catch (e) {
+            failed = true;
+            this.abort();
+            reject(e);
+            return;
+          }
+          give(w);
+        });
+        w.postMessage({ id: spec.slot, args: [spec, known, deadline] });
+      };
+      for (let i = 0; i < this.opts.workers; i++) {
+        const w = new Worker(entry, {
+          workerData: { module, fn: 'runSlotInWorker', init: 'initSlotWorker', initArg: { stop: this.stopFlag.buffer, live: this.live.buffer, index: i } },
+        });
+        this.workers.push(w);
+        w.on('error', (e) => {
+          if (failed || this.aborted) return;
+          failed = true;
+          this.abort();
+          reject(e);
+        });
+        w.once('online', () => give(w));
+      }
+    });
+    this.summary.exhausted = exhausted && !this.stopping;
+    this.summary.elapsedMs = this.elapsed();
+    this.summary.stepsPerSecond = Math.round(this.summary.steps / Math.max(0.001, this.summary.elapsedMs / 1000));
+    writeSummary(this.opts.dir, this.summary);
+    return this.summary;
+  }
+
+  // A slot's result into the summary: its counterexamples first, then the
+  // summary that names them, then the files they replace are removed.
+  private absorb(r: SlotResult, startedMs: number): void {
+    const s = this.summary;
+    s.slots.push([r.slot, r.runs, r.steps, r.ms, r.complete ? 1 : 0]);
+    this.done.add(r.slot);
+    s.runs += r.runs;
+    s.steps += r.steps;
+    const stale: string[] = [];
+    const events: CampaignEvent[] = [];
+    for (const f of r.findings) {
+      const i = s.found.findIndex((e) => e.variant === r.variant && e.class === f.class);
+      const cur = i >= 0 ? s.found[i] : null;
+      const at = startedMs + f.atMs;
+      const earlier = !cur || r.slot < cur.slot || (r.slot === cur.slot && f.run < cur.run);
+      if (earlier && f.counterexample) {
+        const file = relative(this.opts.dir, writeCounterexample(join(this.opts.dir, 'corpus'), f.counterexample, findVariant(r.variant)));
+        if (cur && cur.file !== file) stale.push(cur.file);
+        const d = f.counterexample.divergence;
+        const entry: FoundEntry = {
+          variant: r.variant, class: f.class, file, firstAtMs: Math.min(at, cur?.firstAtMs ?? at), slot: r.slot, run: f.run, engine: r.engine,
+          hits: (cur?.hits ?? 0) + f.hits, length: f.counterexample.length, message: d.message, shrunk: !unshrunk(f.counterexample),
+        };
+        if (cur) s.found[i] = entry;
+        else s.found.push(entry);
+        events.push({ kind: 'found', entry, replaced: cur !== null });
+      } else if (cur) {
+        cur.hits += f.hits;
+        cur.firstAtMs = Math.min(cur.firstAtMs, at);
+      }
+    }
+    s.found.sort((a, b) => a.slot - b.slot || a.run - b.run);
+    if (r.pct) this.pctSlots.push(r);
+    s.pct = pctSummary(this.pctSlots, this.pctBefore);
+    const ms = this.elapsed();
+    const last = s.timeline[s.timeline.length - 1];
+    if (!last || ms - last[0] >= Math.max(1000, ms / 200)) s.timeline.push([ms, s.runs, s.steps]);
+    s.elapsedMs = ms;
+    s.stepsPerSecond = Math.round(s.steps / Math.max(0.001, ms / 1000));
+    writeSummary(this.opts.dir, s);
+    for (const f of stale) rmSync(join(this.opts.dir, f), { force: true });
+    for (const e of events) this.opts.onEvent?.(e);
+    this.opts.onEvent?.({ kind: 'slot', result: r });
+  }
+}
+
+// `daxcheck merge`: shards of one campaign (the same plan, disjoint slots)
+// into one folder, keeping for each (variant, class) the counterexample
+// of the earliest (slot, run) over all of them, as one campaign would.
+export function mergeCampaigns(dirs: string[], out: string): Summary {
+  if (existsSync(join(out, SUMMARY))) throw new CampaignError(`${out} already holds a campaign: merge into a new folder`);
+  const parts = dirs.map((d) => ({ dir: d, s: readSummary(d) }));
+  const plan = parts[0].s.plan;
+  const same = (a: Plan, b: Plan) => JSON.stringify(a) === JSON.stringify(b);
+  for (const p of parts) if (!same(p.s.plan, plan)) throw new CampaignError(`${p.dir}: not a shard of the same campaign as ${parts[0].dir} (seed, variants, engines or run budget differ)`);
+  const owner = new Map<number, string>();
+  for (const p of parts) {
+    for (const [slot] of p.s.slots) {
+      const other = owner.get(slot);
+      if (other !== undefined) throw new CampaignError(`slot ${slot} is in both ${other} and ${p.dir}: the same shard given twice?`);
+      owner.set(slot, p.dir);
+    }
+  }
+  // read every counterexample before writing anything
+  const found = new Map<string, { e: FoundEntry; dir: string }>();
+  const hits = new Map<string, number>();
+  const first = new Map<string, number>();
+  for (const p of parts) {
+    for (const e of p.s.found) {
+      const key = findingKey(e.variant, e.class);
+      hits.set(key, (hits.get(key) ?? 0) + e.hits);
+      first.set(key, Math.min(first.get(key) ?? Infinity, e.firstAtMs));
+      const cur = found.get(key);
+      if (!cur || e.slot < cur.e.slot || (e.slot === cur.e.slot && e.run < cur.e.run)) found.set(key, { e, dir: p.dir });
+    }
+  }
+  const loaded = [...found.entries()].map(([key, { e, dir }]) => {
+    try {
+      return { key, e, ...readCounterexample(join(dir, e.file)) };
+    } catch (err) {
+      throw new CampaignError(err instanceof CorpusError ? err.message : `${join(dir, e.file)}: ${(err as Error).message}`);
+    }
+  });
+  const entries = loaded.map(({ key, e, cx, variant }) => {
+    const file = relative(out, writeCounterexample(join(out, 'corpus'), cx, variant));
+    return { ...e, file, hits: hits.get(key)!, firstAtMs: first.get(key)! };
+  });
+  entries.sort((a, b) => a.slot - b.slot || a.run - b.run);
+  const slots = parts.flatMap((p) => p.s.slots).sort((a, b) => a[0] - b[0]);
+  const runs = slots.reduce((n, x) => n + x[1], 0);
+  const steps = slots.reduce((n, x) => n + x[2], 0);
+  const elapsedMs = Math.max(...parts.map((p) => p.s.elapsedMs)); // the shards ran side by side
+  const pcts = parts.flatMap((p) => (p.s.pct ? [p.s.pct] : []));
+  const summary: Summary = {
+    kind: 'daxcheck-campaign', format: SUMMARY_FORMAT, harness: HARNESS_VERSION,
+    runs, steps, stepsPerSecond: Math.round(steps / Math.max(0.001, elapsedMs / 1000)),
+    workers: parts.reduce((n, p) => n + p.s.workers, 0),
+    found: entries, plan,
+    shards: parts.flatMap((p) => p.s.shards).sort(),
+    started: parts.map((p) => p.s.started).sort()[0],
+    elapsedMs, sessions: Math.max(...parts.map((p) => p.s.sessions)),
+    interrupted: parts.some((p) => p.s.interrupted), exhausted: parts.every((p) => p.s.exhausted),
+    slots, timeline: [],
+    pct: pcts.length ? { ...pcts[0], runs: pcts.reduce((n, p) => n + p.runs, 0) } : null,
+  };
+  writeSummary(out, summary);
+  return summary;
+}

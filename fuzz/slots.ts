@@ -1,0 +1,213 @@
+// The slots of a `daxcheck fuzz` campaign (fuzz/campaign.ts runs them).
+// The work is cut into slots, each a fixed number of test cases of one
+// variant under one engine with its own seed, so a slot's result depends
+// on nothing but its index and the campaign's seed: not on the number of
+// workers, the order slots finish in, the machine, or the shard that ran
+// it.
+//
+//   slot j:  group g = j div (E·V),  engine e = (j mod E·V) div V,  variant v = j mod V
+//
+// A group gives every variant one slot of every engine.  Shard i/N owns
+// the groups g ≡ i (mod N), so shards partition the slots and each shard
+// still covers every variant and engine.  Of the divergences met, the
+// occurrence kept for a (variant, class) is the earliest by (slot, run):
+// the same whichever worker or shard met it first in wall time, so merged
+// shards store what one unsharded campaign stores.
+
+import { createHash } from 'node:crypto';
+import { findVariant, type Variant } from '../models/variants/index.ts';
+import type { DivergenceClass } from '../properties/classes.ts';
+import type { TestCase } from '../models/testcase.ts';
+import { searchGuided, type Found } from './guided.ts';
+import { checkVariant } from './check.ts';
+import { runTestCase, type Picker } from './lockstep.ts';
+import { sameClass, shrinkSameClass } from './shrink.ts';
+import { makeCounterexample, type Counterexample } from './corpus.ts';
+import { HORIZON, pct, randomWalk } from './schedulers.ts';
+
+// The portfolio.  `guided`: coverage-guided programs, schedules as
+// mutated arrays; `pct` and `random-walk`: the same program search with
+// three in four runs scheduled online; `fast-check`: fast-check's own
+// generation and shrinking.
+export const ENGINES = ['guided', 'pct', 'random-walk', 'fast-check'] as const;
+export type Engine = (typeof ENGINES)[number];
+
+// A slot's runs: SLOT_RUNS times the Luby sequence 1 1 2 1 1 2 4 1 1 2 ...
+// over the groups (Luby, Sinclair and Zuckerman, 1993: the restart
+// schedule within a log factor of the best for a search whose run length
+// to success is unknown).  Short searches early give every variant and
+// engine a turn soon; ever longer ones later let a coverage-guided corpus
+// grow deep enough for the bugs that need a long chain of operations.
+export const SLOT_RUNS = 1000;
+
+export function luby(i: number): number {
+  // i >= 1; luby(2^k - 1) = 2^(k-1), else recurse on i - (2^(k-1) - 1)
+  for (;;) {
+    let k = 1;
+    while ((1 << k) - 1 < i) k++;
+    if ((1 << k) - 1 === i) return 1 << (k - 1);
+    i -= (1 << (k - 1)) - 1;
+  }
+}
+
+// PCT's depths: one or two priority changes, the depth of most races.
+export const PCT_DEPTHS = [2, 3] as const;
+
+export interface Plan {
+  seed: number;
+  variants: string[];
+  engines: readonly Engine[];
+  slotRuns: number;
+  runsPerVariant: number | null; // the run budget; null: slots go on until the time budget
+}
+
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export interface SlotSpec {
+  slot: number;
+  variant: string;
+  engine: Engine;
+  seed: number;
+  runs: number;
+}
+
+export function slotSpec(plan: Plan, j: number): SlotSpec | null {
+  const V = plan.variants.length;
+  const E = plan.engines.length;
+  const g = Math.floor(j / (E * V));
+  const e = Math.floor((j % (E * V)) / V);
+  const size = plan.slotRuns * luby(g + 1);
+  let before = e * size; // runs of the variant's earlier slots
+  for (let h = 0; h < g; h++) before += E * plan.slotRuns * luby(h + 1);
+  const runs = plan.runsPerVariant === null ? size : Math.min(size, plan.runsPerVariant - before);
+  if (runs <= 0) return null;
+  const seed = createHash('sha256').update(`fuzz:${plan.seed}:${j}`).digest().readUInt32BE(0);
+  return { slot: j, variant: plan.variants[j % V], engine: plan.engines[e], seed, runs };
+}
+
+// The slots of a shard, in order, skipping those already done; ends when
+// the run budget does (never without one).
+export function* shardSlots(plan: Plan, shard: Shard, done: ReadonlySet<number>): Generator<SlotSpec> {
+  const size = plan.engines.length * plan.variants.length;
+  for (let g = shard.index; ; g += shard.count) {
+    for (let j = g * size; j < (g + 1) * size; j++) {
+      if (done.has(j)) continue;
+      const spec = slotSpec(plan, j);
+      if (spec === null) return;
+      yield spec;
+    }
+  }
+}
+
+export const findingKey = (variant: string, cls: DivergenceClass) => `${variant}\u0000${cls}`;
+
+export interface SlotFinding {
+  class: DivergenceClass;
+  run: number; // 1-based, within the slot
+  atMs: number; // since the slot began
+  hits: number; // divergent runs of this class in the slot
+  counterexample: Counterexample | null; // null: an earlier slot has this (variant, class), not shrunk again
+}
+
+export interface PctStats {
+  runs: number;
+  threads: number; // median n over the slot's PCT runs
+  steps: number; // median k
+}
+
+export interface SlotResult {
+  slot: number;
+  variant: string;
+  engine: Engine;
+  runs: number;
+  steps: number;
+  ms: number;
+  complete: boolean; // ran its whole budget (not cut by the deadline or a stop)
+  findings: SlotFinding[];
+  pct: PctStats | null;
+}
+
+function median(xs: number[]): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
+// Runs one slot.  `known`: findingKeys an earlier slot already holds;
+// `halt`: asked every few runs, true stops the slot (what it found is then
+// kept unshrunk: a stop should be quick).
+export function runSlot(spec: SlotSpec, known: readonly string[], deadline: number | null, halt: () => boolean, tick?: (runs: number, steps: number) => void): SlotResult {
+  const variant = findVariant(spec.variant);
+  const t0 = Date.now();
+  const stop = (runs: number, steps: number) => {
+    tick?.(runs, steps);
+    return halt() || (deadline !== null && Date.now() > deadline);
+  };
+  const base = { slot: spec.slot, variant: spec.variant, engine: spec.engine };
+  if (spec.engine === 'fast-check') {
+    const r = checkVariant(variant, { runs: spec.runs, seed: spec.seed, poll: (runs, steps) => (runs & 15) === 0 && stop(runs, steps), halt });
+    const findings: SlotFinding[] = [];
+    if (r.divergence && r.counterexample) {
+      const cls = r.counterexample.divergence.class;
+      const cx = known.includes(findingKey(spec.variant, cls)) ? null : { ...r.counterexample, search: { engine: spec.engine, seed: spec.seed, slot: spec.slot, run: r.runs, shrunk: !halt() } };
+      findings.push({ class: cls, run: r.runs, atMs: Date.now() - t0, hits: 1, counterexample: cx });
+    }
+    return { ...base, runs: r.runs, steps: r.steps, ms: Date.now() - t0, complete: !r.halted, findings, pct: null };
+  }
+  const threads: number[] = [];
+  const lengths: number[] = [];
+  let picker: ((tc: TestCase, rng: () => number, steps: number) => Picker | undefined) | undefined;
+  if (spec.engine === 'random-walk') picker = (_tc, rng) => (rng() < 0.75 ? randomWalk(rng) : undefined);
+  if (spec.engine === 'pct') {
+    picker = (tc, rng, steps) => {
+      if (rng() >= 0.75) return undefined;
+      // k: the parent's run length, as PCT estimates it from a run before
+      const p = { threads: tc.threads.length + 4, steps: Math.min(HORIZON, steps || 64), depth: PCT_DEPTHS[Math.floor(rng() * PCT_DEPTHS.length)] };
+      threads.push(p.threads);
+      lengths.push(p.steps);
+      return pct(rng, p);
+    };
+  }
+  const r = searchGuided(variant, { seed: spec.seed, runs: spec.runs, all: true, picker, poll: stop });
+  const findings = [...r.found.values()]
+    .sort((a, b) => a.atRun - b.atRun)
+    .map((f): SlotFinding => {
+      const cls = f.divergence.class;
+      const cx = known.includes(findingKey(spec.variant, cls)) ? null : slotCounterexample(variant, f, spec, halt);
+      return { class: cls, run: f.atRun, atMs: f.atMs, hits: r.hits.get(cls) ?? 1, counterexample: cx };
+    });
+  const pctStats = spec.engine === 'pct' ? { runs: threads.length, threads: median(threads), steps: median(lengths) } : null;
+  return { ...base, runs: r.runs, steps: r.steps, ms: Date.now() - t0, complete: !r.stoppedEarly, findings, pct: pctStats };
+}
+
+// Shrunk within its class, unless the campaign is stopping: then as far
+// as it got (every step of a shrink keeps a divergence of the class).
+function slotCounterexample(variant: Variant, f: Found, spec: SlotSpec, halt: () => boolean): Counterexample {
+  const tc = halt() ? f.tc : shrinkSameClass(f.tc, sameClass(variant, f.divergence.class), undefined, halt);
+  return makeCounterexample(variant, tc, runTestCase(variant, tc), {
+    fastCheck: null,
+    search: { engine: spec.engine, seed: spec.seed, slot: spec.slot, run: f.atRun, shrunk: !halt() },
+  });
+}
+
+// In a worker thread: the campaign's stop flag and this worker's live
+// counters (runs, steps of the slot in hand), shared with the main thread.
+let shared: { stop: Int32Array; live: Float64Array } | null = null;
+
+export function initSlotWorker(arg: { stop: SharedArrayBuffer; live: SharedArrayBuffer; index: number }): void {
+  shared = { stop: new Int32Array(arg.stop), live: new Float64Array(arg.live, arg.index * 16, 2) };
+}
+
+export function runSlotInWorker(spec: SlotSpec, known: string[], deadline: number | null): SlotResult {
+  const s = shared!;
+  const tick = (runs: number, steps: number) => {
+    s.live[0] = runs;
+    s.live[1] = steps;
+  };
+  const r = runSlot(spec, known, deadline, () => Atomics.load(s.stop, 0) !== 0, tick);
+  tick(0, 0);
+  return r;
+}
