@@ -11,7 +11,7 @@ import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.t
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, makeCounterexample, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
 import { EXPLORE_DEFAULTS, exploreScenario, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
-import { benchExplore, benchSteps } from '../fuzz/bench.ts';
+import { benchExplore, benchSteps, benchWorkers } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
 import { availableParallelism } from 'node:os';
@@ -295,19 +295,22 @@ async function cmdMatrix(argv: string[]): Promise<number> {
 
 // ---- bench ----
 
-function cmdBench(argv: string[]): number {
+async function cmdBench(argv: string[]): Promise<number> {
   const { values, positionals } = args(argv, { json: { type: 'boolean' } });
   if (positionals.length) throw new UsageError(`bench: unexpected argument "${positionals[0]}"`);
   progress('bench: model steps with lockstep checking...');
   const r = benchSteps();
   progress('bench: exploring a scenario to completion...');
   const e = benchExplore();
+  progress('bench: one fuzz campaign with one worker, then with two...');
+  const w = await benchWorkers();
   progressDone();
-  if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, explore: e }, null, 2));
+  if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, workerSpeedup: w.workerSpeedup, explore: e, workers: w }, null, 2));
   else {
     console.log(`stepsPerSecond          ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
     console.log(`exploreStatesPerSecond  ${e.exploreStatesPerSecond}   (${e.distinct} distinct states of ${e.scenario} on ${e.variant}, ${e.seconds} s, one core)`);
     console.log(`bytesPerState           ${e.bytesPerState}   (visited set, nodes and edges)`);
+    console.log(`workerSpeedup           ${w.workerSpeedup}   (${w.runsPerSecond[0]} runs/s with one worker, ${w.runsPerSecond[1]} with two; a ${w.seconds} s campaign on the clean variants each)`);
   }
   return 0;
 }

@@ -3,10 +3,15 @@
 // timed, never asserted.
 
 import fc from 'fast-check';
-import { VARIANTS, findVariant } from '../models/variants/index.ts';
+import { CLEAN_VARIANTS, VARIANTS, findVariant } from '../models/variants/index.ts';
 import { EXPLORE_DEFAULTS, exploreScenario, loadScenario } from './explore.ts';
 import { arbTestCase } from './arbitraries.ts';
 import { runTestCase } from './lockstep.ts';
+import { Campaign } from './campaign.ts';
+import { ENGINES } from './slots.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface BenchResult {
   stepsPerSecond: number; // implementation-model steps with full lockstep checking, one core
@@ -51,4 +56,29 @@ export function benchExplore(variant = 'mapdirect-fixed', scenario = 'mapdirect-
     distinct: r.distinct,
     seconds: Math.round(seconds * 100) / 100,
   };
+}
+
+export interface WorkerBench {
+  workerSpeedup: number; // runs per second of two workers over one
+  runsPerSecond: [number, number]; // one worker, two workers
+  seconds: number; // each campaign's time budget
+}
+
+// A campaign on the clean variants (no finding to shrink: every second is
+// search), for a fixed time with one worker and then with two.  Worker
+// start-up takes the same wall time in both, so the ratio is the
+// steady-state one.
+export async function benchWorkers(seconds = 8): Promise<WorkerBench> {
+  const plan = { seed: 7, variants: CLEAN_VARIANTS.map((v) => v.name), engines: ENGINES, slotRuns: 200, runsPerVariant: null };
+  const rates: number[] = [];
+  for (const workers of [1, 2]) {
+    const dir = mkdtempSync(join(tmpdir(), 'daxcheck-bench-'));
+    try {
+      const s = await new Campaign({ dir, workers, budgetMs: seconds * 1000 }, { plan, shard: { index: 0, count: 1 } }).run();
+      rates.push(s.runs / (s.elapsedMs / 1000));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return { workerSpeedup: Math.round((rates[1] / rates[0]) * 100) / 100, runsPerSecond: [Math.round(rates[0]), Math.round(rates[1])], seconds };
 }

@@ -6,7 +6,7 @@
 
 import type { Event, Fn } from '../models/impl/kernel.ts';
 
-export const MAP_BITS = 20;
+export const MAP_BITS = 16; // 64K features, as AFL: a few thousand are ever reached, and the maps stay in a core's cache
 const MASK = (1 << MAP_BITS) - 1;
 
 // Stable across processes and runs: the same label has the same id

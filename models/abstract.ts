@@ -66,7 +66,9 @@ export interface AbstractState {
 export type Result = number | string;
 export const ANY = 'ANY';
 
-// Structural equality for abstract states.
+// Structural equality for abstract states (plain data: arrays, objects,
+// numbers, strings, booleans, null).  Runs after most steps: keys are
+// walked in place rather than listed.
 export function sameState(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
@@ -76,10 +78,15 @@ export function sameState(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!sameState((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
-  return true;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in x) {
+    if (!(k in y) || !sameState(x[k], y[k])) return false;
+    n++;
+  }
+  for (const _ in y) n--;
+  return n === 0;
 }
 
 // The path of the first difference between two abstract states, or null.

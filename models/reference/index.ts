@@ -743,7 +743,16 @@ export class Reference {
 
   // ---- the abstract state ----
 
+  // Every action bumps `version`, so the state seen at a version is kept
+  // until the next (callers only read it).
+  private seen: { version: number; state: AbstractState } | null = null;
+
   abstract(): AbstractState {
+    if (this.seen?.version !== this.version) this.seen = { version: this.version, state: this.build() };
+    return this.seen.state;
+  }
+
+  private build(): AbstractState {
     return {
       clock: this.clock,
       files: this.files.map((f) => ({
