@@ -154,10 +154,9 @@ function pendingMask(k: Kernel): number {
 // runnable thread counting from the one that ran last (fuzz/lockstep.ts).
 export function pathToSchedule(variant: Variant, tc: TestCase, path: number[]): number[] {
   const r = start(variant, tc);
-  const n = r.ex.k.threads.length;
   let current = 0;
   return path.map((tid) => {
-    const order = runOrder(r.ex.runnableIds(), current, n);
+    const order = runOrder(r.ex.runnableIds(), current);
     const x = order.indexOf(tid);
     if (x < 0) throw new Error(`explore: thread ${tid} cannot run at this point of the path`);
     advance(r, tid);

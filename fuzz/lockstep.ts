@@ -69,8 +69,13 @@ export interface RunResult {
 
 // The runnable threads in the order a schedule entry indexes: the one that
 // ran last first (if it can run), then by thread number after it.
-export function runOrder(runnableIds: number[], current: number, nthreads: number): number[] {
-  return [...runnableIds].sort((a, b) => ((a - current + nthreads) % nthreads) - ((b - current + nthreads) % nthreads));
+// `runnableIds` ascending, as Execution.runnableIds gives them: the ids
+// from `current` on, then the ones before it.
+export function runOrder(runnableIds: number[], current: number): number[] {
+  let i = 0;
+  while (i < runnableIds.length && runnableIds[i] < current) i++;
+  if (i === 0) return runnableIds;
+  return runnableIds.slice(i).concat(runnableIds.slice(0, i));
 }
 
 export class Scheduler {
@@ -102,8 +107,8 @@ export class Scheduler {
     return `t${this.cycle.length ? this.slices % this.cycle.length : 0}:${this.current}`;
   }
 
-  pick(runnableIds: number[], nthreads: number): number {
-    const order = runOrder(runnableIds, this.current, nthreads);
+  pick(runnableIds: number[]): number {
+    const order = runOrder(runnableIds, this.current);
     let x = 0;
     let slice = false; // a new time slice starts
     if (this.i < this.schedule.length) {
@@ -204,7 +209,7 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
       excused.push(excusedMask(k));
     }
     if (opts.coverage && ids.length > 1) opts.coverage.choice(n);
-    const tid = sched.pick(ids, k.threads.length);
+    const tid = sched.pick(ids);
     const { info, divergence: d } = ex.advance(tid);
     if (opts.coverage) opts.coverage.step(tid, labelId(info.fnRef, info.pc), info.result, k.events);
     const entry: TraceStep = { step: n, tid, thread: k.threads[tid].name, fn: info.fn, label: info.label, op: info.op };

@@ -66,6 +66,26 @@ export interface AbstractState {
 export type Result = number | string;
 export const ANY = 'ANY';
 
+// The abstract state written as a flat list of numbers, for the compare
+// after every step without building objects: the clock; the files (count,
+// then each: size, then state and data per page); the processes (count,
+// then each: alive, fds with their fd, file, write; maps with their
+// fields, private copies and validity; SIGIO fds); the leases sorted by
+// holder (count, then kind, holder id, file, breaking, since); the live
+// registrations (count, then id, proc, span, revoked).  Every list is
+// preceded by its length, so equal lists mean equal states; both models
+// write it (properties/abstraction.ts, Reference.encode) and a test holds
+// it to the objects above on random runs.
+export const NO_COW = -1_000_000_000; // a page with no private copy
+export const LEASE_MAP = 0;
+export const LEASE_MR = 1;
+
+export function sameEncoding(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 // Structural equality for abstract states (plain data: arrays, objects,
 // numbers, strings, booleans, null).  Runs after most steps: keys are
 // walked in place rather than listed.

@@ -8,12 +8,17 @@ import { Reference } from '../models/reference/index.ts';
 import { NO_FLAGS, type Contract, type Variant } from '../models/variants/index.ts';
 import type { TestCase } from '../models/testcase.ts';
 import { xfs_bunmapi, xfs_bmapi_write } from '../models/impl/xfs_bmap.ts';
-import { abstractImpl } from './abstraction.ts';
+import { abstractImpl, encodeImpl } from './abstraction.ts';
 import {
   checkAbstraction, checkAccess, checkBlockmapUnderLease, checkDeadlock, checkIova, checkNotification, checkRefcounts,
 } from './checks.ts';
 import { Lockdep } from './lockdep.ts';
-import { lasso } from '../fuzz/lockstep.ts';
+import { Execution, lasso } from '../fuzz/lockstep.ts';
+import fc from 'fast-check';
+import seedrandom from 'seedrandom';
+import { arbTestCase } from '../fuzz/arbitraries.ts';
+import { VARIANTS } from '../models/variants/index.ts';
+import { sameEncoding, sameState, type AbstractState } from '../models/abstract.ts';
 
 function world(contract: Contract = 'upstream', threads = 2): { k: Kernel; ref: Reference; tc: TestCase } {
   const tc: TestCase = {
@@ -190,6 +195,43 @@ test('refcount: a pte still mapping a freed block fires', () => {
   assert.is(checkRefcounts(k), null);
   xfs_bunmapi(k, 0, 0);
   assert.is(checkRefcounts(k)?.class, 'refcount');
+});
+
+test('the encoded abstract states agree with the objects: equal encodings exactly when equal states, across every variant and random runs', () => {
+  // states of both models at every step of random runs, compared across
+  // steps and runs too, so most pairs differ somewhere
+  const snaps: { obj: AbstractState; code: number[] }[] = [];
+  const tcs = fc.sample(arbTestCase, { numRuns: 400, seed: 5 });
+  VARIANTS.forEach((v, vi) => {
+    for (const tc of tcs.slice(vi * 16, vi * 16 + 40)) {
+      const ex = new Execution(v, tc);
+      const rng = seedrandom(`enc:${v.name}`);
+      for (let n = 0; n < 300; n++) {
+        const ids = ex.runnableIds();
+        if (!ids.length) break;
+        const { divergence } = ex.advance(ids[Math.floor(rng() * ids.length)]);
+        const impl: number[] = [];
+        const ref: number[] = [];
+        encodeImpl(ex.k, impl);
+        ex.ref.encode(ref);
+        const io = abstractImpl(ex.k);
+        const ro = ex.ref.abstract();
+        assert.is(sameEncoding(impl, ref), sameState(io, ro), `${v.name} step ${n}`);
+        if (rng() < 0.2) snaps.push({ obj: io, code: impl }, { obj: structuredClone(ro), code: ref });
+        if (divergence) break;
+      }
+    }
+  });
+  const rng = seedrandom('pairs');
+  let equal = 0;
+  for (let i = 0; i < 20000; i++) {
+    const a = snaps[Math.floor(rng() * snaps.length)];
+    const b = snaps[Math.floor(rng() * snaps.length)];
+    const same = sameState(a.obj, b.obj);
+    equal += +same;
+    assert.is(sameEncoding(a.code, b.code), same);
+  }
+  assert.ok(equal > 10 && equal < 19000, `both kinds of pairs (${equal} equal)`);
 });
 
 test.run();

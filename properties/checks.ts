@@ -3,12 +3,12 @@
 // must hold of any kernel, over the implementation state, the reference
 // state, and what the step did.
 
-import { firstDifference, sameState, type AbstractState } from '../models/abstract.ts';
+import { firstDifference, sameEncoding, sameState, type AbstractState } from '../models/abstract.ts';
 import type { Event, Kernel, Thread } from '../models/impl/kernel.ts';
 import { BLOCKED, DONE } from '../models/impl/kernel.ts';
 import { is_zone_device_page } from '../models/impl/page.ts';
 import type { Reference } from '../models/reference/index.ts';
-import { abstractImpl } from './abstraction.ts';
+import { abstractImpl, encodeImpl } from './abstraction.ts';
 import { divergence, type Divergence } from './classes.ts';
 import type { Lockdep } from './lockdep.ts';
 
@@ -110,7 +110,7 @@ export function checkAbstraction(impl: AbstractState, ref: AbstractState): Diver
 // reference acted, or the kernel reported an event other than locking),
 // or when `compare` asks for it.
 export function checkStep(k: Kernel, ref: Reference, lockdep: Lockdep, compare: boolean): Divergence | null {
-  const changed = new Set<number>();
+  let changed: Set<number> | null = null;
   for (const e of k.events) {
     if (e.kind !== 'lock') compare = true;
     let d: Divergence | null = null;
@@ -119,18 +119,27 @@ export function checkStep(k: Kernel, ref: Reference, lockdep: Lockdep, compare: 
     else if (e.kind === 'sigio') d = checkNotification(k, e);
     else if (e.kind === 'lock') {
       d = lockdep.acquire(k.threads[e.tid].name, e.held.map((id) => k.locks[id].cls), e.cls);
-    } else if (e.kind === 'blockmap') changed.add(e.inode);
+    } else if (e.kind === 'blockmap') (changed ??= new Set()).add(e.inode);
     if (d) return d;
   }
-  for (const inode of changed) {
+  for (const inode of changed ?? []) {
     const d = checkBlockmapUnderLease(ref, inode);
     if (d) return d;
   }
   if (ref.divergence) return ref.divergence;
   const d = checkRefcounts(k);
   if (d || !compare) return d;
-  return checkAbstraction(abstractImpl(k), ref.abstract());
+  encodeImpl(k, implCode);
+  ref.encode(refCode);
+  if (sameEncoding(implCode, refCode)) return null;
+  // they differ: the objects say where
+  const found = checkAbstraction(abstractImpl(k), ref.abstract());
+  if (!found) throw new Error('the abstract state encodings differ where the states do not (models/abstract.ts)');
+  return found;
 }
+
+const implCode: number[] = [];
+const refCode: number[] = [];
 
 function describeWait(k: Kernel, t: Thread): string {
   switch (t.wait) {

@@ -15,7 +15,7 @@
 
 import type { Contract } from '../variants/index.ts';
 import { LIMITS, initialValue, type Op, type NicOp, type TestCase } from '../testcase.ts';
-import { ANY, HOLE, UNWRITTEN, WRITTEN, type AbstractState, type Result } from '../abstract.ts';
+import { ANY, HOLE, LEASE_MAP, LEASE_MR, NO_COW, UNWRITTEN, WRITTEN, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
 interface RFile {
@@ -743,16 +743,38 @@ export class Reference {
 
   // ---- the abstract state ----
 
-  // Every action bumps `version`, so the state seen at a version is kept
-  // until the next (callers only read it).
-  private seen: { version: number; state: AbstractState } | null = null;
-
-  abstract(): AbstractState {
-    if (this.seen?.version !== this.version) this.seen = { version: this.version, state: this.build() };
-    return this.seen.state;
+  // abstract(), written as models/abstract.ts encodes it.
+  encode(out: number[]): void {
+    out.length = 0;
+    out.push(this.clock, this.files.length);
+    for (const f of this.files) {
+      out.push(f.size);
+      for (let i = 0; i < f.size; i++) out.push(f.state[i], f.state[i] === WRITTEN ? f.page[i].v : 0);
+    }
+    out.push(this.procs.length);
+    for (const pr of this.procs) {
+      let fds = 0;
+      for (const f of pr.fds) if (f) fds++;
+      out.push(+pr.alive, fds);
+      pr.fds.forEach((f, fd) => f && out.push(fd, f.file, +f.write));
+      out.push(pr.maps.length);
+      for (const m of pr.maps) {
+        out.push(m.id, m.file, m.pgoff, m.npages, +m.shared, +m.direct, +m.sync, +m.write, +m.valid, m.cow.length);
+        for (const c of m.cow) out.push(c ? c.v : NO_COW);
+      }
+      out.push(pr.sigio.length, ...pr.sigio);
+    }
+    const kind = (l: RLease) => (l.holder === 'map' ? LEASE_MAP : LEASE_MR);
+    const leases = [...this.leases].sort((a, b) => kind(a) - kind(b) || a.holderId - b.holderId);
+    out.push(leases.length);
+    for (const l of leases) out.push(kind(l), l.holderId, l.file, +l.breaking, l.breaking ? l.since : 0);
+    let live = 0;
+    for (const m of this.mrs) if (m.live) live++;
+    out.push(live);
+    for (const m of this.mrs) if (m.live) out.push(m.id, m.proc, m.span, +m.revoked);
   }
 
-  private build(): AbstractState {
+  abstract(): AbstractState {
     return {
       clock: this.clock,
       files: this.files.map((f) => ({
