@@ -226,7 +226,13 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
     if (d) found = { ...d, step: n - 1 };
   }
   if (found && found.step < 0) found = { ...found, step: n };
-  const result: RunResult = { divergence: found, steps: n, finished, trace, traceHash: hashTrace(trace) };
+  let hash: string | null = null;
+  const result: RunResult = {
+    divergence: found, steps: n, finished, trace,
+    get traceHash() {
+      return (hash ??= hashTrace(trace)); // read only when a run is written down or replayed
+    },
+  };
   if (picker) result.schedule = schedule.slice(0, Math.min(n, schedule.length));
   return result;
 }

@@ -80,10 +80,41 @@ export const NO_COW = -1_000_000_000; // a page with no private copy
 export const LEASE_MAP = 0;
 export const LEASE_MR = 1;
 
-export function sameEncoding(a: number[], b: number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+// A reusable list of numbers: written from the start for each state,
+// growing as needed, never shrinking (the compare runs after most steps).
+export class Encoding {
+  buf = new Float64Array(256);
+  n = 0;
+
+  put(x: number): void {
+    if (this.n === this.buf.length) {
+      const bigger = new Float64Array(this.buf.length * 2);
+      bigger.set(this.buf);
+      this.buf = bigger;
+    }
+    this.buf[this.n++] = x;
+  }
+
+  // Sorts the records of `size` numbers from `at` to the end by their
+  // field `key` (an insertion sort: the lists are a few entries long).
+  sortFrom(at: number, size: number, key: number): void {
+    const b = this.buf;
+    for (let i = at + size; i < this.n; i += size) {
+      for (let j = i; j > at && b[j - size + key] > b[j + key]; j -= size) {
+        for (let f = 0; f < size; f++) {
+          const t = b[j + f];
+          b[j + f] = b[j - size + f];
+          b[j - size + f] = t;
+        }
+      }
+    }
+  }
+
+  equals(o: Encoding): boolean {
+    if (this.n !== o.n) return false;
+    for (let i = 0; i < this.n; i++) if (this.buf[i] !== o.buf[i]) return false;
+    return true;
+  }
 }
 
 // Structural equality for abstract states (plain data: arrays, objects,

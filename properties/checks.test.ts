@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import { arbTestCase } from '../fuzz/arbitraries.ts';
 import { VARIANTS } from '../models/variants/index.ts';
-import { sameEncoding, sameState, type AbstractState } from '../models/abstract.ts';
+import { Encoding, sameState, type AbstractState } from '../models/abstract.ts';
 
 function world(contract: Contract = 'upstream', threads = 2): { k: Kernel; ref: Reference; tc: TestCase } {
   const tc: TestCase = {
@@ -200,7 +200,7 @@ test('refcount: a pte still mapping a freed block fires', () => {
 test('the encoded abstract states agree with the objects: equal encodings exactly when equal states, across every variant and random runs', () => {
   // states of both models at every step of random runs, compared across
   // steps and runs too, so most pairs differ somewhere
-  const snaps: { obj: AbstractState; code: number[] }[] = [];
+  const snaps: { obj: AbstractState; code: Encoding }[] = [];
   const tcs = fc.sample(arbTestCase, { numRuns: 400, seed: 5 });
   VARIANTS.forEach((v, vi) => {
     for (const tc of tcs.slice(vi * 16, vi * 16 + 40)) {
@@ -210,13 +210,13 @@ test('the encoded abstract states agree with the objects: equal encodings exactl
         const ids = ex.runnableIds();
         if (!ids.length) break;
         const { divergence } = ex.advance(ids[Math.floor(rng() * ids.length)]);
-        const impl: number[] = [];
-        const ref: number[] = [];
+        const impl = new Encoding();
+        const ref = new Encoding();
         encodeImpl(ex.k, impl);
         ex.ref.encode(ref);
         const io = abstractImpl(ex.k);
         const ro = ex.ref.abstract();
-        assert.is(sameEncoding(impl, ref), sameState(io, ro), `${v.name} step ${n}`);
+        assert.is(impl.equals(ref), sameState(io, ro), `${v.name} step ${n}`);
         if (rng() < 0.2) snaps.push({ obj: io, code: impl }, { obj: structuredClone(ro), code: ref });
         if (divergence) break;
       }
@@ -229,7 +229,7 @@ test('the encoded abstract states agree with the objects: equal encodings exactl
     const b = snaps[Math.floor(rng() * snaps.length)];
     const same = sameState(a.obj, b.obj);
     equal += +same;
-    assert.is(sameEncoding(a.code, b.code), same);
+    assert.is(a.code.equals(b.code), same);
   }
   assert.ok(equal > 10 && equal < 19000, `both kinds of pairs (${equal} equal)`);
 });

@@ -3,7 +3,7 @@
 // must hold of any kernel, over the implementation state, the reference
 // state, and what the step did.
 
-import { firstDifference, sameEncoding, sameState, type AbstractState } from '../models/abstract.ts';
+import { Encoding, firstDifference, sameState, type AbstractState } from '../models/abstract.ts';
 import type { Event, Kernel, Thread } from '../models/impl/kernel.ts';
 import { BLOCKED, DONE } from '../models/impl/kernel.ts';
 import { is_zone_device_page } from '../models/impl/page.ts';
@@ -131,15 +131,15 @@ export function checkStep(k: Kernel, ref: Reference, lockdep: Lockdep, compare: 
   if (d || !compare) return d;
   encodeImpl(k, implCode);
   ref.encode(refCode);
-  if (sameEncoding(implCode, refCode)) return null;
+  if (implCode.equals(refCode)) return null;
   // they differ: the objects say where
   const found = checkAbstraction(abstractImpl(k), ref.abstract());
   if (!found) throw new Error('the abstract state encodings differ where the states do not (models/abstract.ts)');
   return found;
 }
 
-const implCode: number[] = [];
-const refCode: number[] = [];
+const implCode = new Encoding();
+const refCode = new Encoding();
 
 function describeWait(k: Kernel, t: Thread): string {
   switch (t.wait) {
@@ -198,10 +198,13 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // the page it waits for is pinned by direct I/O to another file is not a
 // broken promise, nor is one that waits for a lock such a thread holds.
 // Returns the threads starved outside the promise.
-export function starvedOutsideThePromise(k: Kernel): Set<number> {
-  const out = new Set<number>();
-  for (const t of k.threads) if (t.status === BLOCKED && t.wait === 'page' && pinnedByOtherFileIo(k, t.waitId)) out.add(t.id);
-  for (let grew = out.size > 0; grew; ) {
+const NOBODY: ReadonlySet<number> = new Set();
+
+export function starvedOutsideThePromise(k: Kernel): ReadonlySet<number> {
+  let out: Set<number> | null = null;
+  for (const t of k.threads) if (t.status === BLOCKED && t.wait === 'page' && pinnedByOtherFileIo(k, t.waitId)) (out ??= new Set()).add(t.id);
+  if (!out) return NOBODY; // asked after every step of a looping run
+  for (let grew = true; grew; ) {
     grew = false;
     for (const t of k.threads) {
       if (out.has(t.id) || t.status !== BLOCKED || t.wait !== 'rwsem') continue;

@@ -15,7 +15,7 @@
 
 import type { Contract } from '../variants/index.ts';
 import { LIMITS, initialValue, type Op, type NicOp, type TestCase } from '../testcase.ts';
-import { ANY, HOLE, LEASE_MAP, LEASE_MR, NO_COW, UNWRITTEN, WRITTEN, type AbstractState, type Result } from '../abstract.ts';
+import { ANY, HOLE, LEASE_MAP, LEASE_MR, NO_COW, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
 interface RFile {
@@ -197,6 +197,25 @@ export class Reference {
 
   // ---- invoke ----
 
+  // The fd and the mapping an op names (an index modulo what the process
+  // has), resolved at entry; false if it has none.
+  private resolveFd(p: Pending, pr: RProc): boolean {
+    const fds = this.openFds(p.proc);
+    if (fds.length === 0) return false;
+    p.fdnum = fds[(p.op as { fd: number }).fd % fds.length];
+    p.fd = pr.fds[p.fdnum];
+    return true;
+  }
+
+  private resolveMap(p: Pending, pr: RProc): boolean {
+    if (pr.maps.length === 0) return false;
+    const m = pr.maps[(p.op as { map: number }).map % pr.maps.length];
+    p.map = m.id;
+    p.mapFile = m.file;
+    p.mapShared = m.shared;
+    return true;
+  }
+
   invoke(tid: number, proc: number, op: Op): void {
     this.version++;
     const p: Pending = {
@@ -205,31 +224,16 @@ export class Reference {
     };
     this.pending[tid] = p;
     const pr = this.procs[proc];
-    const needFd = (): boolean => {
-      const fds = this.openFds(proc);
-      if (fds.length === 0) return false;
-      p.fdnum = fds[(op as { fd: number }).fd % fds.length];
-      p.fd = pr.fds[p.fdnum];
-      return true;
-    };
-    const needMap = (): boolean => {
-      if (pr.maps.length === 0) return false;
-      const m = pr.maps[(op as { map: number }).map % pr.maps.length];
-      p.map = m.id;
-      p.mapFile = m.file;
-      p.mapShared = m.shared;
-      return true;
-    };
     switch (op.op) {
       case 'open':
       case 'fork':
       case 'tick':
         break;
       case 'close':
-        if (!needFd()) p.earlyError = 'EBADF';
+        if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
         break;
       case 'mmap': {
-        if (!needFd()) { p.earlyError = 'EBADF'; break; }
+        if (!this.resolveFd(p, pr)) { p.earlyError = 'EBADF'; break; }
         const f = this.files[p.fd!.file];
         const shared = op.type !== 'private';
         // mm/mmap.c do_mmap: unknown MAP_SHARED_VALIDATE flags first, then PROT_WRITE
@@ -241,34 +245,34 @@ export class Reference {
         break;
       }
       case 'munmap':
-        if (!needMap()) p.earlyError = 'EINVAL';
+        if (!this.resolveMap(p, pr)) p.earlyError = 'EINVAL';
         break;
       case 'load':
-        if (!needMap()) p.earlyError = 'SIGSEGV';
+        if (!this.resolveMap(p, pr)) p.earlyError = 'SIGSEGV';
         break;
       case 'store':
-        if (!needMap() || !this.findMap(p.map)!.map.write) p.earlyError = 'SIGSEGV';
+        if (!this.resolveMap(p, pr) || !this.findMap(p.map)!.map.write) p.earlyError = 'SIGSEGV';
         break;
       case 'write':
-        if (!needFd() || !p.fd!.write) p.earlyError = 'EBADF';
+        if (!this.resolveFd(p, pr) || !p.fd!.write) p.earlyError = 'EBADF';
         break;
       case 'dio_read':
-        if (!needFd()) p.earlyError = 'EBADF';
-        else if (!needMap()) p.earlyError = 'EFAULT';
+        if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
+        else if (!this.resolveMap(p, pr)) p.earlyError = 'EFAULT';
         break;
       case 'dio_write':
-        if (!needFd() || !p.fd!.write) p.earlyError = 'EBADF';
-        else if (!needMap()) p.earlyError = 'EFAULT';
+        if (!this.resolveFd(p, pr) || !p.fd!.write) p.earlyError = 'EBADF';
+        else if (!this.resolveMap(p, pr)) p.earlyError = 'EFAULT';
         break;
       case 'truncate':
-        if (!needFd()) p.earlyError = 'EBADF';
+        if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
         else if (!p.fd!.write) p.earlyError = 'EINVAL';
         break;
       case 'fallocate':
-        if (!needFd() || !p.fd!.write) p.earlyError = 'EBADF';
+        if (!this.resolveFd(p, pr) || !p.fd!.write) p.earlyError = 'EBADF';
         break;
       case 'reg_mr': {
-        if (!needMap()) { p.earlyError = 'EFAULT'; break; }
+        if (!this.resolveMap(p, pr)) { p.earlyError = 'EFAULT'; break; }
         const m = this.findMap(p.map)!.map;
         const f = this.files[m.file];
         if (f.dax) {
@@ -280,7 +284,7 @@ export class Reference {
         break;
       }
       case 'fcntl_map_direct':
-        p.earlyError = needFd() ? 'EINVAL' : 'EBADF'; // no such fcntl command in the final API
+        p.earlyError = this.resolveFd(p, pr) ? 'EINVAL' : 'EBADF'; // no such fcntl command in the final API
         break;
       case 'dereg_mr': {
         const mine = this.liveMrsOf(proc);
@@ -744,34 +748,71 @@ export class Reference {
   // ---- the abstract state ----
 
   // abstract(), written as models/abstract.ts encodes it.
-  encode(out: number[]): void {
-    out.length = 0;
-    out.push(this.clock, this.files.length);
+  encode(out: Encoding): void {
+    out.n = 0;
+    out.put(this.clock);
+    out.put(this.files.length);
     for (const f of this.files) {
-      out.push(f.size);
-      for (let i = 0; i < f.size; i++) out.push(f.state[i], f.state[i] === WRITTEN ? f.page[i].v : 0);
-    }
-    out.push(this.procs.length);
-    for (const pr of this.procs) {
-      let fds = 0;
-      for (const f of pr.fds) if (f) fds++;
-      out.push(+pr.alive, fds);
-      pr.fds.forEach((f, fd) => f && out.push(fd, f.file, +f.write));
-      out.push(pr.maps.length);
-      for (const m of pr.maps) {
-        out.push(m.id, m.file, m.pgoff, m.npages, +m.shared, +m.direct, +m.sync, +m.write, +m.valid, m.cow.length);
-        for (const c of m.cow) out.push(c ? c.v : NO_COW);
+      out.put(f.size);
+      for (let i = 0; i < f.size; i++) {
+        out.put(f.state[i]);
+        out.put(f.state[i] === WRITTEN ? f.page[i].v : 0);
       }
-      out.push(pr.sigio.length, ...pr.sigio);
     }
-    const kind = (l: RLease) => (l.holder === 'map' ? LEASE_MAP : LEASE_MR);
-    const leases = [...this.leases].sort((a, b) => kind(a) - kind(b) || a.holderId - b.holderId);
-    out.push(leases.length);
-    for (const l of leases) out.push(kind(l), l.holderId, l.file, +l.breaking, l.breaking ? l.since : 0);
+    out.put(this.procs.length);
+    for (const pr of this.procs) {
+      out.put(+pr.alive);
+      const count = out.n;
+      out.put(0);
+      for (let fd = 0; fd < pr.fds.length; fd++) {
+        const f = pr.fds[fd];
+        if (!f) continue;
+        out.buf[count]++;
+        out.put(fd);
+        out.put(f.file);
+        out.put(+f.write);
+      }
+      out.put(pr.maps.length);
+      for (const m of pr.maps) {
+        out.put(m.id);
+        out.put(m.file);
+        out.put(m.pgoff);
+        out.put(m.npages);
+        out.put(+m.shared);
+        out.put(+m.direct);
+        out.put(+m.sync);
+        out.put(+m.write);
+        out.put(+m.valid);
+        out.put(m.cow.length);
+        for (const c of m.cow) out.put(c ? c.v : NO_COW);
+      }
+      out.put(pr.sigio.length);
+      for (const fd of pr.sigio) out.put(fd);
+    }
+    // by holder: the maps' leases by id, then the registrations'
+    out.put(this.leases.length);
+    for (let kind = LEASE_MAP; kind <= LEASE_MR; kind++) {
+      const at = out.n;
+      for (const l of this.leases) {
+        if ((l.holder === 'map' ? LEASE_MAP : LEASE_MR) !== kind) continue;
+        out.put(kind);
+        out.put(l.holderId);
+        out.put(l.file);
+        out.put(+l.breaking);
+        out.put(l.breaking ? l.since : 0);
+      }
+      out.sortFrom(at, 5, 1);
+    }
     let live = 0;
     for (const m of this.mrs) if (m.live) live++;
-    out.push(live);
-    for (const m of this.mrs) if (m.live) out.push(m.id, m.proc, m.span, +m.revoked);
+    out.put(live);
+    for (const m of this.mrs) {
+      if (!m.live) continue;
+      out.put(m.id);
+      out.put(m.proc);
+      out.put(m.span);
+      out.put(+m.revoked);
+    }
   }
 
   abstract(): AbstractState {
