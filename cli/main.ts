@@ -434,7 +434,7 @@ async function cmdFuzz(argv: string[]): Promise<number> {
     ? setInterval(() => {
         const p = campaign.progress();
         const left = p.leftMs !== null ? `, ${seconds(p.leftMs)} left` : '';
-        progress(`fuzz: ${kilo(p.runs)} runs, ${kilo(p.steps / Math.max(0.001, p.elapsedMs / 1000))} steps/s, ${p.found} divergences${left}`);
+        progress(`fuzz: ${kilo(p.runs)} runs, ${kilo(p.steps / Math.max(0.001, p.elapsedMs / 1000))} steps/s, ${p.found} found${left}`);
       }, 250)
     : null;
   let signals = 0;

@@ -68,7 +68,7 @@ export interface WorkerBench {
 // search), for a fixed time with one worker and then with two.  Worker
 // start-up takes the same wall time in both, so the ratio is the
 // steady-state one.
-export async function benchWorkers(seconds = 8): Promise<WorkerBench> {
+export async function benchWorkers(seconds = 20): Promise<WorkerBench> {
   const plan = { seed: 7, variants: CLEAN_VARIANTS.map((v) => v.name), engines: ENGINES, slotRuns: 200, runsPerVariant: null };
   const rates: number[] = [];
   for (const workers of [1, 2]) {
