@@ -242,6 +242,15 @@ export class Campaign {
       let busy = 0;
       let failed = false;
       this.finish = resolve;
+      // a slot that threw (a model error): stop everything, keep the
+      // summary as the finished slots left it, and say so
+      const fail = (e: Error) => {
+        if (failed) return;
+        failed = true;
+        this.aborted = true;
+        for (const w of this.workers) void w.terminate();
+        reject(e);
+      };
       const give = (w: Worker) => {
         const spec = next();
         if (spec === null) {
@@ -256,17 +265,13 @@ export class Campaign {
           busy--;
           if (this.aborted) return;
           if (m.error !== undefined) {
-            failed = true;
-            this.abort();
-            reject(new Error(`slot ${spec.slot} (${spec.variant}, ${spec.engine}): ${m.error}`));
+            fail(new Error(`slot ${spec.slot} (${spec.variant}, ${spec.engine}): ${m.error}`));
             return;
           }
           try {
             this.absorb(m.result!, started);
           } catch (e) {
-            failed = true;
-            this.abort();
-            reject(e);
+            fail(e as Error);
             return;
           }
           give(w);
@@ -279,10 +284,7 @@ export class Campaign {
         });
         this.workers.push(w);
         w.on('error', (e) => {
-          if (failed || this.aborted) return;
-          failed = true;
-          this.abort();
-          reject(e);
+          if (!this.aborted) fail(e);
         });
         w.once('online', () => give(w));
       }
