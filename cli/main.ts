@@ -15,7 +15,7 @@ import { benchExplore, benchSteps, benchWorkers } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
 import { availableParallelism } from 'node:os';
-import { Campaign, CampaignError, SUMMARY, mergeCampaigns, parseShard, readSummary, type CampaignEvent, type Summary } from '../fuzz/campaign.ts';
+import { Campaign, CampaignError, SUMMARY, SUMMARY_TEXT, duration as seconds, mergeCampaigns, summaryText, parseShard, readSummary, type CampaignEvent, type Summary } from '../fuzz/campaign.ts';
 import { ENGINES, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
 import { HORIZON } from '../fuzz/schedulers.ts';
 
@@ -373,26 +373,10 @@ export function parseBudget(text: string): number {
   return ms;
 }
 
-const seconds = (ms: number) => {
-  const s = Math.round(ms / 1000);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
-};
 const kilo = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : String(Math.round(n)));
 
 function campaignJson(dir: string, s: Summary) {
   return { dir, ...s, found: s.found.map((f) => ({ ...f, file: join(dir, f.file) })) };
-}
-
-function printFindings(dir: string, s: Summary): void {
-  if (!s.found.length) {
-    console.log(green('no divergence'));
-    return;
-  }
-  console.log(bold(`${'variant'.padEnd(16)} ${'class'.padEnd(29)} ${'hits'.padStart(6)} ${'first at'.padStart(8)} ${'steps'.padStart(5)}  file`));
-  for (const f of s.found) {
-    const raw = f.shrunk ? '' : dim(' (unshrunk: stopped)');
-    console.log(`${f.variant.padEnd(16)} ${red(f.class.padEnd(29))} ${String(f.hits).padStart(6)} ${seconds(f.firstAtMs).padStart(8)} ${String(f.length).padStart(5)}  ${join(dir, f.file)}${raw}`);
-  }
 }
 
 async function cmdFuzz(argv: string[]): Promise<number> {
@@ -455,14 +439,8 @@ async function cmdFuzz(argv: string[]): Promise<number> {
   }
   if (values.json) console.log(JSON.stringify(campaignJson(dir, s), null, 2));
   else {
-    const why = s.interrupted ? 'stopped by a signal' : s.exhausted ? 'run budget done' : 'time budget done';
-    console.log(`${why}: ${s.runs} runs, ${s.steps} steps (${s.stepsPerSecond}/s), ${s.slots.length} slots, ${seconds(s.elapsedMs)}`);
-    if (s.pct) {
-      const b = Object.entries(s.pct.bounds).map(([d, p]) => `1/${Math.round(1 / p)} at ${d.replace('depth', 'depth ')}`).join(', ');
-      console.log(dim(`pct: ${s.pct.runs} runs, median n = ${s.pct.threads} threads, k = ${s.pct.steps} steps: at least ${b}, per run`));
-    }
-    printFindings(dir, s);
-    console.log(dim(`summary: ${join(dir, SUMMARY)}   (daxcheck replay ${dir})`));
+    for (const line of summaryText(s, (f) => join(dir, f)).slice(1)) console.log(line);
+    console.log(dim(`summary: ${join(dir, SUMMARY)}, ${join(dir, SUMMARY_TEXT)}   (daxcheck replay ${dir})`));
   }
   return s.found.length ? 1 : 0;
 }
@@ -488,8 +466,8 @@ function cmdMerge(argv: string[]): number {
   const s = mergeCampaigns(positionals, values.out);
   if (values.json) console.log(JSON.stringify(campaignJson(values.out, s), null, 2));
   else {
-    console.log(`merged ${positionals.length} folders (shards ${s.shards.join(', ')}): ${s.runs} runs, ${s.slots.length} slots -> ${values.out}/`);
-    printFindings(values.out, s);
+    console.log(`merged ${positionals.length} folders -> ${values.out}/`);
+    for (const line of summaryText(s, (f) => join(values.out!, f))) console.log(line);
   }
   return s.found.length ? 1 : 0;
 }

@@ -21,6 +21,7 @@ import { ENGINES, PCT_DEPTHS, findingKey, shardSlots, type Engine, type Plan, ty
 import { pctBound } from './schedulers.ts';
 
 export const SUMMARY = 'summary.json';
+export const SUMMARY_TEXT = 'summary.txt';
 export const SUMMARY_FORMAT = 1;
 
 export interface FoundEntry {
@@ -110,6 +111,37 @@ function removeTemporaries(dir: string): void {
 
 function writeSummary(dir: string, s: Summary): void {
   writeFileAtomic(join(dir, SUMMARY), JSON.stringify(s, null, 2) + '\n');
+}
+
+export function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+// The campaign for a reader: totals, the PCT bound, and a line per
+// (variant, class) found, its file named by `path`.
+export function summaryText(s: Summary, path: (file: string) => string = (f) => f): string[] {
+  const why = s.interrupted ? 'stopped by a signal' : s.exhausted ? 'run budget done' : 'time budget done';
+  const out = [
+    `daxcheck fuzz: seed ${s.plan.seed}, ${s.plan.variants.length} variants x ${s.plan.engines.join(', ')}, shards ${s.shards.join(', ')}, started ${s.started}`,
+    `${why}: ${s.runs} runs, ${s.steps} steps (${s.stepsPerSecond}/s), ${s.slots.length} slots, ${duration(s.elapsedMs)}, ${s.sessions} session(s)`,
+  ];
+  if (s.pct) {
+    const b = Object.entries(s.pct.bounds).map(([d, p]) => `1/${Math.round(1 / p)} at ${d.replace('depth', 'depth ')}`).join(', ');
+    out.push(`pct: ${s.pct.runs} runs, median n = ${s.pct.threads} threads, k = ${s.pct.steps} steps: at least ${b}, per run`);
+  }
+  if (!s.found.length) return [...out, 'no divergence'];
+  out.push(`${'variant'.padEnd(16)} ${'class'.padEnd(29)} ${'hits'.padStart(6)} ${'first at'.padStart(8)} ${'steps'.padStart(5)}  file`);
+  for (const f of s.found) {
+    const raw = f.shrunk ? '' : ' (unshrunk: stopped)';
+    out.push(`${f.variant.padEnd(16)} ${f.class.padEnd(29)} ${String(f.hits).padStart(6)} ${duration(f.firstAtMs).padStart(8)} ${String(f.length).padStart(5)}  ${path(f.file)}${raw}`);
+  }
+  return out;
+}
+
+function writeSummaryText(dir: string, s: Summary): void {
+  writeFileAtomic(join(dir, SUMMARY_TEXT), summaryText(s).join('\n') + '\n');
 }
 
 function pctSummary(slots: SlotResult[], prev: Summary['pct']): Summary['pct'] {
@@ -293,6 +325,7 @@ export class Campaign {
     this.summary.elapsedMs = this.elapsed();
     this.summary.stepsPerSecond = Math.round(this.summary.steps / Math.max(0.001, this.summary.elapsedMs / 1000));
     writeSummary(this.opts.dir, this.summary);
+    writeSummaryText(this.opts.dir, this.summary);
     return this.summary;
   }
 
@@ -402,5 +435,6 @@ export function mergeCampaigns(dirs: string[], out: string): Summary {
     pct: pcts.length ? { ...pcts[0], runs: pcts.reduce((n, p) => n + p.runs, 0) } : null,
   };
   writeSummary(out, summary);
+  writeSummaryText(out, summary);
   return summary;
 }

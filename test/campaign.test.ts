@@ -124,6 +124,9 @@ test('the same seed and run budget give the same findings and files, with one wo
   const doc = JSON.parse(one.out);
   for (const k of ['runs', 'steps', 'stepsPerSecond', 'workers', 'found']) assert.ok(k in doc, k);
   for (const f of doc.found) assert.ok(existsSync(f.file) && typeof f.firstAtMs === 'number');
+  // and for a reader, beside the counterexamples
+  const text = readFileSync(join(tmp, 'w1', 'summary.txt'), 'utf8');
+  for (const f of summary(join(tmp, 'w1')).found) assert.ok(text.includes(`${f.class}`) && text.includes(f.file), f.file);
   // shards
   for (const i of [0, 1]) daxcheck('fuzz', ...SMALL, '--shard', `${i}/2`, '--out', join(tmp, `s${i}`));
   const merged = daxcheck('merge', join(tmp, 's0'), join(tmp, 's1'), '--out', join(tmp, 'merged'), '--json');
