@@ -17,7 +17,7 @@ import { findVariant } from '../models/variants/index.ts';
 import { CLASSES, type DivergenceClass } from '../properties/classes.ts';
 import { CorpusError, type Counterexample, readCounterexample, writeCounterexample, writeFileAtomic } from './corpus.ts';
 import { HARNESS_VERSION } from './version.ts';
-import { ENGINES, PCT_DEPTHS, findingKey, shardSlots, type Engine, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
+import { ENGINES, PCT_DEPTHS, findingKey, shardSlots, type Engine, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
 import { pctBound } from './schedulers.ts';
 
 export const SUMMARY = 'summary.json';
@@ -109,8 +109,10 @@ function removeTemporaries(dir: string): void {
   }
 }
 
+// Indented, but a list of numbers (a slot, a timeline point) on one line.
 function writeSummary(dir: string, s: Summary): void {
-  writeFileAtomic(join(dir, SUMMARY), JSON.stringify(s, null, 2) + '\n');
+  const text = JSON.stringify(s, null, 2).replace(/\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]/g, (_, inner: string) => `[${inner.split(/,\s+/).join(', ')}]`);
+  writeFileAtomic(join(dir, SUMMARY), text + '\n');
 }
 
 export function duration(ms: number): string {
@@ -144,8 +146,8 @@ function writeSummaryText(dir: string, s: Summary): void {
   writeFileAtomic(join(dir, SUMMARY_TEXT), summaryText(s).join('\n') + '\n');
 }
 
-function pctSummary(slots: SlotResult[], prev: Summary['pct']): Summary['pct'] {
-  const pcts = slots.flatMap((r) => (r.pct && r.pct.runs ? [r.pct] : []));
+// Over this session's PCT slots (the medians) and every session's runs.
+function pctSummary(pcts: PctStats[], prev: Summary['pct']): Summary['pct'] {
   if (!pcts.length) return prev;
   const runs = pcts.reduce((n, p) => n + p.runs, 0) + (prev?.runs ?? 0);
   const mid = <K extends 'threads' | 'steps'>(k: K) => [...pcts.map((p) => p[k])].sort((a, b) => a - b)[pcts.length >> 1];
@@ -185,7 +187,7 @@ export class Campaign {
   private stopping = false;
   private aborted = false;
   private finish: (() => void) | null = null;
-  private pctSlots: SlotResult[] = [];
+  private pctSlots: PctStats[] = [];
   private readonly pctBefore: Summary['pct'];
 
   constructor(private readonly opts: CampaignOptions, fresh: NewCampaign | null) {
@@ -361,7 +363,7 @@ export class Campaign {
       }
     }
     s.found.sort((a, b) => a.slot - b.slot || a.run - b.run);
-    if (r.pct) this.pctSlots.push(r);
+    if (r.pct && r.pct.runs) this.pctSlots.push(r.pct);
     s.pct = pctSummary(this.pctSlots, this.pctBefore);
     const ms = this.elapsed();
     const last = s.timeline[s.timeline.length - 1];
