@@ -8,7 +8,7 @@ import { EXPLORE_DEFAULTS, exploreScenario, loadScenario } from './explore.ts';
 import { arbTestCase } from './arbitraries.ts';
 import { runTestCase } from './lockstep.ts';
 import { Campaign } from './campaign.ts';
-import { ENGINES } from './slots.ts';
+import { ENGINES, SLOT_RUNS } from './slots.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +69,7 @@ export interface WorkerBench {
 // start-up takes the same wall time in both, so the ratio is the
 // steady-state one.
 export async function benchWorkers(seconds = 20): Promise<WorkerBench> {
-  const plan = { seed: 7, variants: CLEAN_VARIANTS.map((v) => v.name), engines: ENGINES, slotRuns: 200, runsPerVariant: null };
+  const plan = { seed: 7, variants: CLEAN_VARIANTS.map((v) => v.name), engines: ENGINES, slotRuns: SLOT_RUNS, runsPerVariant: null };
   const rates: number[] = [];
   for (const workers of [1, 2]) {
     const dir = mkdtempSync(join(tmpdir(), 'daxcheck-bench-'));

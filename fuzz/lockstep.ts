@@ -205,7 +205,9 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
       seen.set(key, n);
     }
     if (looping) {
-      enabled.push(ids.reduce((m, id) => m | (1 << id), 0));
+      let mask = 0;
+      for (const id of ids) mask |= 1 << id;
+      enabled.push(mask);
       excused.push(excusedMask(k));
     }
     if (opts.coverage && ids.length > 1) opts.coverage.choice(n);
