@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { findVariant } from '../models/variants/index.ts';
 import { CLASSES, type DivergenceClass } from '../properties/classes.ts';
 import { CorpusError, type Counterexample, readCounterexample, writeCounterexample, writeFileAtomic } from './corpus.ts';
@@ -36,6 +37,7 @@ export interface FoundEntry {
   length: number; // steps of the stored counterexample
   message: string;
   shrunk: boolean;
+  inCorpus: boolean; // the repository's corpus/ already holds this (variant, class): not news
 }
 
 export interface Summary {
@@ -62,6 +64,24 @@ export interface Summary {
 }
 
 export class CampaignError extends Error {}
+
+// The (variant, class) pairs the repository's corpus/ already shows.
+export const REPO_CORPUS = fileURLToPath(new URL('../corpus/', import.meta.url));
+
+export function corpusPairs(dir = REPO_CORPUS): Set<string> {
+  const out = new Set<string>();
+  if (!existsSync(dir)) return out;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.json')) continue;
+    try {
+      const { cx } = readCounterexample(join(e.parentPath, e.name));
+      out.add(findingKey(cx.variant.name, cx.divergence.class));
+    } catch {
+      // not a counterexample file: `daxcheck replay` reports it
+    }
+  }
+  return out;
+}
 
 const unshrunk = (cx: Counterexample) => cx.search !== undefined && 'shrunk' in cx.search && cx.search.shrunk === false;
 
@@ -136,7 +156,7 @@ export function summaryText(s: Summary, path: (file: string) => string = (f) => 
   if (!s.found.length) return [...out, 'no divergence'];
   out.push(`${'variant'.padEnd(16)} ${'class'.padEnd(29)} ${'hits'.padStart(6)} ${'first at'.padStart(8)} ${'steps'.padStart(5)}  file`);
   for (const f of s.found) {
-    const raw = f.shrunk ? '' : ' (unshrunk: stopped)';
+    const raw = (f.inCorpus ? '' : ' NEW: not in corpus/') + (f.shrunk ? '' : ' (unshrunk: stopped)');
     out.push(`${f.variant.padEnd(16)} ${f.class.padEnd(29)} ${String(f.hits).padStart(6)} ${duration(f.firstAtMs).padStart(8)} ${String(f.length).padStart(5)}  ${path(f.file)}${raw}`);
   }
   return out;
@@ -189,6 +209,7 @@ export class Campaign {
   private finish: (() => void) | null = null;
   private pctSlots: PctStats[] = [];
   private readonly pctBefore: Summary['pct'];
+  private readonly known = corpusPairs();
 
   constructor(private readonly opts: CampaignOptions, fresh: NewCampaign | null) {
     const existing = existsSync(join(opts.dir, SUMMARY));
@@ -353,6 +374,7 @@ export class Campaign {
         const entry: FoundEntry = {
           variant: r.variant, class: f.class, file, firstAtMs: Math.min(at, cur?.firstAtMs ?? at), slot: r.slot, run: f.run, engine: r.engine,
           hits: (cur?.hits ?? 0) + f.hits, length: f.counterexample.length, message: d.message, shrunk: !unshrunk(f.counterexample),
+          inCorpus: this.known.has(findingKey(r.variant, f.class)),
         };
         if (cur) s.found[i] = entry;
         else s.found.push(entry);
@@ -414,9 +436,10 @@ export function mergeCampaigns(dirs: string[], out: string): Summary {
       throw new CampaignError(err instanceof CorpusError ? err.message : `${join(dir, e.file)}: ${(err as Error).message}`);
     }
   });
+  const known = corpusPairs();
   const entries = loaded.map(({ key, e, cx, variant }) => {
     const file = relative(out, writeCounterexample(join(out, 'corpus'), cx, variant));
-    return { ...e, file, hits: hits.get(key)!, firstAtMs: first.get(key)! };
+    return { ...e, file, hits: hits.get(key)!, firstAtMs: first.get(key)!, inCorpus: known.has(key) };
   });
   entries.sort((a, b) => a.slot - b.slot || a.run - b.run);
   const slots = parts.flatMap((p) => p.s.slots).sort((a, b) => a[0] - b[0]);

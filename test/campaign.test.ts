@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENGINES, luby, shardSlots, slotSpec, type Plan } from '../fuzz/slots.ts';
+import { corpusPairs } from '../fuzz/campaign.ts';
 import { pct, randomWalk } from '../fuzz/schedulers.ts';
 import { runTestCase, type Picker } from '../fuzz/lockstep.ts';
 import { arbTestCase } from '../fuzz/arbitraries.ts';
@@ -124,6 +125,10 @@ test('the same seed and run budget give the same findings and files, with one wo
   const doc = JSON.parse(one.out);
   for (const k of ['runs', 'steps', 'stepsPerSecond', 'workers', 'found']) assert.ok(k in doc, k);
   for (const f of doc.found) assert.ok(existsSync(f.file) && typeof f.firstAtMs === 'number');
+  // K7's result mismatch is in the repository's corpus: not news
+  assert.ok(doc.found.some((f: { variant: string; inCorpus: boolean }) => f.variant === 'K7' && f.inCorpus));
+  const pairs = corpusPairs(join(tmp, 'w1', 'corpus'));
+  assert.equal([...pairs].sort(), summary(join(tmp, 'w1')).found.map((f: { variant: string; class: string }) => `${f.variant}\u0000${f.class}`).sort());
   // and for a reader, beside the counterexamples
   const text = readFileSync(join(tmp, 'w1', 'summary.txt'), 'utf8');
   for (const f of summary(join(tmp, 'w1')).found) assert.ok(text.includes(`${f.class}`) && text.includes(f.file), f.file);
