@@ -412,7 +412,7 @@ async function cmdFuzz(argv: string[]): Promise<number> {
   if (!values.json) {
     const limit = [budget !== null ? `${seconds(budget)}` : null, s0.plan.runsPerVariant !== null ? `${s0.plan.runsPerVariant} runs a variant` : null].filter(Boolean).join(' or ');
     console.log(`fuzz: ${s0.plan.variants.length} variants x ${s0.plan.engines.join(', ')}; seed ${s0.plan.seed}, shard ${s0.shards[0]}, ${workers} workers, until ${limit} -> ${dir}/`);
-    console.log(dim(`pct: depth ${PCT_DEPTHS.join(' or ')}, k = the parent run's length (at most ${HORIZON}); a run meets a depth-d bug with probability >= 1/(n k^(d-1))`));
+    console.log(dim(`pct: depth ${PCT_DEPTHS.join(' or ')}, k = the parent run's scheduling points (steps, of its first ${HORIZON}, where more than one thread could run); a run meets a depth-d bug with probability >= 1/(n k^(d-1))`));
   }
   const tick = process.stderr.isTTY
     ? setInterval(() => {

@@ -23,8 +23,9 @@ export interface GuidedOptions {
   stop?: (found: Map<DivergenceClass, Found>, runs: number) => boolean; // with `all`: whether to end now
   // An online scheduler for a candidate, or none to follow its schedule;
   // what it chose becomes the candidate's schedule.
-  // `steps`: how long the parent's run was (0 for a fresh test case).
-  picker?: (tc: TestCase, rng: () => number, steps: number) => Picker | undefined;
+  // `points`: the parent run's scheduling points, steps where more than
+  // one thread could run (0 for a fresh test case).
+  picker?: (tc: TestCase, rng: () => number, points: number) => Picker | undefined;
 }
 
 export interface Found {
@@ -47,8 +48,7 @@ export interface GuidedResult {
 interface Entry {
   tc: TestCase;
   features: Uint32Array; // what its run reached
-  choices: Uint16Array; // where its run could have switched threads
-  steps: number; // how long its run was
+  choices: Uint16Array; // where its run could have switched threads (within a schedule's reach)
 }
 
 // How often to recompute the energies of the corpus.
@@ -99,15 +99,15 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
     }
     if (i % RESCORE === 0) rescore();
     let tc: TestCase;
-    let parentSteps = 0;
+    let parentPoints = 0;
     if (corpus.length === 0 || rng() < 0.25) tc = freshTestCase(rng);
     else {
       const parent = pick();
       tc = mutate(parent.tc, rng, pick().tc, parent.choices);
-      parentSteps = parent.steps;
+      parentPoints = parent.choices.length;
     }
     const cov = new Coverage(map, seen);
-    const picker = opts.picker?.(tc, rng, parentSteps);
+    const picker = opts.picker?.(tc, rng, parentPoints);
     const r = runTestCase(variant, tc, { coverage: cov, picker });
     if (r.schedule) tc = { ...tc, schedule: r.schedule };
     cov.done();
@@ -120,7 +120,7 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
         i++;
         break;
       }
-    } else if (cov.fresh > 0) corpus.push({ tc, features: Uint32Array.from(cov.features), choices: Uint16Array.from(cov.choices), steps: r.steps }); // a divergent case is no base to build on
+    } else if (cov.fresh > 0) corpus.push({ tc, features: Uint32Array.from(cov.features), choices: Uint16Array.from(cov.choices) }); // a divergent case is no base to build on
     if (found.size > 0 && opts.stop?.(found, i)) {
       i++;
       break;

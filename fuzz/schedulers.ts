@@ -17,7 +17,7 @@ export function randomWalk(rng: Rng, horizon = HORIZON): Picker {
 
 export interface PctParams {
   threads: number; // n: threads that can ever run
-  steps: number; // k: an estimate of the run's length in steps
+  steps: number; // k: an estimate of the run's scheduling points (steps where more than one thread can run)
   depth: number; // d: the bug depth the bound is for (d - 1 priority changes)
 }
 
@@ -34,13 +34,16 @@ export function pct(rng: Rng, p: PctParams, horizon = HORIZON): Picker {
     [ids[i], ids[j]] = [ids[j], ids[i]];
   }
   ids.forEach((t, i) => (prio[t] = p.depth + i));
-  const change = new Map<number, number>(); // step -> the priority the running thread drops to
+  const change = new Map<number, number>(); // choice point -> the priority the running thread drops to
   for (let i = 1; i < p.depth; i++) change.set(Math.floor(rng() * p.steps), p.depth - i);
   let last = -1;
+  let point = 0; // steps so far where more than one thread could run
   return {
     horizon,
-    pick(order, step) {
-      const drop = change.get(step);
+    pick(order) {
+      // a step with one runnable thread is no scheduling decision: the
+      // change points are placed among the others
+      const drop = order.length > 1 ? change.get(point++) : undefined;
       if (drop !== undefined && last >= 0) prio[last] = drop;
       let best = 0;
       for (let i = 1; i < order.length; i++) if (prio[order[i]] > prio[order[best]]) best = i;

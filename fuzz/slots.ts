@@ -23,7 +23,7 @@ import { checkVariant } from './check.ts';
 import { runTestCase, type Picker } from './lockstep.ts';
 import { sameClass, shrinkSameClass } from './shrink.ts';
 import { makeCounterexample, type Counterexample } from './corpus.ts';
-import { HORIZON, pct, randomWalk } from './schedulers.ts';
+import { pct, randomWalk } from './schedulers.ts';
 
 // The portfolio.  `guided`: coverage-guided programs, schedules as
 // mutated arrays; `pct` and `random-walk`: the same program search with
@@ -159,13 +159,13 @@ export function runSlot(spec: SlotSpec, known: readonly string[], deadline: numb
   }
   const threads: number[] = [];
   const lengths: number[] = [];
-  let picker: ((tc: TestCase, rng: () => number, steps: number) => Picker | undefined) | undefined;
+  let picker: ((tc: TestCase, rng: () => number, points: number) => Picker | undefined) | undefined;
   if (spec.engine === 'random-walk') picker = (_tc, rng) => (rng() < 0.75 ? randomWalk(rng) : undefined);
   if (spec.engine === 'pct') {
-    picker = (tc, rng, steps) => {
+    picker = (tc, rng, points) => {
       if (rng() >= 0.75) return undefined;
-      // k: the parent's run length, as PCT estimates it from a run before
-      const p = { threads: tc.threads.length + 4, steps: Math.min(HORIZON, steps || 64), depth: PCT_DEPTHS[Math.floor(rng() * PCT_DEPTHS.length)] };
+      // k: the parent run's scheduling points, as PCT estimates it from a run before
+      const p = { threads: tc.threads.length + 4, steps: points || 32, depth: PCT_DEPTHS[Math.floor(rng() * PCT_DEPTHS.length)] };
       threads.push(p.threads);
       lengths.push(p.steps);
       return pct(rng, p);
