@@ -151,7 +151,7 @@ export function summaryText(s: Summary, path: (file: string) => string = (f) => 
   ];
   if (s.pct) {
     const b = Object.entries(s.pct.bounds).map(([d, p]) => `1/${Math.round(1 / p)} at ${d.replace('depth', 'depth ')}`).join(', ');
-    out.push(`pct: ${s.pct.runs} runs, median n = ${s.pct.threads} threads, k = ${s.pct.steps} steps: at least ${b}, per run`);
+    out.push(`pct: ${s.pct.runs} runs, median n = ${s.pct.threads} threads, k = ${s.pct.steps} scheduling points: at least ${b}, per run`);
   }
   if (!s.found.length) return [...out, 'no divergence'];
   out.push(`${'variant'.padEnd(16)} ${'class'.padEnd(29)} ${'hits'.padStart(6)} ${'first at'.padStart(8)} ${'steps'.padStart(5)}  file`);
