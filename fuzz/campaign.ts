@@ -279,13 +279,15 @@ export class Campaign {
     this.summary.sessions++;
     this.summary.interrupted = false;
     const deadline = this.opts.budgetMs === null ? null : this.t0 + this.opts.budgetMs;
-    const slots = shardSlots(this.summary.plan, this.shard, this.done);
-    let exhausted = false;
-    const next = (): SlotSpec | null => {
+    // each worker runs its own chains, so a chain's search stays in one thread
+    const workers = this.opts.workers;
+    const slots = Array.from({ length: workers }, (_, index) => shardSlots(this.summary.plan, this.shard, this.done, { index, count: workers }));
+    const drained = new Array<boolean>(workers).fill(false);
+    const next = (w: number): SlotSpec | null => {
       if (this.stopping || (deadline !== null && Date.now() >= deadline)) return null;
-      const r = slots.next();
+      const r = slots[w].next();
       if (r.done) {
-        exhausted = true;
+        drained[w] = true;
         return null;
       }
       return r.value;
@@ -306,8 +308,8 @@ export class Campaign {
         for (const w of this.workers) void w.terminate();
         reject(e);
       };
-      const give = (w: Worker) => {
-        const spec = next();
+      const give = (w: Worker, index: number) => {
+        const spec = next(index);
         if (spec === null) {
           void w.terminate();
           if (busy === 0) resolve();
@@ -329,7 +331,7 @@ export class Campaign {
             fail(e as Error);
             return;
           }
-          give(w);
+          give(w, index);
         });
         w.postMessage({ id: spec.slot, args: [spec, known, deadline] });
       };
@@ -341,10 +343,10 @@ export class Campaign {
         w.on('error', (e) => {
           if (!this.aborted) fail(e);
         });
-        w.once('online', () => give(w));
+        w.once('online', () => give(w, i));
       }
     });
-    this.summary.exhausted = exhausted && !this.stopping;
+    this.summary.exhausted = drained.every(Boolean) && !this.stopping;
     this.summary.elapsedMs = this.elapsed();
     this.summary.stepsPerSecond = Math.round(this.summary.steps / Math.max(0.001, this.summary.elapsedMs / 1000));
     writeSummary(this.opts.dir, this.summary);

@@ -46,39 +46,62 @@ export interface GuidedResult {
 }
 
 interface Entry {
-  tc: TestCase;
-  features: Uint32Array; // what its run reached
+  tc: string; // as JSON, under half the memory of the object; parsed when picked
+  features: Uint16Array; // what its run reached (feature ids are MAP_BITS = 16 bits)
   choices: Uint16Array; // where its run could have switched threads (within a schedule's reach)
 }
 
 // How often to recompute the energies of the corpus.
 const RESCORE = 256;
+if (MAP_BITS > 16) throw new Error('fuzz/guided.ts keeps feature ids in 16 bits');
 
-export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResult {
-  const t0 = Date.now();
-  const rng = seedrandom(`guided:${opts.seed}`);
-  const map = new Uint8Array(1 << MAP_BITS);
-  const seen = new Uint8Array(1 << MAP_BITS);
-  const hits = new Uint32Array(1 << MAP_BITS); // runs that reached each feature
-  const corpus: Entry[] = [];
-  let cumulative = new Float64Array(0); // running sum of energies, for picking
-  const found = new Map<DivergenceClass, Found>();
-  const classHits = new Map<DivergenceClass, number>();
-  let stoppedEarly = false;
-  let steps = 0;
-  let i = 1;
+// A search that can be run in parts: each call of run() goes on where the
+// last stopped (the corpus, the coverage, the random stream), so a
+// campaign's slots of one variant and engine make one long search.
+export class GuidedSearch {
+  private readonly rng: () => number;
+  private readonly map = new Uint8Array(1 << MAP_BITS);
+  private readonly seen = new Uint8Array(1 << MAP_BITS);
+  private readonly hits = new Uint32Array(1 << MAP_BITS); // runs that reached each feature
+  private readonly corpus: Entry[] = [];
+  private cumulative = new Float64Array(0); // running sum of energies, for picking
+  private i = 1; // the next run's number, counted from the search's start
+
+  // `maxCorpus`: a campaign keeps many searches alive for hours; past
+  // this many kept cases, a new one takes the place of the one whose
+  // features are most common (the least energy).
+  constructor(private readonly variant: Variant, seed: number, private readonly picker?: GuidedOptions['picker'], private readonly maxCorpus = Infinity) {
+    this.rng = seedrandom(`guided:${seed}`);
+  }
+
+  private keep(e: Entry): void {
+    const { corpus, cumulative } = this;
+    if (corpus.length < this.maxCorpus || cumulative.length === 0) {
+      corpus.push(e);
+      return;
+    }
+    const energy = (j: number) => cumulative[j] - (j > 0 ? cumulative[j - 1] : 0);
+    let worst = 0;
+    for (let j = 1; j < cumulative.length; j++) if (energy(j) < energy(worst)) worst = j;
+    corpus[worst] = corpus[corpus.length - 1];
+    corpus[corpus.length - 1] = e;
+    this.rescore();
+  }
+
   // Energy of an entry: how rare what it reaches is (libFuzzer's
   // entropic schedule, simplified), so mutation goes where few runs go.
-  const rescore = () => {
-    cumulative = new Float64Array(corpus.length);
+  private rescore(): void {
+    this.cumulative = new Float64Array(this.corpus.length);
     let sum = 0;
-    corpus.forEach((e, j) => {
+    for (let j = 0; j < this.corpus.length; j++) {
       let energy = 0;
-      for (const f of e.features) energy += 1 / hits[f];
-      cumulative[j] = sum += energy;
-    });
-  };
-  const pick = (): Entry => {
+      for (const f of this.corpus[j].features) energy += 1 / this.hits[f];
+      this.cumulative[j] = sum += energy;
+    }
+  }
+
+  private pick(): Entry {
+    const { corpus, cumulative, rng } = this;
     // what was kept since the last scoring has no energy yet: give it a turn
     const unscored = corpus.length - cumulative.length;
     if (unscored > 0 && (cumulative.length === 0 || rng() < 0.2)) return corpus[corpus.length - 1 - Math.floor(rng() * unscored)];
@@ -91,42 +114,62 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
       else hi = mid;
     }
     return corpus[lo];
-  };
-  for (; i <= opts.runs; i++) {
-    if ((i & 15) === 0 && ((opts.deadline !== undefined && Date.now() > opts.deadline) || opts.poll?.(i - 1, steps))) {
-      stoppedEarly = true;
-      break;
-    }
-    if (i % RESCORE === 0) rescore();
-    let tc: TestCase;
-    let parentPoints = 0;
-    if (corpus.length === 0 || rng() < 0.25) tc = freshTestCase(rng);
-    else {
-      const parent = pick();
-      tc = mutate(parent.tc, rng, pick().tc, parent.choices);
-      parentPoints = parent.choices.length;
-    }
-    const cov = new Coverage(map, seen);
-    const picker = opts.picker?.(tc, rng, parentPoints);
-    const r = runTestCase(variant, tc, { coverage: cov, picker });
-    if (r.schedule) tc = { ...tc, schedule: r.schedule };
-    cov.done();
-    steps += r.steps;
-    for (const f of cov.features) hits[f]++;
-    if (r.divergence) {
-      classHits.set(r.divergence.class, (classHits.get(r.divergence.class) ?? 0) + 1);
-      if (!found.has(r.divergence.class)) found.set(r.divergence.class, { tc, divergence: r.divergence, run: r, atRun: i, atMs: Date.now() - t0 });
-      if (!opts.all) {
+  }
+
+  // Up to `runs` more test cases; what it reports (runs, steps, finds with
+  // their run numbers) counts from this call's start.
+  run(runs: number, opts: Omit<GuidedOptions, 'seed' | 'runs' | 'picker'> = {}): GuidedResult {
+    const t0 = Date.now();
+    const { rng, map, seen, hits, corpus } = this;
+    const found = new Map<DivergenceClass, Found>();
+    const classHits = new Map<DivergenceClass, number>();
+    const first = this.i;
+    const last = first + runs - 1;
+    let stoppedEarly = false;
+    let steps = 0;
+    let i = first;
+    for (; i <= last; i++) {
+      if ((i & 15) === 0 && ((opts.deadline !== undefined && Date.now() > opts.deadline) || opts.poll?.(i - first, steps))) {
+        stoppedEarly = true;
+        break;
+      }
+      if (i % RESCORE === 0) this.rescore();
+      let tc: TestCase;
+      let parentPoints = 0;
+      if (corpus.length === 0 || rng() < 0.25) tc = freshTestCase(rng);
+      else {
+        const parent = this.pick();
+        const donor = this.pick();
+        tc = mutate(JSON.parse(parent.tc), rng, () => JSON.parse(donor.tc), parent.choices);
+        parentPoints = parent.choices.length;
+      }
+      const cov = new Coverage(map, seen);
+      const picker = this.picker?.(tc, rng, parentPoints);
+      const r = runTestCase(this.variant, tc, { coverage: cov, picker });
+      if (r.schedule) tc = { ...tc, schedule: r.schedule };
+      cov.done();
+      steps += r.steps;
+      for (const f of cov.features) hits[f]++;
+      if (r.divergence) {
+        classHits.set(r.divergence.class, (classHits.get(r.divergence.class) ?? 0) + 1);
+        if (!found.has(r.divergence.class)) found.set(r.divergence.class, { tc, divergence: r.divergence, run: r, atRun: i - first + 1, atMs: Date.now() - t0 });
+        if (!opts.all) {
+          i++;
+          break;
+        }
+      } else if (cov.fresh > 0) this.keep({ tc: JSON.stringify(tc), features: Uint16Array.from(cov.features), choices: Uint16Array.from(cov.choices) }); // a divergent case is no base to build on
+      if (found.size > 0 && opts.stop?.(found, i - first + 1)) {
         i++;
         break;
       }
-    } else if (cov.fresh > 0) corpus.push({ tc, features: Uint32Array.from(cov.features), choices: Uint16Array.from(cov.choices) }); // a divergent case is no base to build on
-    if (found.size > 0 && opts.stop?.(found, i)) {
-      i++;
-      break;
     }
+    this.i = i;
+    return { runs: i - first, steps, corpus: corpus.length, found, hits: classHits, stoppedEarly };
   }
-  return { runs: i - 1, steps, corpus: corpus.length, found, hits: classHits, stoppedEarly };
+}
+
+export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResult {
+  return new GuidedSearch(variant, opts.seed, opts.picker).run(opts.runs, opts);
 }
 
 // A guided find, shrunk within its class and recorded with where the

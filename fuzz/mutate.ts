@@ -40,7 +40,7 @@ function tweak(ops: (Op | NicOp)[], i: number, rng: Rng): void {
   } else ops[i] = draw(arbOpOf([(ops[i] as Op).op]), rng); // an enumerated argument: draw the op again
 }
 
-type Mutation = (tc: TestCase, rng: Rng, donor: TestCase) => void;
+type Mutation = (tc: TestCase, rng: Rng, donor: () => TestCase) => void;
 
 const MUTATIONS: [number, Mutation][] = [
   // ops
@@ -83,8 +83,9 @@ const MUTATIONS: [number, Mutation][] = [
     to.ops.splice(int(rng, to.ops.length + 1), 0, from.ops.splice(int(rng, from.ops.length), 1)[0]);
   }],
   // threads
-  [2, (tc, rng, donor) => {
+  [2, (tc, rng, lend) => {
     if (tc.threads.length >= LIMITS.threads) return;
+    const donor = lend();
     const src = donor.threads[int(rng, donor.threads.length)];
     tc.threads.push({ ...structuredClone(src), proc: src.proc % tc.config.procs.length });
   }],
@@ -173,7 +174,8 @@ const MUTATIONS: [number, Mutation][] = [
 
 const TOTAL = MUTATIONS.reduce((n, [w]) => n + w, 0);
 
-// One to four mutations of a copy of `tc`; `donor` lends threads.
+// One to four mutations of a copy of `tc`; `donor` lends threads (asked
+// only when a mutation takes one).
 // A preemption at a step where the parent's run had a choice of thread:
 // most steps of a run have none, and a race's window is one of the few.
 function preemptAtChoice(tc: TestCase, rng: Rng, choices: ArrayLike<number>): void {
@@ -184,7 +186,7 @@ function preemptAtChoice(tc: TestCase, rng: Rng, choices: ArrayLike<number>): vo
 }
 
 // `choices`: the steps of tc's own run where more than one thread could run.
-export function mutate(tc: TestCase, rng: Rng, donor: TestCase, choices: ArrayLike<number> = []): TestCase {
+export function mutate(tc: TestCase, rng: Rng, donor: () => TestCase, choices: ArrayLike<number> = []): TestCase {
   const out = structuredClone(tc);
   const n = 1 + Math.floor(-Math.log2(1 - rng() * 0.9375)); // 1 with p 1/2, 2 with p 1/4, ...
   for (let i = 0; i < n; i++) {

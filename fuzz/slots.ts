@@ -1,24 +1,26 @@
 // The slots of a `daxcheck fuzz` campaign (fuzz/campaign.ts runs them).
-// The work is cut into slots, each a fixed number of test cases of one
-// variant under one engine with its own seed, so a slot's result depends
-// on nothing but its index and the campaign's seed: not on the number of
-// workers, the order slots finish in, the machine, or the shard that ran
-// it.
+// A campaign is one search per (engine, variant), a **chain**, cut into
+// slots of a fixed number of test cases:
 //
-//   slot j:  group g = j div (E·V),  engine e = (j mod E·V) div V,  variant v = j mod V
+//   slot j:  segment g = j div (E·V),  engine e = (j mod E·V) div V,  variant v = j mod V
+//   chain c = v·E + e
 //
-// A group gives every variant one slot of every engine.  Shard i/N owns
-// the groups g ≡ i (mod N), so shards partition the slots and each shard
-// still covers every variant and engine.  Of the divergences met, the
-// occurrence kept for a (variant, class) is the earliest by (slot, run):
-// the same whichever worker or shard met it first in wall time, so merged
-// shards store what one unsharded campaign stores.
+// A chain's slots run in order on one worker, each going on with the
+// search the last one left (its corpus, coverage and random stream: a
+// deep bug needs a corpus grown over many runs), so a slot's result
+// depends on nothing but the campaign's seed and its chain: not on the
+// number of workers, the order slots finish in, the machine, or the
+// shard.  Shard i/N owns the chains c ≡ i (mod N): shards partition the
+// slots, and up to E shards each cover every variant.  Of the divergences
+// met, the occurrence kept for a (variant, class) is the earliest by
+// (slot, run): the same whichever worker or shard met it first in wall
+// time, so merged shards store what one unsharded campaign stores.
 
 import { createHash } from 'node:crypto';
 import { findVariant, type Variant } from '../models/variants/index.ts';
 import type { DivergenceClass } from '../properties/classes.ts';
 import type { TestCase } from '../models/testcase.ts';
-import { searchGuided, type Found } from './guided.ts';
+import { GuidedSearch, type Found } from './guided.ts';
 import { checkVariant } from './check.ts';
 import { runTestCase, type Picker } from './lockstep.ts';
 import { sameClass, shrinkSameClass } from './shrink.ts';
@@ -28,27 +30,13 @@ import { pct, randomWalk } from './schedulers.ts';
 // The portfolio.  `guided`: coverage-guided programs, schedules as
 // mutated arrays; `pct` and `random-walk`: the same program search with
 // three in four runs scheduled online; `fast-check`: fast-check's own
-// generation and shrinking.
+// generation and shrinking (a fresh fc.check each slot: it keeps nothing).
 export const ENGINES = ['guided', 'pct', 'random-walk', 'fast-check'] as const;
 export type Engine = (typeof ENGINES)[number];
 
-// A slot's runs: SLOT_RUNS times the Luby sequence 1 1 2 1 1 2 4 1 1 2 ...
-// over the groups (Luby, Sinclair and Zuckerman, 1993: the restart
-// schedule within a log factor of the best for a search whose run length
-// to success is unknown).  Short searches early give every variant and
-// engine a turn soon; ever longer ones later let a coverage-guided corpus
-// grow deep enough for the bugs that need a long chain of operations.
+// Test cases a slot: short enough that every chain gets a turn soon and a
+// stop loses little, long enough that a slot's overhead does not count.
 export const SLOT_RUNS = 1000;
-
-export function luby(i: number): number {
-  // i >= 1; luby(2^k - 1) = 2^(k-1), else recurse on i - (2^(k-1) - 1)
-  for (;;) {
-    let k = 1;
-    while ((1 << k) - 1 < i) k++;
-    if ((1 << k) - 1 === i) return 1 << (k - 1);
-    i -= (1 << (k - 1)) - 1;
-  }
-}
 
 // PCT's depths: one or two priority changes, the depth of most races.
 export const PCT_DEPTHS = [2, 3] as const;
@@ -68,10 +56,18 @@ export interface Shard {
 
 export interface SlotSpec {
   slot: number;
+  chain: number;
+  segment: number; // the slot's place in its chain
   variant: string;
   engine: Engine;
-  seed: number;
+  seed: number; // of the chain when it starts here, of fast-check's run
   runs: number;
+}
+
+export function chainOf(plan: Plan, j: number): number {
+  const V = plan.variants.length;
+  const E = plan.engines.length;
+  return (j % V) * E + Math.floor((j % (E * V)) / V);
 }
 
 export function slotSpec(plan: Plan, j: number): SlotSpec | null {
@@ -79,26 +75,36 @@ export function slotSpec(plan: Plan, j: number): SlotSpec | null {
   const E = plan.engines.length;
   const g = Math.floor(j / (E * V));
   const e = Math.floor((j % (E * V)) / V);
-  const size = plan.slotRuns * luby(g + 1);
-  let before = e * size; // runs of the variant's earlier slots
-  for (let h = 0; h < g; h++) before += E * plan.slotRuns * luby(h + 1);
-  const runs = plan.runsPerVariant === null ? size : Math.min(size, plan.runsPerVariant - before);
+  const before = (g * E + e) * plan.slotRuns; // runs of the variant's earlier slots
+  const runs = plan.runsPerVariant === null ? plan.slotRuns : Math.min(plan.slotRuns, plan.runsPerVariant - before);
   if (runs <= 0) return null;
   const seed = createHash('sha256').update(`fuzz:${plan.seed}:${j}`).digest().readUInt32BE(0);
-  return { slot: j, variant: plan.variants[j % V], engine: plan.engines[e], seed, runs };
+  return { slot: j, chain: chainOf(plan, j), segment: g, variant: plan.variants[j % V], engine: plan.engines[e], seed, runs };
 }
 
-// The slots of a shard, in order, skipping those already done; ends when
-// the run budget does (never without one).
-export function* shardSlots(plan: Plan, shard: Shard, done: ReadonlySet<number>): Generator<SlotSpec> {
+// The slots of a shard's chains, in order, skipping those already done;
+// ends when the run budget does (never without one).  With `worker`, only
+// the chains that worker runs: the shard's chains in order, dealt round.
+export function* shardSlots(plan: Plan, shard: Shard, done: ReadonlySet<number>, worker?: { index: number; count: number }): Generator<SlotSpec> {
   const size = plan.engines.length * plan.variants.length;
-  for (let g = shard.index; ; g += shard.count) {
+  const mine = new Set<number>();
+  let rank = 0;
+  for (let c = 0; c < size; c++) {
+    if (c % shard.count !== shard.index) continue;
+    if (!worker || rank % worker.count === worker.index) mine.add(c);
+    rank++;
+  }
+  if (!mine.size) return;
+  for (let g = 0; ; g++) {
+    let any = false;
     for (let j = g * size; j < (g + 1) * size; j++) {
-      if (done.has(j)) continue;
+      if (!mine.has(chainOf(plan, j))) continue;
       const spec = slotSpec(plan, j);
-      if (spec === null) return;
-      yield spec;
+      if (spec === null) continue;
+      any = true;
+      if (!done.has(j)) yield spec;
     }
+    if (!any) return;
   }
 }
 
@@ -159,6 +165,7 @@ export function runSlot(spec: SlotSpec, known: readonly string[], deadline: numb
   }
   const threads: number[] = [];
   const lengths: number[] = [];
+  pctSink = { threads, lengths };
   let picker: ((tc: TestCase, rng: () => number, points: number) => Picker | undefined) | undefined;
   if (spec.engine === 'random-walk') picker = (_tc, rng) => (rng() < 0.75 ? randomWalk(rng) : undefined);
   if (spec.engine === 'pct') {
@@ -166,12 +173,12 @@ export function runSlot(spec: SlotSpec, known: readonly string[], deadline: numb
       if (rng() >= 0.75) return undefined;
       // k: the parent run's scheduling points, as PCT estimates it from a run before
       const p = { threads: tc.threads.length + 4, steps: points || 32, depth: PCT_DEPTHS[Math.floor(rng() * PCT_DEPTHS.length)] };
-      threads.push(p.threads);
-      lengths.push(p.steps);
+      pctSink.threads.push(p.threads);
+      pctSink.lengths.push(p.steps);
       return pct(rng, p);
     };
   }
-  const r = searchGuided(variant, { seed: spec.seed, runs: spec.runs, all: true, picker, poll: stop });
+  const r = chainSearch(spec, variant, picker).run(spec.runs, { all: true, poll: stop });
   const findings = [...r.found.values()]
     .sort((a, b) => a.atRun - b.atRun)
     .map((f): SlotFinding => {
@@ -181,6 +188,26 @@ export function runSlot(spec: SlotSpec, known: readonly string[], deadline: numb
     });
   const pctStats = spec.engine === 'pct' ? { runs: threads.length, threads: median(threads), steps: median(lengths) } : null;
   return { ...base, runs: r.runs, steps: r.steps, ms: Date.now() - t0, complete: !r.stoppedEarly, findings, pct: pctStats };
+}
+
+// Where a chain's PCT runs report n and k: the slot in hand's lists.
+let pctSink: { threads: number[]; lengths: number[] } = { threads: [], lengths: [] };
+
+// The chains this thread has run: each one's search and the segment it
+// expects next.  A chain met at another segment (a resumed campaign, which
+// runs the slots not yet recorded) starts a new search there, from that
+// slot's seed: no seed is run twice.
+const chains = new Map<number, { search: GuidedSearch; next: number }>();
+
+// Kept cases a chain holds at most (about 10 KB each): a worker may hold
+// dozens of chains for hours.
+export const CHAIN_CORPUS = 2000;
+
+function chainSearch(spec: SlotSpec, variant: Variant, picker: ConstructorParameters<typeof GuidedSearch>[2]): GuidedSearch {
+  let c = chains.get(spec.chain);
+  if (!c || c.next !== spec.segment) chains.set(spec.chain, (c = { search: new GuidedSearch(variant, spec.seed, picker, CHAIN_CORPUS), next: spec.segment }));
+  c.next++;
+  return c.search;
 }
 
 // Shrunk within its class, unless the campaign is stopping: then as far

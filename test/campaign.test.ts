@@ -12,7 +12,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENGINES, luby, shardSlots, slotSpec, type Plan } from '../fuzz/slots.ts';
+import { ENGINES, shardSlots, slotSpec, type Plan } from '../fuzz/slots.ts';
+import { GuidedSearch } from '../fuzz/guided.ts';
 import { corpusPairs } from '../fuzz/campaign.ts';
 import { pct, randomWalk } from '../fuzz/schedulers.ts';
 import { runTestCase, type Picker } from '../fuzz/lockstep.ts';
@@ -49,24 +50,50 @@ const findings = (dir: string) =>
 
 const plan = (runsPerVariant: number | null, variants = ['K1', 'K7', 'upstream']): Plan => ({ seed: 5, variants, engines: ENGINES, slotRuns: 10, runsPerVariant });
 
-test('slots: shards partition the slots, each shard covers every variant and engine, and a variant gets exactly its run budget', () => {
+test('slots: shards partition the slots, up to E shards each cover every variant, a chain stays on one worker, and a variant gets exactly its run budget', () => {
   const p = plan(1000);
   const all = [...shardSlots(p, { index: 0, count: 1 }, new Set())];
-  for (const n of [2, 3, 5]) {
+  const ids = (xs: { slot: number }[]) => xs.map((s) => s.slot).sort((a, b) => a - b);
+  for (const n of [2, 3, 4, 5]) {
     const parts = Array.from({ length: n }, (_, i) => [...shardSlots(p, { index: i, count: n }, new Set())]);
-    const union = parts.flat().map((s) => s.slot).sort((a, b) => a - b);
-    assert.equal(union, all.map((s) => s.slot), `shards of ${n}`);
-    for (const part of parts.filter((x) => x.length)) {
-      for (const v of p.variants) for (const e of ENGINES) assert.ok(part.some((s) => s.variant === v && s.engine === e), `shard of ${n} lacks ${v} ${e}`);
+    assert.equal(ids(parts.flat()), ids(all), `shards of ${n}`);
+    if (n <= ENGINES.length) for (const part of parts) for (const v of p.variants) assert.ok(part.some((s) => s.variant === v), `a shard of ${n} lacks ${v}`);
+    for (const workers of [1, 2, 3]) {
+      const split = Array.from({ length: workers }, (_, w) => [...shardSlots(p, { index: 0, count: n }, new Set(), { index: w, count: workers })]);
+      assert.equal(ids(split.flat()), ids(parts[0]), `${workers} workers`);
+      const home = new Map<number, number>();
+      split.forEach((xs, w) =>
+        xs.forEach((s) => {
+          assert.is(home.get(s.chain) ?? w, w, `chain ${s.chain} on two workers`);
+          home.set(s.chain, w);
+        }),
+      );
     }
   }
   for (const v of p.variants) assert.is(all.filter((s) => s.variant === v).reduce((n, s) => n + s.runs, 0), 1000);
-  assert.equal(Array.from({ length: 15 }, (_, i) => luby(i + 1)), [1, 1, 2, 1, 1, 2, 4, 1, 1, 2, 1, 1, 2, 4, 8]);
+  // a chain's slots come in order, one segment after another
+  for (const c of new Set(all.map((s) => s.chain))) assert.equal(all.filter((s) => s.chain === c).map((s) => s.segment), Array.from({ length: all.filter((s) => s.chain === c).length }, (_, i) => i));
   // a slot is a function of the campaign seed and its index alone
   assert.equal(slotSpec(p, 17), slotSpec({ ...p }, 17));
   assert.is.not(slotSpec(p, 17)!.seed, slotSpec({ ...p, seed: 6 }, 17)!.seed);
   const done = new Set([0, 1, 2]);
   assert.ok([...shardSlots(p, { index: 0, count: 1 }, done)].every((s) => !done.has(s.slot)));
+});
+
+test('a guided search run in parts is the same search as in one go', () => {
+  const v = findVariant('mapdirect-v7');
+  const whole = new GuidedSearch(v, 3).run(900, { all: true });
+  const parts = new GuidedSearch(v, 3);
+  let steps = 0;
+  const first = new Map<string, number>();
+  for (let k = 0; k < 3; k++) {
+    const r = parts.run(300, { all: true });
+    steps += r.steps;
+    for (const f of r.found.values()) if (!first.has(f.divergence.class)) first.set(f.divergence.class, f.atRun + 300 * k);
+  }
+  assert.is(steps, whole.steps);
+  assert.ok(whole.found.size > 0);
+  assert.equal([...first], [...whole.found.values()].map((f) => [f.divergence.class, f.atRun]));
 });
 
 // Records what a picker was offered and chose.
