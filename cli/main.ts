@@ -310,7 +310,7 @@ async function cmdBench(argv: string[]): Promise<number> {
     console.log(`stepsPerSecond          ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
     console.log(`exploreStatesPerSecond  ${e.exploreStatesPerSecond}   (${e.distinct} distinct states of ${e.scenario} on ${e.variant}, ${e.seconds} s, one core)`);
     console.log(`bytesPerState           ${e.bytesPerState}   (visited set, nodes and edges)`);
-    console.log(`workerSpeedup           ${w.workerSpeedup}   (${w.runsPerSecond[0]} runs/s with one worker, ${w.runsPerSecond[1]} with two; a ${w.seconds} s campaign on the clean variants each)`);
+    console.log(`workerSpeedup           ${w.workerSpeedup}   (${w.runsPerSecond[0]} runs/s with one worker, ${w.runsPerSecond[1]} with two; ${w.seconds} s campaigns on the clean variants, twice the chains for two)`);
   }
   return 0;
 }

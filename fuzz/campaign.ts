@@ -18,7 +18,7 @@ import { findVariant } from '../models/variants/index.ts';
 import { CLASSES, type DivergenceClass } from '../properties/classes.ts';
 import { CorpusError, type Counterexample, readCounterexample, writeCounterexample, writeFileAtomic } from './corpus.ts';
 import { HARNESS_VERSION } from './version.ts';
-import { ENGINES, PCT_DEPTHS, findingKey, shardSlots, type Engine, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
+import { ENGINES, PCT_DEPTHS, findingKey, shardChains, shardSlots, type Engine, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
 import { pctBound } from './schedulers.ts';
 
 export const SUMMARY = 'summary.json';
@@ -279,18 +279,36 @@ export class Campaign {
     this.summary.sessions++;
     this.summary.interrupted = false;
     const deadline = this.opts.budgetMs === null ? null : this.t0 + this.opts.budgetMs;
-    // each worker runs its own chains, so a chain's search stays in one thread
-    const workers = this.opts.workers;
-    const slots = Array.from({ length: workers }, (_, index) => shardSlots(this.summary.plan, this.shard, this.done, { index, count: workers }));
-    const drained = new Array<boolean>(workers).fill(false);
+    // A chain's search lives in the worker that first took it: a worker
+    // takes the earliest slot not yet done of a chain that is its own or
+    // nobody's yet, and not in hand (its earlier slot must end first).
+    const slots = shardSlots(this.summary.plan, this.shard, this.done);
+    const chains = shardChains(this.summary.plan, this.shard).length;
+    const queue: SlotSpec[] = [];
+    const owner = new Map<number, number>();
+    const inHand = new Set<number>();
+    let drained = false;
     const next = (w: number): SlotSpec | null => {
       if (this.stopping || (deadline !== null && Date.now() >= deadline)) return null;
-      const r = slots[w].next();
-      if (r.done) {
-        drained[w] = true;
-        return null;
+      const mine = [...owner.values()].some((o) => o === w);
+      if (!mine && owner.size === chains) return null; // more workers than chains
+      for (let i = 0; ; i++) {
+        if (i === queue.length) {
+          const r = slots.next();
+          if (r.done) {
+            drained = true;
+            return null;
+          }
+          queue.push(r.value);
+        }
+        const s = queue[i];
+        const o = owner.get(s.chain);
+        if (inHand.has(s.chain) || (o !== undefined && o !== w)) continue;
+        queue.splice(i, 1);
+        owner.set(s.chain, w);
+        inHand.add(s.chain);
+        return s;
       }
-      return r.value;
     };
     writeSummary(this.opts.dir, this.summary);
     const entry = new URL('./worker-entry.js', import.meta.url);
@@ -320,6 +338,7 @@ export class Campaign {
         const known = this.summary.found.filter((f) => f.slot < spec.slot).map((f) => findingKey(f.variant, f.class));
         w.once('message', (m: { result?: SlotResult; error?: string }) => {
           busy--;
+          inHand.delete(spec.chain);
           if (this.aborted) return;
           if (m.error !== undefined) {
             fail(new Error(`slot ${spec.slot} (${spec.variant}, ${spec.engine}): ${m.error}`));
@@ -346,7 +365,7 @@ export class Campaign {
         w.once('online', () => give(w, i));
       }
     });
-    this.summary.exhausted = drained.every(Boolean) && !this.stopping;
+    this.summary.exhausted = drained && queue.length === 0 && !this.stopping;
     this.summary.elapsedMs = this.elapsed();
     this.summary.stepsPerSecond = Math.round(this.summary.steps / Math.max(0.001, this.summary.elapsedMs / 1000));
     writeSummary(this.opts.dir, this.summary);

@@ -82,18 +82,16 @@ export function slotSpec(plan: Plan, j: number): SlotSpec | null {
   return { slot: j, chain: chainOf(plan, j), segment: g, variant: plan.variants[j % V], engine: plan.engines[e], seed, runs };
 }
 
-// The slots of a shard's chains, in order, skipping those already done;
-// ends when the run budget does (never without one).  With `worker`, only
-// the chains that worker runs: the shard's chains in order, dealt round.
-export function* shardSlots(plan: Plan, shard: Shard, done: ReadonlySet<number>, worker?: { index: number; count: number }): Generator<SlotSpec> {
+export function shardChains(plan: Plan, shard: Shard): number[] {
   const size = plan.engines.length * plan.variants.length;
-  const mine = new Set<number>();
-  let rank = 0;
-  for (let c = 0; c < size; c++) {
-    if (c % shard.count !== shard.index) continue;
-    if (!worker || rank % worker.count === worker.index) mine.add(c);
-    rank++;
-  }
+  return Array.from({ length: size }, (_, c) => c).filter((c) => c % shard.count === shard.index);
+}
+
+// The slots of a shard's chains, in order, skipping those already done;
+// ends when the run budget does (never without one).
+export function* shardSlots(plan: Plan, shard: Shard, done: ReadonlySet<number>): Generator<SlotSpec> {
+  const size = plan.engines.length * plan.variants.length;
+  const mine = new Set(shardChains(plan, shard));
   if (!mine.size) return;
   for (let g = 0; ; g++) {
     let any = false;
