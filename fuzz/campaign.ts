@@ -66,7 +66,7 @@ export interface Summary {
 export class CampaignError extends Error {}
 
 // The (variant, class) pairs the repository's corpus/ already shows.
-export const REPO_CORPUS = fileURLToPath(new URL('../corpus/', import.meta.url));
+const REPO_CORPUS = fileURLToPath(new URL('../corpus/', import.meta.url));
 
 export function corpusPairs(dir = REPO_CORPUS): Set<string> {
   const out = new Set<string>();
@@ -179,7 +179,6 @@ function pctSummary(pcts: PctStats[], prev: Summary['pct']): Summary['pct'] {
 
 export type CampaignEvent =
   | { kind: 'found'; entry: FoundEntry; replaced: boolean } // a (variant, class) new to the campaign, or an earlier occurrence of one
-  | { kind: 'slot'; result: SlotResult }
   | { kind: 'stopping' };
 
 export interface CampaignOptions {
@@ -416,7 +415,6 @@ export class Campaign {
     writeSummary(this.opts.dir, s);
     for (const f of stale) rmSync(join(this.opts.dir, f), { force: true });
     for (const e of events) this.opts.onEvent?.(e);
-    this.opts.onEvent?.({ kind: 'slot', result: r });
   }
 }
 

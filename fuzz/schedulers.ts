@@ -3,8 +3,7 @@
 // so what they find replays and shrinks like any other test case.
 
 import type { Picker } from './lockstep.ts';
-
-export type Rng = () => number;
+import type { Rng } from './mutate.ts';
 
 // How far into a run an online scheduler decides; past it, the runner's
 // fair tail takes over (and looks for no-progress lassos).

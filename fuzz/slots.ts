@@ -64,7 +64,7 @@ export interface SlotSpec {
   runs: number;
 }
 
-export function chainOf(plan: Plan, j: number): number {
+function chainOf(plan: Plan, j: number): number {
   const V = plan.variants.length;
   const E = plan.engines.length;
   return (j % V) * E + Math.floor((j % (E * V)) / V);

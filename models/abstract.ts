@@ -76,7 +76,7 @@ export const ANY = 'ANY';
 // preceded by its length, so equal lists mean equal states; both models
 // write it (properties/abstraction.ts, Reference.encode) and a test holds
 // it to the objects above on random runs.
-export const NO_COW = -1_000_000_000; // a page with no private copy
+const NO_COW = -1_000_000_000; // a page with no private copy
 export const LEASE_MAP = 0;
 export const LEASE_MR = 1;
 
@@ -95,12 +95,68 @@ export class Encoding {
     this.buf[this.n++] = x;
   }
 
-  // Sorts the records of `size` numbers from `at` to the end by their
-  // field `key` (an insertion sort: the lists are a few entries long).
-  sortFrom(at: number, size: number, key: number): void {
+  // A list whose length is not known before it is walked: begin() keeps
+  // a place for the count, item() counts an entry into it.
+  begin(): number {
+    this.put(0);
+    return this.n - 1;
+  }
+
+  item(at: number): void {
+    this.buf[at]++;
+  }
+
+  // The records, in the order of AbstractState's fields.
+  page(state: number, data: number): void {
+    this.put(state);
+    this.put(data);
+  }
+
+  fd(fd: number, file: number, write: boolean): void {
+    this.put(fd);
+    this.put(file);
+    this.put(+write);
+  }
+
+  // followed by `cows` calls of cow()
+  map(id: number, file: number, pgoff: number, npages: number, shared: boolean, direct: boolean, sync: boolean, write: boolean, valid: boolean, cows: number): void {
+    this.put(id);
+    this.put(file);
+    this.put(pgoff);
+    this.put(npages);
+    this.put(+shared);
+    this.put(+direct);
+    this.put(+sync);
+    this.put(+write);
+    this.put(+valid);
+    this.put(cows);
+  }
+
+  cow(v: number | null): void {
+    this.put(v === null ? NO_COW : v);
+  }
+
+  lease(kind: number, holder: number, file: number, breaking: boolean, since: number): void {
+    this.put(kind);
+    this.put(holder);
+    this.put(file);
+    this.put(+breaking);
+    this.put(breaking ? since : 0);
+  }
+
+  mr(id: number, proc: number, span: number, revoked: boolean): void {
+    this.put(id);
+    this.put(proc);
+    this.put(span);
+    this.put(+revoked);
+  }
+
+  // Sorts the records of `size` numbers after the count at `at`, field by
+  // field (an insertion sort: the lists are a few entries long).
+  sortRecords(at: number, size: number): void {
     const b = this.buf;
-    for (let i = at + size; i < this.n; i += size) {
-      for (let j = i; j > at && b[j - size + key] > b[j + key]; j -= size) {
+    for (let i = at + 1 + size; i < this.n; i += size) {
+      for (let j = i; j > at + 1 && this.less(j, j - size, size); j -= size) {
         for (let f = 0; f < size; f++) {
           const t = b[j + f];
           b[j + f] = b[j - size + f];
@@ -108,6 +164,17 @@ export class Encoding {
         }
       }
     }
+  }
+
+  private less(x: number, y: number, size: number): boolean {
+    const b = this.buf;
+    for (let f = 0; f < size; f++) if (b[x + f] !== b[y + f]) return b[x + f] < b[y + f];
+    return false;
+  }
+
+  // A list of leases: written in any order, sorted by holder (kind, id).
+  sortLeases(at: number): void {
+    this.sortRecords(at, 5);
   }
 
   equals(o: Encoding): boolean {

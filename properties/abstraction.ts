@@ -1,7 +1,7 @@
 // The abstraction function: what a user could observe of the
 // implementation's state, in the reference model's terms.
 
-import { LEASE_MAP, LEASE_MR, NO_COW, type AbstractState, type Encoding } from '../models/abstract.ts';
+import { LEASE_MAP, LEASE_MR, type AbstractState, type Encoding } from '../models/abstract.ts';
 import type { Kernel } from '../models/impl/kernel.ts';
 import { page_state, read_file_page } from '../models/impl/xfs_bmap.ts';
 import { xfs_vma_has_direct_lease } from '../models/impl/mapdirect.ts';
@@ -46,67 +46,37 @@ export function encodeImpl(k: Kernel, out: Encoding): void {
   out.put(k.inodes.length);
   for (const ip of k.inodes) {
     out.put(ip.size);
-    for (let pg = 0; pg < ip.size; pg++) {
-      out.put(page_state(k, ip.id, pg));
-      out.put(read_file_page(k, ip.id, pg));
-    }
+    for (let pg = 0; pg < ip.size; pg++) out.page(page_state(k, ip.id, pg), read_file_page(k, ip.id, pg));
   }
   out.put(k.procs.length);
   for (const pr of k.procs) {
-    out.put(1);
-    const count = out.n;
-    out.put(0);
+    out.put(1); // alive
+    const fds = out.begin();
     for (let fd = 0; fd < pr.fds.length; fd++) {
       if (pr.fds[fd] < 0) continue; // as Kernel.openFds
       const filp = k.filps[pr.fds[fd]]!;
-      out.buf[count]++;
-      out.put(fd);
-      out.put(filp.inode);
-      out.put(+filp.write);
+      out.item(fds);
+      out.fd(fd, filp.inode, filp.write);
     }
     out.put(pr.vmas.length);
     for (const v of pr.vmas) {
-      out.put(v.id);
-      out.put(v.inode);
-      out.put(v.pgoff);
-      out.put(v.npages);
-      out.put(+v.shared);
-      out.put(+v.direct);
-      out.put(+v.sync);
-      out.put(+v.write);
-      out.put(+xfs_vma_has_direct_lease(k, v));
-      out.put(v.cow.length);
-      for (let i = 0; i < v.cow.length; i++) out.put(v.cow[i] >= 0 ? k.anonData[v.cow[i]] : NO_COW);
+      out.map(v.id, v.inode, v.pgoff, v.npages, v.shared, v.direct, v.sync, v.write, xfs_vma_has_direct_lease(k, v), v.cow.length);
+      for (let i = 0; i < v.cow.length; i++) out.cow(v.cow[i] >= 0 ? k.anonData[v.cow[i]] : null);
     }
     out.put(pr.sigio.length);
     for (const fd of pr.sigio) out.put(fd);
   }
-  // by holder: the maps' leases by id, then the registrations'
-  let leases = 0;
-  for (const l of k.leases) if (l.onList) leases++;
-  out.put(leases);
-  for (let kind = LEASE_MAP; kind <= LEASE_MR; kind++) {
-    const at = out.n;
-    for (const l of k.leases) {
-      if (!l.onList || kindOf(l.kind) !== kind) continue;
-      out.put(kind);
-      out.put(l.holder);
-      out.put(l.inode);
-      out.put(+l.breaking);
-      out.put(l.breaking ? l.breakTime : 0);
-    }
-    out.sortFrom(at, 5, 1);
+  const leases = out.begin();
+  for (const l of k.leases) {
+    if (!l.onList) continue;
+    out.item(leases);
+    out.lease(l.kind === 'map_direct' ? LEASE_MAP : LEASE_MR, l.holder, l.inode, l.breaking, l.breakTime);
   }
-  let live = 0;
-  for (const m of k.mrs) if (m.live) live++;
-  out.put(live);
+  out.sortLeases(leases);
+  const mrs = out.begin();
   for (const m of k.mrs) {
     if (!m.live) continue;
-    out.put(m.id);
-    out.put(m.proc);
-    out.put(m.span);
-    out.put(+m.revoked);
+    out.item(mrs);
+    out.mr(m.id, m.proc, m.span, m.revoked);
   }
 }
-
-const kindOf = (kind: 'map_direct' | 'lease_direct') => (kind === 'map_direct' ? LEASE_MAP : LEASE_MR);

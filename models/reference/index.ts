@@ -15,7 +15,7 @@
 
 import type { Contract } from '../variants/index.ts';
 import { LIMITS, initialValue, type Op, type NicOp, type TestCase } from '../testcase.ts';
-import { ANY, HOLE, LEASE_MAP, LEASE_MR, NO_COW, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
+import { ANY, HOLE, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
 interface RFile {
@@ -754,64 +754,37 @@ export class Reference {
     out.put(this.files.length);
     for (const f of this.files) {
       out.put(f.size);
-      for (let i = 0; i < f.size; i++) {
-        out.put(f.state[i]);
-        out.put(f.state[i] === WRITTEN ? f.page[i].v : 0);
-      }
+      for (let i = 0; i < f.size; i++) out.page(f.state[i], f.state[i] === WRITTEN ? f.page[i].v : 0);
     }
     out.put(this.procs.length);
     for (const pr of this.procs) {
       out.put(+pr.alive);
-      const count = out.n;
-      out.put(0);
+      const fds = out.begin();
       for (let fd = 0; fd < pr.fds.length; fd++) {
         const f = pr.fds[fd];
         if (!f) continue;
-        out.buf[count]++;
-        out.put(fd);
-        out.put(f.file);
-        out.put(+f.write);
+        out.item(fds);
+        out.fd(fd, f.file, f.write);
       }
       out.put(pr.maps.length);
       for (const m of pr.maps) {
-        out.put(m.id);
-        out.put(m.file);
-        out.put(m.pgoff);
-        out.put(m.npages);
-        out.put(+m.shared);
-        out.put(+m.direct);
-        out.put(+m.sync);
-        out.put(+m.write);
-        out.put(+m.valid);
-        out.put(m.cow.length);
-        for (const c of m.cow) out.put(c ? c.v : NO_COW);
+        out.map(m.id, m.file, m.pgoff, m.npages, m.shared, m.direct, m.sync, m.write, m.valid, m.cow.length);
+        for (const c of m.cow) out.cow(c ? c.v : null);
       }
       out.put(pr.sigio.length);
       for (const fd of pr.sigio) out.put(fd);
     }
-    // by holder: the maps' leases by id, then the registrations'
-    out.put(this.leases.length);
-    for (let kind = LEASE_MAP; kind <= LEASE_MR; kind++) {
-      const at = out.n;
-      for (const l of this.leases) {
-        if ((l.holder === 'map' ? LEASE_MAP : LEASE_MR) !== kind) continue;
-        out.put(kind);
-        out.put(l.holderId);
-        out.put(l.file);
-        out.put(+l.breaking);
-        out.put(l.breaking ? l.since : 0);
-      }
-      out.sortFrom(at, 5, 1);
+    const leases = out.begin();
+    for (const l of this.leases) {
+      out.item(leases);
+      out.lease(l.holder === 'map' ? LEASE_MAP : LEASE_MR, l.holderId, l.file, l.breaking, l.since);
     }
-    let live = 0;
-    for (const m of this.mrs) if (m.live) live++;
-    out.put(live);
+    out.sortLeases(leases);
+    const mrs = out.begin();
     for (const m of this.mrs) {
       if (!m.live) continue;
-      out.put(m.id);
-      out.put(m.proc);
-      out.put(m.span);
-      out.put(+m.revoked);
+      out.item(mrs);
+      out.mr(m.id, m.proc, m.span, m.revoked);
     }
   }
 
