@@ -2,7 +2,6 @@
 // 2 = bad usage or input.  --json prints one JSON document on stdout.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VARIANTS, CLEAN_VARIANTS, FLAGS, KNOWN_BUGS, findVariant, setFlags, VariantError, type Variant } from '../models/variants/index.ts';
 import { CLASSES } from '../properties/classes.ts';
@@ -15,9 +14,10 @@ import { benchExplore, benchSteps, benchWorkers } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
 import { availableParallelism } from 'node:os';
-import { Campaign, CampaignError, SUMMARY, SUMMARY_TEXT, duration as seconds, mergeCampaigns, summaryText, parseShard, readSummary, type CampaignEvent, type Summary } from '../fuzz/campaign.ts';
+import { Campaign, CampaignError, counterexampleFiles, SUMMARY, SUMMARY_TEXT, duration as seconds, mergeCampaigns, summaryText, parseShard, readSummary, type CampaignEvent, type Summary } from '../fuzz/campaign.ts';
 import { ENGINES, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
 import { HORIZON } from '../fuzz/schedulers.ts';
+import { report } from '../reports/index.ts';
 
 class UsageError extends Error {}
 
@@ -41,6 +41,10 @@ commands:
                                          a campaign: every core, a portfolio of schedulers,
                                          one shrunk counterexample per variant and class
   merge   DIR... --out DIR [--json]      shards of one campaign into one folder
+  report  <file|dir> [--html FILE] [--text]
+                                         a counterexample as a page (beside it, or FILE) or
+                                         as a 72-column text report; a folder as an index
+                                         page linking a page per counterexample
   bench   [--json]                       speed of the models with every check on
 
 exit status: 0 clean, 1 divergence found (or not reproduced), 2 bad usage or input`;
@@ -183,32 +187,6 @@ function checkGuided(variants: Variant[], runs: number, seed: number, corpus: st
 
 // ---- replay ----
 
-function corpusFiles(path: string): string[] {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    throw new UsageError(`replay: no such file or directory: ${path}`);
-  }
-  if (!st.isDirectory()) return [path];
-  const out: string[] = [];
-  for (const name of readdirSync(path).sort()) {
-    const p = join(path, name);
-    if (name === SUMMARY && isCampaign(path)) continue; // a campaign's summary: its corpus/ holds the counterexamples
-    if (statSync(p).isDirectory()) out.push(...corpusFiles(p));
-    else if (name.endsWith('.json')) out.push(p);
-  }
-  return out;
-}
-
-function isCampaign(dir: string): boolean {
-  try {
-    return JSON.parse(readFileSync(join(dir, SUMMARY), 'utf8')).kind === 'daxcheck-campaign';
-  } catch {
-    return false;
-  }
-}
-
 export function formatTrace(trace: TraceStep[], upTo: number): string[] {
   return trace.slice(0, upTo + 1).map((s) => {
     const op = s.op ? `  ${formatOp(s.op)}` : '';
@@ -220,7 +198,7 @@ export function formatTrace(trace: TraceStep[], upTo: number): string[] {
 function cmdReplay(argv: string[]): number {
   const { values, positionals } = args(argv, { trace: { type: 'boolean' }, json: { type: 'boolean' } });
   if (positionals.length === 0) throw new UsageError('replay: give a counterexample file or directory');
-  const files = positionals.flatMap(corpusFiles);
+  const files = positionals.flatMap(counterexampleFiles);
   const loaded = files.map((f) => ({ file: f, ...readCounterexample(f) })); // validate everything before running anything
   const results = [];
   let ok = true;
@@ -472,6 +450,20 @@ function cmdMerge(argv: string[]): number {
   return s.found.length ? 1 : 0;
 }
 
+// ---- report ----
+
+function cmdReport(argv: string[]): number {
+  const { values, positionals } = args(argv, { html: { type: 'string' }, text: { type: 'boolean' } });
+  if (positionals.length !== 1) throw new UsageError('report: give one counterexample file or folder');
+  if (values.html === '') throw new UsageError('--html: expected a file name');
+  const out = report(positionals[0], { html: values.html, text: !!values.text });
+  if (out.text !== null) process.stdout.write(out.text);
+  const pages = out.written.length - (out.index ? 1 : 0);
+  if (out.index) console.error(`wrote ${out.index}${pages ? ` and ${pages} counterexample page${pages === 1 ? '' : 's'} beside their files` : ''}`);
+  else if (pages) console.error(`wrote ${out.written[0]}`);
+  return 0;
+}
+
 // ---- main ----
 
 export function main(argv: string[]): number | Promise<number> {
@@ -485,6 +477,7 @@ export function main(argv: string[]): number | Promise<number> {
     case 'bench': return cmdBench(rest);
     case 'fuzz': return cmdFuzz(rest);
     case 'merge': return cmdMerge(rest);
+    case 'report': return cmdReport(rest);
     case undefined:
     case '-h':
     case '--help':

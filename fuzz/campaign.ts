@@ -11,7 +11,7 @@
 // summary without running a slot twice.
 
 import { Worker } from 'node:worker_threads';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findVariant } from '../models/variants/index.ts';
@@ -121,6 +121,34 @@ export function readSummary(dir: string): Summary {
     throw new CampaignError(`${path}: ${(e as Error).message}`);
   }
   return s;
+}
+
+export function isCampaign(dir: string): boolean {
+  try {
+    return JSON.parse(readFileSync(join(dir, SUMMARY), 'utf8')).kind === 'daxcheck-campaign';
+  } catch {
+    return false;
+  }
+}
+
+// The counterexample files at a path: the file itself, or every .json
+// file under a folder (a campaign's summary left out), in name order.
+export function counterexampleFiles(path: string): string[] {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new CorpusError(`no such file or directory: ${path}`);
+  }
+  if (!st.isDirectory()) return [path];
+  const out: string[] = [];
+  for (const name of readdirSync(path).sort()) {
+    const p = join(path, name);
+    if (name === SUMMARY && isCampaign(path)) continue;
+    if (statSync(p).isDirectory()) out.push(...counterexampleFiles(p));
+    else if (name.endsWith('.json')) out.push(p);
+  }
+  return out;
 }
 
 function removeTemporaries(dir: string): void {

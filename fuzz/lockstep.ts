@@ -39,6 +39,9 @@ export interface RunOptions {
   // steps: it chooses instead of tc.schedule, and its choices are recorded
   // as the schedule (RunResult.schedule), so the run replays from plain data.
   picker?: Picker;
+  // Called after every step with the execution and the step's trace entry
+  // (the report's recorder looks at locks, waits and pages here).
+  observe?: (ex: Execution, entry: TraceStep) => void;
 }
 
 // Chooses an index into `order` (the runnable threads in run order, as a
@@ -217,6 +220,7 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
     const entry: TraceStep = { step: n, tid, thread: k.threads[tid].name, fn: info.fn, label: info.label, op: info.op };
     if (info.result !== undefined) entry.result = info.result;
     trace.push(entry);
+    if (opts.observe) opts.observe(ex, entry);
     if (d) {
       found = { ...d, step: n };
       n++;

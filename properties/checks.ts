@@ -141,7 +141,7 @@ export function checkStep(k: Kernel, ref: Reference, lockdep: Lockdep, compare: 
 const implCode = new Encoding();
 const refCode = new Encoding();
 
-function describeWait(k: Kernel, t: Thread): string {
+export function describeWait(k: Kernel, t: Thread): string {
   switch (t.wait) {
     case 'rwsem': {
       const l = k.locks[t.waitId];
@@ -154,7 +154,7 @@ function describeWait(k: Kernel, t: Thread): string {
     case 'dio_tag': return `${t.name} waits for a free device tag`;
     case 'rcu': return `${t.name} waits in synchronize_rcu for dax_layout_lock readers`;
     case 'inode_dio': return `${t.name} waits for direct I/O on file ${t.waitId} to drain`;
-    case 'timer': return `${t.name} sleeps`;
+    case 'timer': return `${t.name} sleeps until its timer fires`;
     default: return `${t.name} is blocked`;
   }
 }

@@ -1,0 +1,178 @@
+// What both report forms (HTML and plain text) say about a counterexample,
+// as plain data: the title, the variant, how it was found, the trace cut
+// into operations, the blocks involved, and the state difference.
+
+import jsonDiff from 'json-diff';
+import { FLAGS, KNOWN_BUGS, setFlags } from '../models/variants/index.ts';
+import type { Event } from '../models/impl/kernel.ts';
+import type { Counterexample } from '../fuzz/corpus.ts';
+import type { PageState, Recording, StepRecord } from './record.ts';
+
+export function shorten(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1).trimEnd()}…`;
+}
+
+// "variant: class: short description", as syzkaller titles a crash.
+export function title(cx: Counterexample): string {
+  return `${cx.variant.name}: ${cx.divergence.class}: ${shorten(cx.divergence.message, 90)}`;
+}
+
+export interface VariantFacts {
+  name: string;
+  contract: string;
+  flags: { name: string; what: string }[];
+  follows: string; // seed file and passage
+  summary: string;
+  knownBug: string | null; // "K4: the DMA mapping is torn down ..."
+}
+
+export function variantFacts(rec: Recording): VariantFacts {
+  const v = rec.variant;
+  const bug = KNOWN_BUGS.find((b) => b.id === v.name);
+  return {
+    name: v.name,
+    contract: v.contract,
+    flags: setFlags(v).map((f) => ({ name: f, what: FLAGS[f] })),
+    follows: v.seed,
+    summary: v.summary,
+    knownBug: bug ? `${bug.id}: ${bug.title}` : null,
+  };
+}
+
+export function provenance(cx: Counterexample): string {
+  const s = cx.search;
+  const by = !s
+    ? cx.fastCheck ? `fast-check, seed ${cx.fastCheck.seed}${cx.fastCheck.path ? `, path ${cx.fastCheck.path}` : ''}` : 'unrecorded'
+    : s.engine === 'explore'
+      ? `breadth-first exploration of scenario ${s.scenario} (${s.states} states)`
+      : `${s.engine} search, seed ${s.seed}, run ${s.run}${s.slot !== undefined ? `, campaign slot ${s.slot}` : ''}${s.shrunk === false ? ' (not fully shrunk: the campaign was stopped)' : ''}`;
+  return `${by}; harness ${cx.harness}`;
+}
+
+export function laneTitle(rec: Recording, tid: number): string {
+  const l = rec.lanes[tid];
+  switch (l.kind) {
+    case 'proc': return `${l.name} (process ${l.proc})`;
+    case 'device': return 'device (block I/O completion)';
+    case 'nic': return 'nic (RDMA NIC)';
+    case 'timer': return 'timer (softirq)';
+    default: return 'kworker (kernel worker)';
+  }
+}
+
+// The trace as rows: an operation row when a thread starts an operation,
+// then its steps.  The process threads' operations come from the trace;
+// the NIC's from the work request it ran.
+export type Row = { kind: 'op'; tid: number; text: string } | { kind: 'step'; s: StepRecord };
+
+export function rows(rec: Recording): Row[] {
+  const out: Row[] = [];
+  const open = new Map<number, string>(); // thread -> operation in progress
+  for (const s of rec.steps) {
+    if (s.op !== null && open.get(s.tid) !== s.op) {
+      out.push({ kind: 'op', tid: s.tid, text: s.op });
+      open.set(s.tid, s.op);
+    }
+    out.push({ kind: 'step', s });
+    if (s.result !== null || rec.lanes[s.tid].kind === 'nic') open.delete(s.tid);
+  }
+  return out;
+}
+
+export function describePage(rec: Recording, p: PageState): string {
+  const what = p.page < rec.blocks ? `block ${p.page}` : `page-cache page ${p.page}`;
+  if (p.owner < 0) return `${what}: free`;
+  return `${what}: file ${p.owner} page ${p.index} (allocation ${p.epoch})`;
+}
+
+type Access = Extract<Event, { kind: 'access' }>;
+
+export interface BlockStory {
+  page: number;
+  name: string; // "block 1"
+  // in step order: who owned it (the first line: at the start), and every
+  // DMA or store that reached it; `wrong` marks an access the block no
+  // longer answered for
+  lines: { step: number | null; text: string; by: string; wrong: boolean }[];
+}
+
+function accessText(rec: Recording, e: Access, now: PageState): { text: string; wrong: boolean } {
+  const who = e.who === 'cpu' ? 'CPU store' : e.who === 'nic' ? 'NIC DMA' : 'device DMA';
+  const dir = e.write ? (e.who === 'cpu' ? 'into' : 'writes into') : 'reads from';
+  const as = `file ${e.inode} page ${e.index} (allocation ${e.epoch})`;
+  const ok = now.owner === e.inode && now.index === e.index && now.epoch === e.epoch;
+  const landed = ok ? 'which it still is' : `which is now ${describePage(rec, now).replace(/^[^:]*: /, '')}`;
+  const released = e.held ? '' : ', through a pin already released';
+  return { text: `${who} ${dir} it as ${as}, ${landed}${released}`, wrong: !ok || !e.held };
+}
+
+// The pages a DMA or store reached, with who owned each one over the run.
+// When nothing reached a page, the pages whose owner changed.
+export function blockStories(rec: Recording): BlockStory[] {
+  const touched = new Set<number>();
+  for (const s of rec.steps) for (const e of s.events) if (e.kind === 'access' && e.inode >= 0) touched.add(e.page);
+  if (touched.size === 0) for (const s of rec.steps) for (const p of s.pages) touched.add(p.page);
+  const stories: BlockStory[] = [];
+  for (const page of [...touched].sort((a, b) => a - b)) {
+    const first = rec.initialPages[page];
+    const story: BlockStory = { page, name: describePage(rec, first).split(':')[0], lines: [] };
+    story.lines.push({ step: null, text: describePage(rec, first), by: 'at the start', wrong: false });
+    let now = first;
+    for (const s of rec.steps) {
+      const by = `${rec.lanes[s.tid].name} in ${s.fn}:${s.label}`;
+      const changed = s.pages.find((p) => p.page === page);
+      if (changed) {
+        now = changed;
+        story.lines.push({ step: s.step, text: describePage(rec, changed), by, wrong: false });
+      }
+      for (const e of s.events) {
+        if (e.kind === 'access' && e.page === page && e.inode >= 0) story.lines.push({ step: s.step, by, ...accessText(rec, e, now) });
+      }
+    }
+    stories.push(story);
+  }
+  return stories;
+}
+
+// DMA by IOVA: which registration an IOVA was issued for, and which one's
+// page it reached.
+export function iovaLines(rec: Recording): { step: number; text: string; wrong: boolean }[] {
+  const out: { step: number; text: string; wrong: boolean }[] = [];
+  for (const s of rec.steps) {
+    for (const e of s.events) {
+      if (e.kind !== 'iova') continue;
+      out.push({ step: s.step, text: `NIC DMA by IOVA ${e.iova}, issued for registration ${e.issuedFor}, reached a page of registration ${e.reached}`, wrong: e.issuedFor !== e.reached });
+    }
+  }
+  return out;
+}
+
+// The reference against the implementation, as json-diff lines: ' ' kept,
+// '-' the reference's, '+' the implementation's.  Empty when they agree.
+export function stateDiff(rec: Recording): { sign: ' ' | '-' | '+'; text: string }[] {
+  if (!rec.reference || !rec.implementation) return [];
+  const d = jsonDiff.diff(rec.reference, rec.implementation, { maxElisions: 1 });
+  if (d === undefined) return [];
+  const out: { sign: ' ' | '-' | '+'; text: string }[] = [];
+  jsonDiff.colorizeToCallback(d, { maxElisions: 1 }, (sign, text) => out.push({ sign, text }));
+  return out;
+}
+
+// JSON indented by object, with a list of numbers, or any short value, on
+// one line: the abstract states read like a struct dump.
+export function compactJson(v: unknown, indent = ''): string {
+  const flat = JSON.stringify(v);
+  if (flat === undefined) return 'null';
+  if (flat.length <= 72 - indent.length || typeof v !== 'object' || v === null) return flat;
+  const inner = indent + '  ';
+  if (Array.isArray(v)) {
+    if (v.every((x) => typeof x !== 'object' || x === null)) return flat;
+    return `[\n${v.map((x) => inner + compactJson(x, inner)).join(',\n')}\n${indent}]`;
+  }
+  const entries = Object.entries(v as Record<string, unknown>);
+  return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${compactJson(x, inner)}`).join(',\n')}\n${indent}}`;
+}
+
+export function replayCommand(file: string): string {
+  return `daxcheck replay ${file} --trace`;
+}

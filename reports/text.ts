@@ -1,0 +1,140 @@
+// A counterexample as a plain-text report for a mailing-list reply: no
+// line longer than 72 characters, laid out like a kernel bug report
+// (title, what it ran on, the numbered trace, the state difference, how
+// to reproduce).
+
+import { formatOp } from '../models/testcase.ts';
+import type { Counterexample } from '../fuzz/corpus.ts';
+import type { Recording } from './record.ts';
+import { reproduction } from './counterexample.ts';
+import { blockStories, iovaLines, laneTitle, provenance, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
+
+export const WIDTH = 72;
+
+// Breaks `text` at spaces into lines of at most `width` characters, the
+// first starting with `first` and the rest with `rest` (their indents).
+// A word longer than a line is cut.
+export function wrap(text: string, first = '', rest = first, width = WIDTH): string[] {
+  const out: string[] = [];
+  let line = first;
+  let fresh = true; // nothing but the indent on `line` yet
+  const room = () => width - line.length;
+  for (let word of text.split(/\s+/).filter(Boolean)) {
+    if (!fresh && word.length + 1 > room()) {
+      out.push(line);
+      line = rest;
+      fresh = true;
+    }
+    while (word.length > room() - (fresh ? 0 : 1)) {
+      const cut = Math.max(1, room() - (fresh ? 0 : 1));
+      line += (fresh ? '' : ' ') + word.slice(0, cut);
+      out.push(line);
+      line = rest;
+      fresh = true;
+      word = word.slice(cut);
+    }
+    if (word) {
+      line += (fresh ? '' : ' ') + word;
+      fresh = false;
+    }
+  }
+  if (!fresh || out.length === 0) out.push(line);
+  return out;
+}
+
+// A preformatted line (a diff, the trace) wider than a line continues on
+// the next, indented under its start.
+function fold(line: string, width = WIDTH): string[] {
+  if (line.length <= width) return [line];
+  const indent = ' '.repeat(Math.min(line.length - line.trimStart().length + 4, 24));
+  const out = [line.slice(0, width)];
+  for (let rest = line.slice(width); rest.length; rest = rest.slice(width - indent.length)) out.push(indent + rest.slice(0, width - indent.length));
+  return out;
+}
+
+function field(name: string, value: string): string[] {
+  return wrap(value, `${name.padEnd(10)} `, ' '.repeat(11));
+}
+
+export function textReport(file: string, cx: Counterexample, rec: Recording): string {
+  const out: string[] = [];
+  const v = variantFacts(rec);
+  const repro = reproduction(cx, rec);
+  out.push(...wrap(title(cx), '', '    '));
+  out.push('');
+  if (!title(cx).endsWith(cx.divergence.message)) {
+    out.push(...wrap(cx.divergence.message));
+    out.push('');
+  }
+  if (!repro.reproduced) {
+    out.push(...wrap(`NOTE: this harness does not reproduce the recorded divergence; it meets ${repro.got}. The trace below is the replay.`));
+    out.push('');
+  }
+  out.push(...field('variant:', `${v.name} (contract ${v.contract})${v.knownBug ? `, known bug ${v.knownBug}` : ''}`));
+  if (v.flags.length === 0) out.push(...field('flags:', 'none (a clean variant)'));
+  for (const f of v.flags) out.push(...field('flag:', `${f.name}: ${f.what}`));
+  if (v.follows) out.push(...field('follows:', `seed ${v.follows}`));
+  out.push(...field('found by:', provenance(cx)));
+  out.push(...field('threads:', rec.lanes.map((l) => laneTitle(rec, l.id)).join(', ')));
+  out.push('');
+
+  out.push(...wrap(`Trace (${rec.steps.length} steps; step, thread, kernel function:label; "=" is what the operation returned):`));
+  out.push('');
+  const last = rec.steps[rec.steps.length - 1]?.step;
+  for (const row of rows(rec)) {
+    if (row.kind === 'op') {
+      out.push(...wrap(row.text, `${' '.repeat(7)}${rec.lanes[row.tid].name.padEnd(8)}> `, ' '.repeat(17)));
+      continue;
+    }
+    const s = row.s;
+    const mark = rec.divergence && s.step === last ? '>>' : '  ';
+    const ret = s.result !== null ? ` = ${s.result}` : '';
+    out.push(...fold(`${mark}${String(s.step).padStart(4)} ${rec.lanes[s.tid].name.padEnd(8)}${s.fn}:${s.label}${ret}`));
+    if (s.sleeps) out.push(...wrap(`(${s.sleeps})`, ' '.repeat(16), ' '.repeat(17)));
+    for (const w of s.woke) out.push(...wrap(`(wakes ${rec.lanes[w].name})`, ' '.repeat(16)));
+  }
+  if (rec.divergence) {
+    out.push('');
+    out.push(...wrap(`${rec.divergence.class} at step ${rec.divergence.step}: ${rec.divergence.message}`, '', '    '));
+  }
+  if (rec.waits.length) {
+    out.push('');
+    out.push('Asleep at the end:');
+    for (const w of rec.waits) out.push(...wrap(w, '  - ', '    '));
+  }
+
+  out.push('');
+  const diff = stateDiff(rec);
+  if (diff.length === 0) {
+    out.push(...wrap('State: the reference and the implementation agree on what a user can observe at the divergence; it is in what the step did.'));
+  } else {
+    out.push(...wrap('State difference at the divergence (- reference, + implementation):'));
+    out.push('');
+    for (const l of diff) out.push(...fold(`${l.sign} ${l.text}`));
+  }
+  const stories = blockStories(rec);
+  const iova = iovaLines(rec);
+  if (stories.length || iova.length) {
+    out.push('');
+    out.push('Pages and blocks involved:');
+    for (const s of stories) {
+      out.push('');
+      for (const l of s.lines) {
+        const at = `${l.wrong ? '!' : ' '} ${(l.step === null ? 'start' : `step ${l.step}`).padEnd(10)} `;
+        out.push(...wrap(`${l.text}${l.step === null ? '' : ` (${l.by})`}${l.wrong ? '  <--' : ''}`, at, ' '.repeat(13)));
+      }
+    }
+    if (iova.length) out.push('');
+    for (const a of iova) out.push(...wrap(`${a.text}${a.wrong ? '  <--' : ''}`, `${a.wrong ? '!' : ' '} ${`step ${a.step}`.padEnd(10)} `, ' '.repeat(13)));
+  }
+
+  out.push('');
+  out.push('Test case:');
+  rec.testCase.threads.forEach((t, i) => out.push(...wrap(`${t.ops.map(formatOp).join('; ')}${t.loop ? ' (repeats)' : ''}`, `  ${rec.lanes[i].name.padEnd(8)}`, ' '.repeat(10))));
+  if (rec.testCase.nic.length) out.push(...wrap(rec.testCase.nic.map(formatOp).join('; '), `  ${'nic'.padEnd(8)}`, ' '.repeat(10)));
+  out.push('');
+  out.push('Reproduce with:');
+  out.push('');
+  out.push(...wrap(replayCommand(file), '  ', '    '));
+  return out.join('\n') + '\n';
+}
