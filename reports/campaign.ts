@@ -64,7 +64,7 @@ ${s ? html`<table>
 <tr><th>runs</th><td>${s.runs.toLocaleString('en-US')} (${s.steps.toLocaleString('en-US')} steps, ${s.stepsPerSecond.toLocaleString('en-US')} steps/s on ${s.workers} workers)</td></tr>
 <tr><th>time</th><td>${`${(s.elapsedMs / 1000).toFixed(1)} s over ${s.sessions} session${s.sessions === 1 ? '' : 's'}${s.interrupted ? ', interrupted' : ''}${s.exhausted ? ', run budget exhausted' : ''}; started ${s.started}`}</td></tr>
 <tr><th>plan</th><td>${`seed ${s.plan.seed}; engines ${s.plan.engines.join(', ')}; ${s.plan.variants.length} variants; shards ${s.shards.join(', ') || 'all'}`}</td></tr>
-${s.pct ? html`<tr><th>PCT</th><td>${`depths ${s.pct.depths.join(', ')}; for the median run (${s.pct.threads} threads, ${s.pct.steps} scheduling points) the probability bound per run is ${Object.entries(s.pct.bounds).map(([d, b]) => `${b.toExponential(2)} at depth ${d}`).join(', ')}`}</td></tr>` : ''}
+${s.pct ? html`<tr><th>PCT</th><td>${`depths ${s.pct.depths.join(', ')}; for the median run (${s.pct.threads} threads, ${s.pct.steps} scheduling points) the probability bound per run is ${Object.entries(s.pct.bounds).map(([d, b]) => `${b.toExponential(2)} at ${d.replace(/^depth/, "depth ")}`).join(', ')}`}</td></tr>` : ''}
 </table>` : ''}
 <p>${`${entries.length} counterexample${entries.length === 1 ? '' : 's'}, ${fresh.length} new (not yet in corpus/).`}</p>
 

@@ -63,7 +63,15 @@ export function laneTitle(rec: Recording, tid: number): string {
 // The trace as rows: an operation row when a thread starts an operation,
 // then its steps.  The process threads' operations come from the trace;
 // the NIC's from the work request it ran.
-export type Row = { kind: 'op'; tid: number; text: string } | { kind: 'step'; s: StepRecord };
+// A divergence found when no step was taken (no thread could run, or the
+// run came back to a state it had been in) ends the rows at its own step.
+export type Row = { kind: 'op'; tid: number; text: string } | { kind: 'step'; s: StepRecord } | { kind: 'end'; step: number };
+
+// The step the divergence is marked at, if it is a step of the trace.
+export function divergentStep(rec: Recording): number | null {
+  const d = rec.divergence;
+  return d && rec.steps.some((s) => s.step === d.step) ? d.step : null;
+}
 
 export function rows(rec: Recording): Row[] {
   const out: Row[] = [];
@@ -76,6 +84,7 @@ export function rows(rec: Recording): Row[] {
     out.push({ kind: 'step', s });
     if (s.result !== null || rec.lanes[s.tid].kind === 'nic') open.delete(s.tid);
   }
+  if (rec.divergence && divergentStep(rec) === null) out.push({ kind: 'end', step: rec.divergence.step });
   return out;
 }
 
@@ -96,14 +105,19 @@ export interface BlockStory {
   lines: { step: number | null; text: string; by: string; wrong: boolean }[];
 }
 
+// A block must still be the (file, page) the pin or pte was taken for; a
+// page-cache page may have left the file (truncation orphans it) but must
+// not have been handed out again; and a DMA needs a pin still held.
 function accessText(rec: Recording, e: Access, now: PageState): { text: string; wrong: boolean } {
   const who = e.who === 'cpu' ? 'CPU store' : e.who === 'nic' ? 'NIC DMA' : 'device DMA';
   const dir = e.write ? (e.who === 'cpu' ? 'into' : 'writes into') : 'reads from';
   const as = `file ${e.inode} page ${e.index} (allocation ${e.epoch})`;
-  const ok = now.owner === e.inode && now.index === e.index && now.epoch === e.epoch;
-  const landed = ok ? 'which it still is' : `which is now ${describePage(rec, now).replace(/^[^:]*: /, '')}`;
+  const same = now.owner === e.inode && now.index === e.index && now.epoch === e.epoch;
+  const reallocated = now.epoch !== e.epoch;
+  const wrong = reallocated || (e.page < rec.blocks && !same) || !e.held;
+  const landed = same ? 'which it still is' : wrong ? `which is now ${describePage(rec, now).replace(/^[^:]*: /, '')}` : 'which has left the file since (truncated, not reused)';
   const released = e.held ? '' : ', through a pin already released';
-  return { text: `${who} ${dir} it as ${as}, ${landed}${released}`, wrong: !ok || !e.held };
+  return { text: `${who} ${dir} it as ${as}, ${landed}${released}`, wrong };
 }
 
 // The pages a DMA or store reached, with who owned each one over the run.

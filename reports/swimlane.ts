@@ -7,7 +7,7 @@
 // it; the divergent step is a red band.
 
 import { html, type Markup } from './html.ts';
-import { laneTitle, rows, shorten, type Row } from './story.ts';
+import { divergentStep, laneTitle, rows, shorten, type Row } from './story.ts';
 import type { Recording, StepRecord } from './record.ts';
 
 const ROW = 18;
@@ -57,7 +57,7 @@ export function swimlane(rec: Recording): Markup {
   const width = STEP_COL + lanes.length * LANE + TRACE_COL;
   const stepY = new Map<number, number>(); // step -> y of its row
   for (const p of placed) if (p.row.kind === 'step') stepY.set(p.row.s.step, p.y);
-  const divergent = rec.divergence ? rec.steps[rec.steps.length - 1]?.step : undefined;
+  const divergent = divergentStep(rec);
 
   // lock bars: for each thread, each lock's runs of consecutive steps
   const bars: Markup[] = [];
@@ -112,7 +112,13 @@ export function swimlane(rec: Recording): Markup {
     sleeps.push(html`<line class="sleep" x1="${x}" y1="${from.y}" x2="${x}" y2="${height - 24}"><title>${`${from.what} (never woken)`}</title></line>`);
   }
 
-  const body = placed.map(({ row, y }) => (row.kind === 'op' ? opRow(row.tid, row.text, y) : stepRow(rec, row.s, y, row.s.step === divergent)));
+  const body = placed.map(({ row, y }) => (row.kind === 'op' ? opRow(row.tid, row.text, y) : row.kind === 'end' ? endRow(row.step, y) : stepRow(rec, row.s, y, row.s.step === divergent)));
+
+  // the divergence after the last step: no box, the band alone
+  function endRow(step: number, y: number): Markup {
+    const d = rec.divergence!;
+    return html`<g class="step divergence" data-step="${step}" data-class="${d.class}"><rect x="0" y="${y}" width="${width}" height="${ROW}"><title>${`${d.class}: ${d.message}`}</title></rect><text class="stepno" x="${STEP_COL - 6}" y="${y + 13}" text-anchor="end">${step}</text><text class="mark" x="${STEP_COL + 6}" y="${y + 13}">${`✖ ${d.class}: ${d.class === 'no-progress' ? 'the run repeats from here' : 'no thread can run'}`}</text></g>`;
+  }
 
   function opRow(tid: number, text: string, y: number): Markup {
     const x = boxX(tid);

@@ -7,7 +7,7 @@ import { formatOp } from '../models/testcase.ts';
 import type { Counterexample } from '../fuzz/corpus.ts';
 import type { Recording } from './record.ts';
 import { reproduction } from './counterexample.ts';
-import { blockStories, iovaLines, laneTitle, provenance, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
+import { blockStories, divergentStep, iovaLines, laneTitle, provenance, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
 
 export const WIDTH = 72;
 
@@ -80,14 +80,18 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
 
   out.push(...wrap(`Trace (${rec.steps.length} steps; step, thread, kernel function:label; "=" is what the operation returned):`));
   out.push('');
-  const last = rec.steps[rec.steps.length - 1]?.step;
+  const divergent = divergentStep(rec);
   for (const row of rows(rec)) {
     if (row.kind === 'op') {
       out.push(...wrap(row.text, `${' '.repeat(7)}${rec.lanes[row.tid].name.padEnd(8)}> `, ' '.repeat(17)));
       continue;
     }
+    if (row.kind === 'end') {
+      out.push(`>>${String(row.step).padStart(4)} ${rec.divergence!.class === 'no-progress' ? '(the run repeats from here)' : '(no thread can run)'}`);
+      continue;
+    }
     const s = row.s;
-    const mark = rec.divergence && s.step === last ? '>>' : '  ';
+    const mark = s.step === divergent ? '>>' : '  ';
     const ret = s.result !== null ? ` = ${s.result}` : '';
     out.push(...fold(`${mark}${String(s.step).padStart(4)} ${rec.lanes[s.tid].name.padEnd(8)}${s.fn}:${s.label}${ret}`));
     if (s.sleeps) out.push(...wrap(`(${s.sleeps})`, ' '.repeat(16), ' '.repeat(17)));
@@ -135,6 +139,28 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
   out.push('');
   out.push('Reproduce with:');
   out.push('');
-  out.push(...wrap(replayCommand(file), '  ', '    '));
+  out.push(...shellLines(replayCommand(file)));
   return out.join('\n') + '\n';
+}
+
+// A command that stays pasteable however it is broken: when it does not
+// fit, one word a line ending in " \\", and a word too long for a line
+// cut with a backslash-newline, which the shell removes.
+export function shellLines(cmd: string, indent = '  ', width = WIDTH): string[] {
+  if (indent.length + cmd.length <= width) return [indent + cmd];
+  const words = cmd.split(' ');
+  const out: string[] = [];
+  words.forEach((w, i) => {
+    const lead = i === 0 ? indent : `${indent}  `;
+    const tail = i === words.length - 1 ? '' : ' \\';
+    let line = lead;
+    while (line.length + w.length + tail.length > width) {
+      const cut = Math.max(1, width - line.length - 1);
+      out.push(`${line}${w.slice(0, cut)}\\`);
+      w = w.slice(cut);
+      line = '';
+    }
+    out.push(line + w + tail);
+  });
+  return out;
 }

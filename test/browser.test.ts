@@ -1,0 +1,134 @@
+// The pages in a real browser: Debian's chromium driven by playwright-core.
+// Every committed counterexample's page has one SVG lane per thread and
+// one marked divergence step and logs no error; the campaign page links
+// to pages that open; a hostile corpus file runs no script.  Screenshots
+// go to out/screenshots/.
+//
+// .ci/run installs chromium when it is missing and sets
+// DAXCHECK_BROWSER=required, so there a missing browser fails the run;
+// elsewhere these tests say they were skipped and why.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { counterexampleFiles } from '../fuzz/campaign.ts';
+import { readCounterexample } from '../fuzz/corpus.ts';
+import { hostileCounterexample } from './hostile.ts';
+
+function findChromium(): string | null {
+  for (const c of [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (c && existsSync(c)) return c;
+  return null;
+}
+
+const executablePath = findChromium();
+const required = process.env.DAXCHECK_BROWSER === 'required';
+const shots = resolve('out', 'screenshots');
+
+function daxcheck(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/daxcheck.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+let browser: Browser;
+
+// Opens a page, collecting console errors, page errors and dialogs.
+async function open(file: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('dialog', (d) => {
+    problems.push(`dialog: ${d.message()}`);
+    void d.dismiss();
+  });
+  await page.goto(pathToFileURL(file).href);
+  return { page, problems };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'daxcheck-browser-'));
+
+if (!executablePath && !required) {
+  test('browser tests (skipped: no chromium; apt-get install chromium, or set CHROMIUM)', () => {
+    console.log('\n  browser tests skipped: no chromium found (apt-get install chromium, or set CHROMIUM=/path)');
+  });
+} else {
+  test.before(async () => {
+    assert.ok(executablePath, 'DAXCHECK_BROWSER=required but no chromium: apt-get install chromium, or set CHROMIUM');
+    browser = await chromium.launch({ executablePath: executablePath!, args: ['--no-sandbox'] });
+    mkdirSync(shots, { recursive: true });
+  });
+  test.after(async () => {
+    await browser?.close();
+  });
+
+  test('every committed counterexample page: one SVG lane per thread, one marked divergence step, no console error', async () => {
+    const out = join(tmp, 'corpus'); // a copy: the pages go beside the files
+    cpSync('corpus', out, { recursive: true });
+    const r = daxcheck('report', out);
+    assert.is(r.code, 0, r.err);
+    const files = counterexampleFiles(out);
+    let shot = false;
+    for (const file of files) {
+      const { cx } = readCounterexample(file);
+      const { page, problems } = await open(resolve(file.replace(/\.json$/, '.html')));
+      const svg = page.locator('svg.swimlane');
+      assert.is(await svg.count(), 1, file);
+      assert.is(await svg.locator('g.lane').count(), cx.testCase.threads.length + 4, `${file}: lanes`);
+      const mark = svg.locator('g.divergence');
+      assert.is(await mark.count(), 1, `${file}: divergence marks`);
+      assert.is(await mark.getAttribute('data-step'), String(cx.divergence.step), file);
+      assert.ok(((await svg.boundingBox())?.height ?? 0) > 100, `${file}: the diagram is drawn`);
+      if (!shot && cx.divergence.class === 'iova-reuse') {
+        await mark.scrollIntoViewIfNeeded();
+        await page.screenshot({ path: join(shots, 'counterexample.png') });
+        shot = true;
+      }
+      assert.equal(problems, [], file);
+      await page.close();
+    }
+    assert.ok(shot);
+  });
+
+  test('the campaign page links to counterexample pages that open', async () => {
+    const dir = join(tmp, 'camp');
+    const f = daxcheck('fuzz', '--variant', 'K7', '--variant', 'K5', '--runs', '400', '--workers', '1', '--slot-runs', '100', '--out', dir);
+    assert.is(f.code, 1, f.err);
+    assert.is(daxcheck('report', dir).code, 0);
+    const { page, problems } = await open(join(dir, 'report.html'));
+    const links = page.locator('#divergences a');
+    const n = await links.count();
+    assert.ok(n >= 1);
+    await page.screenshot({ path: join(shots, 'campaign.png'), fullPage: true });
+    for (let i = 0; i < n; i++) {
+      await links.nth(i).click();
+      assert.is(await page.locator('svg.swimlane g.divergence').count(), 1);
+      await page.goBack();
+    }
+    assert.equal(problems, []);
+    await page.close();
+  });
+
+  test('a hostile corpus file: its strings show as text and no script runs', async () => {
+    const file = hostileCounterexample(tmp);
+    const html = join(tmp, 'hostile.html');
+    assert.is(daxcheck('report', file, '--html', html).code, 0);
+    const { page, problems } = await open(html);
+    await page.waitForTimeout(200);
+    assert.is(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+    assert.is(await page.locator('script, img, iframe, object, [onerror], [onload]').count(), 0);
+    assert.ok((await page.locator('h1').textContent())?.includes('<script>window.__pwned=1</script>'));
+    assert.ok((await page.locator('#message').textContent())?.includes('onerror='));
+    await page.screenshot({ path: join(shots, 'hostile.png') });
+    assert.equal(problems, []);
+    await page.close();
+  });
+}
+
+test.run();

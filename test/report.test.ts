@@ -1,0 +1,193 @@
+// Reports: the text form of every committed counterexample fits a mail
+// reply, pages have a lane per thread and the divergence marked at its
+// step, what the pages say about blocks and IOVAs agrees with the
+// divergence found, hostile corpus strings stay text, and `report` on bad
+// input changes nothing.  The browser checks are in browser.test.ts.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { counterexampleFiles } from '../fuzz/campaign.ts';
+import { readCounterexample } from '../fuzz/corpus.ts';
+import { record } from '../reports/record.ts';
+import { counterexamplePage, reproduction } from '../reports/counterexample.ts';
+import { shellLines, textReport, wrap, WIDTH } from '../reports/text.ts';
+import { blockStories, iovaLines } from '../reports/story.ts';
+import { CLEAN_VARIANTS } from '../models/variants/index.ts';
+import { arbTestCase } from '../fuzz/arbitraries.ts';
+import { hostileCounterexample } from './hostile.ts';
+
+const committed = counterexampleFiles('corpus').map((file) => ({ file, ...readCounterexample(file) }));
+
+function daxcheck(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/daxcheck.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function snapshot(dir: string): string {
+  const walk = (d: string): string[] =>
+    readdirSync(d).sort().flatMap((n) => {
+      const p = join(d, n);
+      return statSync(p).isDirectory() ? walk(p) : [`${p}:${readFileSync(p, 'utf8')}`];
+    });
+  return walk(dir).join('\n');
+}
+
+test('the corpus is there to report on', () => {
+  assert.ok(committed.length >= 20, `${committed.length} committed counterexamples`);
+});
+
+test('the text report of every committed counterexample: no line over 72 characters, the trace up to the divergence, the replay command', () => {
+  for (const { file, cx, variant } of committed) {
+    const text = textReport(file, cx, record(variant, cx.testCase));
+    const lines = text.split('\n');
+    const long = lines.filter((l) => l.length > WIDTH);
+    assert.equal(long, [], `${file}: ${long.length} lines over ${WIDTH}`);
+    assert.ok(lines[0].startsWith(`${cx.variant.name}: ${cx.divergence.class}: `), `${file}: title ${lines[0]}`);
+    const marked = lines.filter((l) => l.startsWith('>>'));
+    assert.is(marked.length, 1, `${file}: one marked step`);
+    assert.match(marked[0], new RegExp(`^>>\\s*${cx.divergence.step} `));
+    assert.ok(asTheShellReadsIt(text).includes(`daxcheck replay ${file} --trace`), `${file}: replay command`);
+    assert.not.ok(text.includes('NOTE: this harness does not reproduce'), `${file}: reproduces`);
+  }
+});
+
+// Backslash-newline removed, then runs of blanks as one: what a shell
+// makes of a pasted command.
+function asTheShellReadsIt(text: string): string {
+  return text.replace(/\\\n/g, '').replace(/[ \t]+/g, ' ');
+}
+
+test('a replay command too long for a line still pastes as the same command', () => {
+  for (const path of ['corpus/x.json', `${'deep/'.repeat(20)}x.json`, `corpus/${'y'.repeat(150)}.json`]) {
+    const cmd = `daxcheck replay ${path} --trace`;
+    const lines = shellLines(cmd);
+    for (const l of lines) assert.ok(l.length <= WIDTH, l);
+    assert.is(asTheShellReadsIt(lines.join('\n')).trim(), cmd);
+  }
+});
+
+test('wrap keeps every word, in order, and no line is wider than asked', () => {
+  const word = fc.string({ minLength: 1, maxLength: 90, unit: fc.constantFrom('a', 'b', '_', '(', '=', '1') });
+  fc.assert(
+    fc.property(fc.array(word, { maxLength: 30 }), fc.integer({ min: 0, max: 12 }), fc.integer({ min: 20, max: 80 }), (words, indent, width) => {
+      const first = ' '.repeat(indent);
+      const lines = wrap(words.join(' '), first, first, width);
+      for (const l of lines) assert.ok(l.length <= width, `${l.length} > ${width}: ${l}`);
+      // a cut word loses no characters: the text without spaces is the same
+      assert.is(lines.join('').replace(/\s+/g, ''), words.join(''));
+    }),
+    { seed: 7, numRuns: 300 },
+  );
+});
+
+test('every page: one lane per thread, the divergence marked once at its step, and the same bytes when made again', () => {
+  for (const { file, cx, variant } of committed) {
+    const rec = record(variant, cx.testCase);
+    assert.ok(reproduction(cx, rec).reproduced, `${file}: the recorded run is the replayed one`);
+    const page = counterexamplePage(file, cx, rec);
+    const lanes = [...page.matchAll(/<g class="lane" data-thread="([^"]+)"/g)].map((m) => m[1]);
+    assert.is(lanes.length, cx.testCase.threads.length + 4, `${file}: lanes ${lanes.join(' ')}`);
+    assert.is(new Set(lanes).size, lanes.length);
+    const marks = [...page.matchAll(/<g class="step divergence" data-step="(\d+)" data-class="([^"]+)"/g)];
+    assert.is(marks.length, 1, `${file}: one divergence mark`);
+    assert.is(Number(marks[0][1]), cx.divergence.step);
+    assert.is(marks[0][2], cx.divergence.class);
+    assert.is(counterexamplePage(file, cx, record(variant, cx.testCase)), page);
+  }
+});
+
+// What the pages say about blocks and IOVAs is computed from the run's
+// events, apart from the checks; it must agree with them: a wrong access
+// (or IOVA) at the divergent step of those classes, and none in runs
+// that do not diverge.
+test('the blocks and IOVAs a page shows as wrong are where the checks found the divergence, and only there', () => {
+  for (const { file, cx, variant } of committed) {
+    const rec = record(variant, cx.testCase);
+    const wrongAccess = blockStories(rec).flatMap((s) => s.lines.filter((l) => l.wrong).map((l) => l.step));
+    const wrongIova = iovaLines(rec).filter((l) => l.wrong).map((l) => l.step);
+    if (cx.divergence.class === 'dma-into-reallocated-block') assert.equal(wrongAccess, [cx.divergence.step], file);
+    else if (cx.divergence.class === 'iova-reuse') assert.equal(wrongIova, [cx.divergence.step], file);
+    else {
+      assert.equal(wrongAccess, [], file);
+      assert.equal(wrongIova, [], file);
+    }
+  }
+  for (const variant of CLEAN_VARIANTS) {
+    fc.assert(
+      fc.property(arbTestCase, (tc) => {
+        const rec = record(variant, tc);
+        if (rec.divergence) return; // a clean variant never diverges; the suite says so
+        assert.equal(blockStories(rec).flatMap((s) => s.lines.filter((l) => l.wrong)), []);
+        assert.equal(iovaLines(rec).filter((l) => l.wrong), []);
+      }),
+      { seed: 11, numRuns: 150 },
+    );
+  }
+});
+
+test("a hostile corpus file's strings reach the page as text, never as markup", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daxcheck-hostile-'));
+  const file = hostileCounterexample(dir);
+  const r = daxcheck('report', file, '--html', join(dir, 'page.html'));
+  assert.is(r.code, 0, r.err);
+  const page = readFileSync(join(dir, 'page.html'), 'utf8');
+  assert.not.match(page, /<script/i);
+  assert.not.match(page, /<img/i);
+  assert.not.match(page, /<svg[^>]*onload/i);
+  assert.ok(page.includes('&lt;script&gt;window.__pwned=1&lt;/script&gt;'));
+  const text = daxcheck('report', file, '--text');
+  assert.is(text.code, 0, text.err);
+  assert.ok(text.out.split('\n').every((l) => l.length <= WIDTH));
+});
+
+test('report on a campaign folder: an index with a NEW or known mark and a working link per counterexample', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daxcheck-report-'));
+  const out = join(dir, 'camp');
+  const f = daxcheck('fuzz', '--variant', 'K7', '--variant', 'upstream', '--runs', '200', '--workers', '1', '--slot-runs', '100', '--out', out);
+  assert.is(f.code, 1, f.err);
+  const r = daxcheck('report', out);
+  assert.is(r.code, 0, r.err);
+  const index = readFileSync(join(out, 'report.html'), 'utf8');
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  const links = [...index.matchAll(/<a href="([^"]+)">/g)].map((m) => decodeURIComponent(m[1]));
+  assert.is(links.length, summary.found.length);
+  assert.ok(links.length >= 1);
+  for (const l of links) assert.ok(existsSync(resolve(out, l)), `link ${l}`);
+  assert.match(index, /<span class="tag (new|known)">/);
+  assert.match(index, /upstream \(clean\)/); // listed among the variants with no divergence
+  // an index somewhere else links back into the folder
+  const elsewhere = join(dir, 'site', 'index.html');
+  assert.is(daxcheck('report', out, '--html', elsewhere).code, 0);
+  for (const m of readFileSync(elsewhere, 'utf8').matchAll(/<a href="([^"]+)">/g)) assert.ok(existsSync(resolve(dirname(elsewhere), decodeURIComponent(m[1]))));
+});
+
+test('report on bad input: one line, exit 2, nothing written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daxcheck-report-bad-'));
+  mkdirSync(join(dir, 'corpus'));
+  writeFileSync(join(dir, 'corpus', 'good.json'), readFileSync(committed[0].file));
+  writeFileSync(join(dir, 'corpus', 'bad.json'), '{"format": 1, "variant": ');
+  const before = snapshot(dir);
+  for (const args of [
+    ['report'],
+    ['report', join(dir, 'missing.json')],
+    ['report', join(dir, 'corpus')], // one malformed file: no page for the good one either
+    ['report', join(dir, 'corpus', 'bad.json')],
+    ['report', join(dir, 'corpus', 'good.json'), '--bogus'],
+    ['report', join(dir, 'corpus', 'good.json'), join(dir, 'corpus', 'good.json')],
+    ['report', join(dir, 'corpus', 'good.json'), '--html'],
+  ]) {
+    const r = daxcheck(...args);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    const lines = r.err.trim().split('\n');
+    assert.is(lines.length, 1, `${args.join(' ')}: ${r.err}`);
+    assert.match(lines[0], /^daxcheck: /);
+    assert.is(snapshot(dir), before, `${args.join(' ')} changed the folder`);
+  }
+});
+
+test.run();
