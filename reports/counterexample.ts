@@ -4,6 +4,7 @@
 
 import { formatOp } from '../models/testcase.ts';
 import type { Counterexample } from '../fuzz/corpus.ts';
+import { CLASSES } from '../properties/classes.ts';
 import { html, page, STYLE } from './html.ts';
 import type { Recording } from './record.ts';
 import { blockStories, compactJson, iovaLines, laneTitle, provenance, replayCommand, stateDiff, title, variantFacts } from './story.ts';
@@ -39,6 +40,14 @@ ${repro.reproduced ? '' : html`<div class="warn">This harness does not reproduce
 <tr><th>file</th><td><code>${file}</code></td></tr>
 </table>
 
+<h2>Pages and blocks involved</h2>
+${stories.length === 0 && iova.length === 0 ? html`<p>No DMA or store reached a file page, and no block changed hands.</p>` : ''}
+${stories.map((s) => html`<h3>${s.name}</h3>
+<table class="mono">
+${s.lines.map((l) => html`<tr class="${l.wrong ? 'divergent' : ''}"><td>${l.step === null ? 'start' : `step ${l.step}`}</td><td>${l.text}</td><td class="dim">${l.by}</td></tr>`)}
+</table>`)}
+${iova.length ? html`<h3>DMA by IOVA</h3><table class="mono">${iova.map((a) => html`<tr class="${a.wrong ? 'divergent' : ''}"><td>step ${a.step}</td><td>${a.text}</td></tr>`)}</table>` : ''}
+
 <h2>Interleaving</h2>
 <p class="dim">One lane per thread, time running down. Boxes are steps, named by kernel function label (full names in the right column; hover for details). Bars at the left of a lane are locks held
 ${lockLegend(rec).map((l) => html` <span class="tag" style="${`background:${l.colour};color:#fff`}">${l.cls}</span>`)}, solid when exclusive and pale when shared. Dashed lines are sleeps; arrows are wakeups. Outlined boxes touched a page by DMA or store. The red band is where the run diverged.</p>
@@ -47,21 +56,13 @@ ${rec.waits.length ? html`<p><b>Asleep at the end:</b></p><ul>${rec.waits.map((w
 
 <h2>Abstract state at the divergence</h2>
 ${diff.length === 0
-    ? html`<p>The reference and the implementation agree on what a user can observe here; the divergence is in what the step did (the blocks below).</p>`
+    ? html`<p>The reference and the implementation agree on what a user can observe here; what diverged is in the mechanism: ${CLASSES[cx.divergence.class]}.</p>`
     : html`<p>json-diff of the reference (<span class="diff"><span class="del" style="display:inline">−</span></span>) against the implementation (<span class="diff"><span class="add" style="display:inline">+</span></span>):</p>
 <pre class="diff" id="state-diff">${diff.map((l) => html`<span class="${l.sign === '+' ? 'add' : l.sign === '-' ? 'del' : ''}">${`${l.sign}${l.text}`}</span>`)}</pre>`}
 <div class="cols">
 <div><h3>reference (the promise)</h3><pre id="reference">${compactJson(rec.reference)}</pre></div>
 <div><h3>implementation, abstracted</h3><pre id="implementation">${compactJson(rec.implementation)}</pre></div>
 </div>
-
-<h2>Pages and blocks involved</h2>
-${stories.length === 0 && iova.length === 0 ? html`<p>No DMA or store reached a file page, and no block changed hands.</p>` : ''}
-${stories.map((s) => html`<h3>${s.name}</h3>
-<table class="mono">
-${s.lines.map((l) => html`<tr class="${l.wrong ? 'divergent' : ''}"><td>${l.step === null ? 'start' : `step ${l.step}`}</td><td>${l.text}</td><td class="dim">${l.by}</td></tr>`)}
-</table>`)}
-${iova.length ? html`<h3>DMA by IOVA</h3><table class="mono">${iova.map((a) => html`<tr class="${a.wrong ? 'divergent' : ''}"><td>step ${a.step}</td><td>${a.text}</td></tr>`)}</table>` : ''}
 
 <h2>Variant ${v.name}</h2>
 <table>

@@ -5,6 +5,7 @@
 
 import { formatOp } from '../models/testcase.ts';
 import type { Counterexample } from '../fuzz/corpus.ts';
+import { CLASSES } from '../properties/classes.ts';
 import type { Recording } from './record.ts';
 import { reproduction } from './counterexample.ts';
 import { blockStories, divergentStep, iovaLines, laneTitle, provenance, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
@@ -110,7 +111,7 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
   out.push('');
   const diff = stateDiff(rec);
   if (diff.length === 0) {
-    out.push(...wrap('State: the reference and the implementation agree on what a user can observe at the divergence; it is in what the step did.'));
+    out.push(...wrap(`State: the reference and the implementation agree on what a user can observe at the divergence; what diverged is in the mechanism: ${CLASSES[cx.divergence.class]}.`));
   } else {
     out.push(...wrap('State difference at the divergence (- reference, + implementation):'));
     out.push('');

@@ -85,15 +85,25 @@ if (!executablePath && !required) {
       assert.is(await mark.count(), 1, `${file}: divergence marks`);
       assert.is(await mark.getAttribute('data-step'), String(cx.divergence.step), file);
       assert.ok(((await svg.boundingBox())?.height ?? 0) > 100, `${file}: the diagram is drawn`);
-      if (!shot && cx.divergence.class === 'iova-reuse') {
+      if (cx.divergence.class === 'dma-into-reallocated-block' && !shot) {
         await mark.scrollIntoViewIfNeeded();
-        await page.screenshot({ path: join(shots, 'counterexample.png') });
+        await page.screenshot({ path: join(shots, 'divergence.png') });
         shot = true;
       }
       assert.equal(problems, [], file);
       await page.close();
     }
     assert.ok(shot);
+  });
+
+  test("the README's picture: a K1 page, from the repository's corpus", async () => {
+    const html = join(tmp, 'k1.html');
+    assert.is(daxcheck('report', 'corpus/dma-into-reallocated-block/aea1364f6bf835f6.json', '--html', html).code, 0);
+    const { page, problems } = await open(html);
+    assert.is(await page.locator('svg.swimlane g.divergence').getAttribute('data-class'), 'dma-into-reallocated-block');
+    await page.screenshot({ path: join(shots, 'counterexample.png') }); // docs/report-counterexample.png
+    assert.equal(problems, []);
+    await page.close();
   });
 
   test('the campaign page links to counterexample pages that open', async () => {

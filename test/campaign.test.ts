@@ -254,6 +254,7 @@ test('the nightly scripts: shards into one folder, a restarted shard resumes, th
   assert.is(merged.status, 0, merged.stdout + merged.stderr);
   assert.match(merged.stdout, /clean variants: no divergence/);
   assert.ok(summary(join(out, 'merged')).found.some((f: { variant: string }) => f.variant === 'K7'));
+  assert.match(readFileSync(join(out, 'merged', 'report.html'), 'utf8'), />K7</); // the night's page
   // a divergence on a clean variant fails the night
   const s = summary(join(out, 'shard-0'));
   s.found[0].variant = 'upstream';

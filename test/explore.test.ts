@@ -4,7 +4,8 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { counterexampleFiles } from '../fuzz/campaign.ts';
+import { readCounterexample } from '../fuzz/corpus.ts';
 import seedrandom from 'seedrandom';
 import { CLEAN_VARIANTS, KNOWN_BUGS, findVariant } from '../models/variants/index.ts';
 import { explore, exploreScenario, FingerprintTable, loadScenario, scenarioNames, ScenarioError, shortestOverScenarios } from '../fuzz/explore.ts';
@@ -29,11 +30,9 @@ for (const v of CLEAN_VARIANTS) {
 // expected classes: the shrunk fuzz trace the explorer is measured by.
 function shrunkLength(variant: string, classes: string[]): number {
   let best = Infinity;
-  for (const dir of readdirSync('corpus')) {
-    for (const f of readdirSync(`corpus/${dir}`)) {
-      const cx = JSON.parse(readFileSync(`corpus/${dir}/${f}`, 'utf8'));
-      if (cx.variant.name === variant && classes.includes(cx.divergence.class)) best = Math.min(best, cx.length);
-    }
+  for (const file of counterexampleFiles('corpus')) {
+    const { cx } = readCounterexample(file);
+    if (cx.variant.name === variant && classes.includes(cx.divergence.class)) best = Math.min(best, cx.length);
   }
   return best;
 }
