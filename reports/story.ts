@@ -67,6 +67,19 @@ export function laneTitle(rec: Recording, tid: number): string {
 // run came back to a state it had been in) ends the rows at its own step.
 export type Row = { kind: 'op'; tid: number; text: string } | { kind: 'step'; s: StepRecord } | { kind: 'end'; step: number };
 
+// The steps a no-progress lasso repeats, [first, last], if it is one.
+export function lassoLoop(rec: Recording): [number, number] | null {
+  const loop = (rec.divergence?.detail as { loop?: [number, number] } | undefined)?.loop;
+  return rec.divergence?.class === 'no-progress' && loop ? [loop[0], loop[1] - 1] : null;
+}
+
+// What the row after the last step says when the divergence is there.
+export function endText(rec: Recording): string {
+  const loop = lassoLoop(rec);
+  if (loop) return `back in the state of step ${loop[0]}: steps ${loop[0]}..${loop[1]} repeat forever`;
+  return 'no thread can run';
+}
+
 // The step the divergence is marked at, if it is a step of the trace.
 export function divergentStep(rec: Recording): number | null {
   const d = rec.divergence;

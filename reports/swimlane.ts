@@ -7,7 +7,7 @@
 // it; the divergent step is a red band.
 
 import { html, type Markup } from './html.ts';
-import { divergentStep, laneTitle, rows, shorten, type Row } from './story.ts';
+import { divergentStep, endText, lassoLoop, laneTitle, rows, shorten, type Row } from './story.ts';
 import type { Recording, StepRecord } from './record.ts';
 
 const ROW = 18;
@@ -117,7 +117,7 @@ export function swimlane(rec: Recording): Markup {
   // the divergence after the last step: no box, the band alone
   function endRow(step: number, y: number): Markup {
     const d = rec.divergence!;
-    return html`<g class="step divergence" data-step="${step}" data-class="${d.class}"><rect x="0" y="${y}" width="${width}" height="${ROW}"><title>${`${d.class}: ${d.message}`}</title></rect><text class="stepno" x="${STEP_COL - 6}" y="${y + 13}" text-anchor="end">${step}</text><text class="mark" x="${STEP_COL + 6}" y="${y + 13}">${`✖ ${d.class}: ${d.class === 'no-progress' ? 'the run repeats from here' : 'no thread can run'}`}</text></g>`;
+    return html`<g class="step divergence" data-step="${step}" data-class="${d.class}"><rect x="0" y="${y}" width="${width}" height="${ROW}"><title>${`${d.class}: ${d.message}`}</title></rect><text class="stepno" x="${STEP_COL - 6}" y="${y + 13}" text-anchor="end">${step}</text><text class="mark" x="${STEP_COL + 6}" y="${y + 13}">${`✖ ${d.class}: ${endText(rec)}`}</text></g>`;
   }
 
   function opRow(tid: number, text: string, y: number): Markup {
@@ -139,12 +139,19 @@ export function swimlane(rec: Recording): Markup {
     return html`<g class="step divergence" data-step="${s.step}" data-class="${d.class}"><rect x="0" y="${y}" width="${width}" height="${ROW}"><title>${`${d.class}: ${d.message}`}</title></rect>${inner}<text class="mark" x="${x + w + 6}" y="${y + 13}">${`✖ ${d.class}`}</text></g>`;
   }
 
+  // a lasso's loop: a bracket beside the step numbers
+  const loop = lassoLoop(rec);
+  const loopMark = loop && stepY.has(loop[0]) && stepY.has(loop[1])
+    ? html`<g class="loop"><path d="M6 ${stepY.get(loop[0])! + 3} h5 M6 ${stepY.get(loop[0])! + 3} V${stepY.get(loop[1])! + ROW - 3} h5" stroke="#6a1b9a" stroke-width="1.5" fill="none"/><title>${`steps ${loop[0]}..${loop[1]} repeat forever`}</title></g>`
+    : '';
+
   const heads = lanes.map((l, i) => html`<g class="lane" data-thread="${l.name}" data-kind="${l.kind}"><rect class="lane-bg${i % 2 ? ' odd' : ''}" x="${laneX(i)}" y="0" width="${LANE}" height="${height}"/><text x="${laneX(i) + 6}" y="14">${fit(l.name, LANE - 8)}</text><text x="${laneX(i) + 6}" y="27" class="dim">${fit(laneTitle(rec, i).replace(/^\S+ /, ''), LANE - 8)}</text><title>${laneTitle(rec, i)}</title></g>`);
   return html`<svg class="swimlane" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${`interleaving of ${lanes.length} threads over ${rec.steps.length} steps`}">
 <defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0 L8 4 L0 8 z" fill="#6a1b9a"/></marker></defs>
 <g class="head">${heads}<text x="${STEP_COL + lanes.length * LANE + 12}" y="14">kernel function:label, in step order</text></g>
 ${bars}
 ${sleeps}
+${loopMark}
 ${body}
 </svg>`;
 }

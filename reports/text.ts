@@ -8,7 +8,7 @@ import type { Counterexample } from '../fuzz/corpus.ts';
 import { CLASSES } from '../properties/classes.ts';
 import type { Recording } from './record.ts';
 import { reproduction } from './counterexample.ts';
-import { blockStories, divergentStep, iovaLines, laneTitle, provenance, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
+import { blockStories, divergentStep, endText, iovaLines, laneTitle, provenance, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
 
 export const WIDTH = 72;
 
@@ -88,7 +88,7 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
       continue;
     }
     if (row.kind === 'end') {
-      out.push(`>>${String(row.step).padStart(4)} ${rec.divergence!.class === 'no-progress' ? '(the run repeats from here)' : '(no thread can run)'}`);
+      out.push(...wrap(`(${endText(rec)})`, `>>${String(row.step).padStart(4)} `, ' '.repeat(8)));
       continue;
     }
     const s = row.s;
