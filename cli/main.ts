@@ -8,7 +8,7 @@ import { CLASSES } from '../properties/classes.ts';
 import { TestCaseError, formatOp } from '../models/testcase.ts';
 import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.ts';
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
-import { CorpusError, makeCounterexample, readCounterexample, writeCounterexample } from '../fuzz/corpus.ts';
+import { CorpusError, makeCounterexample, readCounterexample, reproduction, writeCounterexample } from '../fuzz/corpus.ts';
 import { EXPLORE_DEFAULTS, exploreScenario, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
 import { benchExplore, benchSteps, benchWorkers } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
@@ -205,14 +205,13 @@ function cmdReplay(argv: string[]): number {
   for (const { file, cx, variant } of loaded) {
     const r = runTestCase(variant, cx.testCase);
     const d = r.divergence;
-    const reproduced = !!d && d.class === cx.divergence.class && d.step === cx.divergence.step && r.traceHash === cx.traceHash;
+    const { reproduced, got } = reproduction(cx, r);
     ok &&= reproduced;
     results.push({ file, reproduced, class: cx.divergence.class });
     if (values.json) continue;
     const where = file;
     if (reproduced) console.log(`${green('reproduced')}  ${where}: ${cx.variant.name}: ${d!.class} at step ${d!.step}`);
     else {
-      const got = d ? `${d.class} at step ${d.step}${r.traceHash !== cx.traceHash ? ', different trace' : ''}` : 'no divergence';
       console.log(`${red('NOT reproduced')}  ${where}: recorded ${cx.divergence.class} at step ${cx.divergence.step}, got ${got}`);
     }
     if (values.trace) {

@@ -127,6 +127,16 @@ export function parseCounterexample(text: string, where: string): { cx: Countere
   return { cx, variant };
 }
 
+// Whether a run of the file's test case meets what the file records: the
+// same class at the same step, by the same trace.  `got` says what it met
+// otherwise.
+export function reproduction(cx: Counterexample, run: { divergence: Divergence | null; traceHash: string }): { reproduced: boolean; got: string } {
+  const d = run.divergence;
+  const reproduced = !!d && d.class === cx.divergence.class && d.step === cx.divergence.step && run.traceHash === cx.traceHash;
+  const got = d ? `${d.class} at step ${d.step}${run.traceHash !== cx.traceHash ? ', different trace' : ''}` : 'no divergence';
+  return { reproduced, got };
+}
+
 export function readCounterexample(path: string): { cx: Counterexample; variant: Variant } {
   let text: string;
   try {

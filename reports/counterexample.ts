@@ -3,27 +3,15 @@
 // and their difference, the blocks involved, the variant, the test case.
 
 import { formatOp } from '../models/testcase.ts';
-import type { Counterexample } from '../fuzz/corpus.ts';
+import { reproduction, type Counterexample } from '../fuzz/corpus.ts';
 import { CLASSES } from '../properties/classes.ts';
 import { html, page, STYLE } from './html.ts';
 import type { Recording } from './record.ts';
 import { blockStories, compactJson, iovaLines, laneTitle, provenance, replayCommand, stateDiff, title, variantFacts } from './story.ts';
 import { lockLegend, swimlane, SWIMLANE_STYLE } from './swimlane.ts';
 
-export interface Reproduction {
-  reproduced: boolean;
-  got: string; // what the replay met, when it is not what the file records
-}
-
-export function reproduction(cx: Counterexample, rec: Recording): Reproduction {
-  const d = rec.divergence;
-  const reproduced = !!d && d.class === cx.divergence.class && d.step === cx.divergence.step && rec.run.traceHash === cx.traceHash;
-  const got = d ? `${d.class} at step ${d.step}${rec.run.traceHash !== cx.traceHash ? ', by a different trace' : ''}` : 'no divergence';
-  return { reproduced, got };
-}
-
 export function counterexamplePage(file: string, cx: Counterexample, rec: Recording): string {
-  const repro = reproduction(cx, rec);
+  const repro = reproduction(cx, rec.run);
   const v = variantFacts(rec);
   const diff = stateDiff(rec);
   const stories = blockStories(rec);

@@ -7,10 +7,10 @@
 import { dirname, join, relative, sep } from 'node:path';
 import { VARIANTS } from '../models/variants/index.ts';
 import { corpusPairs, counterexampleFiles, isCampaign, readSummary, type Summary } from '../fuzz/campaign.ts';
-import { readCounterexample, writeFileAtomic, type Counterexample } from '../fuzz/corpus.ts';
+import { readCounterexample, reproduction, writeFileAtomic, type Counterexample } from '../fuzz/corpus.ts';
 import { findingKey } from '../fuzz/slots.ts';
 import { record, type Recording } from './record.ts';
-import { counterexamplePage, reproduction } from './counterexample.ts';
+import { counterexamplePage } from './counterexample.ts';
 import { indexPage, type IndexEntry } from './campaign.ts';
 import { textReport } from './text.ts';
 
@@ -80,7 +80,7 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
       file,
       isNew: found ? !found.inCorpus : !known.has(findingKey(cx.variant.name, cx.divergence.class)),
       expectClean: VARIANTS.find((v) => v.name === cx.variant.name)?.expect === 'clean',
-      reproduced: reproduction(cx, rec).reproduced,
+      reproduced: reproduction(cx, rec.run).reproduced,
       firstAtMs: found?.firstAtMs ?? null,
       hits: found?.hits ?? null,
     });

@@ -78,7 +78,7 @@ function pageState(k: Kernel, page: number): PageState {
 export function record(variant: Variant, tc: TestCase): Recording {
   const start = new Execution(variant, tc).k; // the state before the first step
   const steps: StepRecord[] = [];
-  let ex: Execution | null = null;
+  let ex = null as Execution | null;
   let was = start.threads.map((t) => t.status); // thread status before the step
   const owner = start.pageOwner.slice();
   const index = start.pageIndex.slice();
@@ -116,13 +116,9 @@ export function record(variant: Variant, tc: TestCase): Recording {
     });
     was = k.threads.map((o) => o.status);
   };
+  // the runner stops at the divergent step, so every step is the story's
   const run = runTestCase(variant, tc, { observe });
-  const d = run.divergence;
-  // a divergence found after the last step (deadlock, a lasso, the final
-  // compare) belongs to that step
-  const upTo = d ? Math.min(d.step, steps.length - 1) : steps.length - 1;
-  const kept = steps.slice(0, upTo + 1);
-  const k = (ex as Execution | null)?.k;
+  const k = ex?.k;
   return {
     variant,
     testCase: tc,
@@ -130,10 +126,10 @@ export function record(variant: Variant, tc: TestCase): Recording {
     locks: k ? k.locks.map((l) => ({ id: l.id, name: lockName(k, l.id), cls: l.cls })) : [],
     initialPages: Array.from({ length: start.npages }, (_, p) => pageState(start, p)),
     blocks: start.nblocks,
-    steps: kept,
-    divergence: d,
+    steps,
+    divergence: run.divergence,
     run,
-    reference: ex ? (ex as Execution).ref.abstract() : null,
+    reference: ex ? ex.ref.abstract() : null,
     implementation: k ? abstractImpl(k) : null,
     waits: k ? k.threads.filter((t) => t.status === BLOCKED).map((t) => describeWait(k, t)) : [],
   };

@@ -110,7 +110,6 @@ export function describePage(rec: Recording, p: PageState): string {
 type Access = Extract<Event, { kind: 'access' }>;
 
 export interface BlockStory {
-  page: number;
   name: string; // "block 1"
   // in step order: who owned it (the first line: at the start), and every
   // DMA or store that reached it; `wrong` marks an access the block no
@@ -142,7 +141,7 @@ export function blockStories(rec: Recording): BlockStory[] {
   const stories: BlockStory[] = [];
   for (const page of [...touched].sort((a, b) => a - b)) {
     const first = rec.initialPages[page];
-    const story: BlockStory = { page, name: describePage(rec, first).split(':')[0], lines: [] };
+    const story: BlockStory = { name: describePage(rec, first).split(':')[0], lines: [] };
     story.lines.push({ step: null, text: describePage(rec, first), by: 'at the start', wrong: false });
     let now = first;
     for (const s of rec.steps) {

@@ -63,7 +63,7 @@ export function swimlane(rec: Recording): Markup {
   const bars: Markup[] = [];
   lanes.forEach((lane) => {
     const slot = new Map<number, number>();
-    let open = new Map<number, { from: number; write: boolean }>();
+    const open = new Map<number, { from: number; write: boolean }>();
     const close = (lock: number, o: { from: number; write: boolean }, toY: number) => {
       const s = slot.get(lock)!;
       if (s >= SLOTS) return;
@@ -87,7 +87,6 @@ export function swimlane(rec: Recording): Markup {
       }
     }
     for (const [lock, o] of open) close(lock, o, height - 24);
-    open = new Map();
   });
 
   // sleeps and wakeups
@@ -112,7 +111,7 @@ export function swimlane(rec: Recording): Markup {
     sleeps.push(html`<line class="sleep" x1="${x}" y1="${from.y}" x2="${x}" y2="${height - 24}"><title>${`${from.what} (never woken)`}</title></line>`);
   }
 
-  const body = placed.map(({ row, y }) => (row.kind === 'op' ? opRow(row.tid, row.text, y) : row.kind === 'end' ? endRow(row.step, y) : stepRow(rec, row.s, y, row.s.step === divergent)));
+  const body = placed.map(({ row, y }) => (row.kind === 'op' ? opRow(row.tid, row.text, y) : row.kind === 'end' ? endRow(row.step, y) : stepRow(row.s, y, row.s.step === divergent)));
 
   // the divergence after the last step: no box, the band alone
   function endRow(step: number, y: number): Markup {
@@ -125,17 +124,17 @@ export function swimlane(rec: Recording): Markup {
     return html`<g class="op" data-thread="${lanes[tid].name}"><text x="${x}" y="${y + 13}">${`▸ ${fit(text, LANE - (x - laneX(tid)) - 2)}`}</text><text class="tracecol" x="${STEP_COL + lanes.length * LANE + 12}" y="${y + 13}">${fit(`${lanes[tid].name}: ${text}`, TRACE_COL - 16)}</text></g>`;
   }
 
-  function stepRow(r: Recording, s: StepRecord, y: number, isDivergence: boolean): Markup {
+  function stepRow(s: StepRecord, y: number, isDivergence: boolean): Markup {
     const x = boxX(s.tid);
     const w = laneX(s.tid) + LANE - 4 - x;
     const name = `${s.fn}:${s.label}`;
     const ret = s.result !== null ? ` = ${s.result}` : '';
     const access = s.events.some((e) => e.kind === 'access' || e.kind === 'iova');
-    const tip = [`step ${s.step}: ${r.lanes[s.tid].name} ${name}${ret}`, ...(s.op ? [s.op] : []), ...(s.sleeps ? [`sleeps: ${s.sleeps}`] : [])].join('\n');
+    const tip = [`step ${s.step}: ${rec.lanes[s.tid].name} ${name}${ret}`, ...(s.op ? [s.op] : []), ...(s.sleeps ? [`sleeps: ${s.sleeps}`] : [])].join('\n');
     const cls = `box${s.result !== null ? ' returns' : ''}${access ? ' access' : ''}`;
-    const inner = html`<text class="stepno" x="${STEP_COL - 6}" y="${y + 13}" text-anchor="end">${s.step}</text><rect class="${cls}" x="${x}" y="${y + 2}" width="${w}" height="${ROW - 4}" rx="3"><title>${tip}</title></rect><text x="${x + 3}" y="${y + 13}">${fit(s.label + ret, w - 5)}</text><text class="tracecol" x="${STEP_COL + lanes.length * LANE + 12}" y="${y + 13}">${fit(`${r.lanes[s.tid].name.padEnd(8)}${name}${ret}`, TRACE_COL - 16)}</text>`;
+    const inner = html`<text class="stepno" x="${STEP_COL - 6}" y="${y + 13}" text-anchor="end">${s.step}</text><rect class="${cls}" x="${x}" y="${y + 2}" width="${w}" height="${ROW - 4}" rx="3"><title>${tip}</title></rect><text x="${x + 3}" y="${y + 13}">${fit(s.label + ret, w - 5)}</text><text class="tracecol" x="${STEP_COL + lanes.length * LANE + 12}" y="${y + 13}">${fit(`${rec.lanes[s.tid].name.padEnd(8)}${name}${ret}`, TRACE_COL - 16)}</text>`;
     if (!isDivergence) return html`<g class="step" data-step="${s.step}">${inner}</g>`;
-    const d = r.divergence!;
+    const d = rec.divergence!;
     return html`<g class="step divergence" data-step="${s.step}" data-class="${d.class}"><rect x="0" y="${y}" width="${width}" height="${ROW}"><title>${`${d.class}: ${d.message}`}</title></rect>${inner}<text class="mark" x="${x + w + 6}" y="${y + 13}">${`✖ ${d.class}`}</text></g>`;
   }
 

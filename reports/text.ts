@@ -4,10 +4,9 @@
 // to reproduce).
 
 import { formatOp } from '../models/testcase.ts';
-import type { Counterexample } from '../fuzz/corpus.ts';
+import { reproduction, type Counterexample } from '../fuzz/corpus.ts';
 import { CLASSES } from '../properties/classes.ts';
 import type { Recording } from './record.ts';
-import { reproduction } from './counterexample.ts';
 import { blockStories, divergentStep, endText, iovaLines, laneTitle, provenance, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
 
 export const WIDTH = 72;
@@ -60,7 +59,7 @@ function field(name: string, value: string): string[] {
 export function textReport(file: string, cx: Counterexample, rec: Recording): string {
   const out: string[] = [];
   const v = variantFacts(rec);
-  const repro = reproduction(cx, rec);
+  const repro = reproduction(cx, rec.run);
   out.push(...wrap(title(cx), '', '    '));
   out.push('');
   if (!title(cx).endsWith(cx.divergence.message)) {

@@ -10,7 +10,6 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +18,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { counterexampleFiles } from '../fuzz/campaign.ts';
 import { readCounterexample } from '../fuzz/corpus.ts';
 import { hostileCounterexample } from './hostile.ts';
+import { daxcheck } from './daxcheck.ts';
 
 function findChromium(): string | null {
   for (const c of [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) if (c && existsSync(c)) return c;
@@ -28,11 +28,6 @@ function findChromium(): string | null {
 const executablePath = findChromium();
 const required = process.env.DAXCHECK_BROWSER === 'required';
 const shots = resolve('out', 'screenshots');
-
-function daxcheck(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/daxcheck.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 let browser: Browser;
 

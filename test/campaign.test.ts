@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENGINES, shardSlots, slotSpec, type Plan } from '../fuzz/slots.ts';
@@ -19,30 +19,9 @@ import { pct, randomWalk } from '../fuzz/schedulers.ts';
 import { runTestCase, type Picker } from '../fuzz/lockstep.ts';
 import { arbTestCase } from '../fuzz/arbitraries.ts';
 import { findVariant } from '../models/variants/index.ts';
+import { daxcheck, env, files, oneLineError, snapshot } from './daxcheck.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'daxcheck-fuzz-'));
-const env = { ...process.env, NO_COLOR: '1' };
-
-function daxcheck(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/daxcheck.js', ...args], { encoding: 'utf8', env });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function files(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(dir, f)).isFile()).sort();
-}
-
-function snapshot(dir: string): string {
-  return files(dir).map((f) => `${f}:${readFileSync(join(dir, f), 'utf8')}`).join('\n');
-}
-
-function oneLineError(r: { code: number | null; err: string }): void {
-  assert.is(r.code, 2);
-  const lines = r.err.trim().split('\n');
-  assert.is(lines.length, 1, `expected one line, got:\n${r.err}`);
-  assert.match(lines[0], /^daxcheck: /);
-}
-
 const summary = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
 // what a campaign found, without the wall-clock fields
 const findings = (dir: string) =>

@@ -4,31 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { daxcheck, oneLineError, snapshot } from './daxcheck.ts';
 import { basename, join } from 'node:path';
-
-function daxcheck(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/daxcheck.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function snapshot(dir: string): string {
-  const walk = (d: string): string[] =>
-    readdirSync(d).sort().flatMap((n) => {
-      const p = join(d, n);
-      return statSync(p).isDirectory() ? walk(p) : [`${p}:${readFileSync(p, 'utf8')}`];
-    });
-  return walk(dir).join('\n');
-}
-
-function oneLineError(r: { code: number | null; err: string }): void {
-  assert.is(r.code, 2);
-  const lines = r.err.trim().split('\n');
-  assert.is(lines.length, 1, `expected one line, got:\n${r.err}`);
-  assert.match(lines[0], /^daxcheck: /);
-  assert.not.match(r.err, /\n\s+at /);
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'daxcheck-cli-'));
 let found = '';

@@ -7,35 +7,21 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { counterexampleFiles } from '../fuzz/campaign.ts';
-import { readCounterexample } from '../fuzz/corpus.ts';
 import { record } from '../reports/record.ts';
-import { counterexamplePage, reproduction } from '../reports/counterexample.ts';
+import { counterexamplePage } from '../reports/counterexample.ts';
+import { readCounterexample, reproduction } from '../fuzz/corpus.ts';
 import { shellLines, textReport, wrap, WIDTH } from '../reports/text.ts';
 import { blockStories, iovaLines } from '../reports/story.ts';
 import { CLEAN_VARIANTS } from '../models/variants/index.ts';
 import { arbTestCase } from '../fuzz/arbitraries.ts';
 import { hostileCounterexample } from './hostile.ts';
+import { daxcheck, oneLineError, snapshot } from './daxcheck.ts';
 
 const committed = counterexampleFiles('corpus').map((file) => ({ file, ...readCounterexample(file) }));
-
-function daxcheck(...args: string[]) {
-  const r = spawnSync(process.execPath, ['bin/daxcheck.js', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function snapshot(dir: string): string {
-  const walk = (d: string): string[] =>
-    readdirSync(d).sort().flatMap((n) => {
-      const p = join(d, n);
-      return statSync(p).isDirectory() ? walk(p) : [`${p}:${readFileSync(p, 'utf8')}`];
-    });
-  return walk(dir).join('\n');
-}
 
 test('the corpus is there to report on', () => {
   assert.ok(committed.length >= 20, `${committed.length} committed counterexamples`);
@@ -88,7 +74,7 @@ test('wrap keeps every word, in order, and no line is wider than asked', () => {
 test('every page: one lane per thread, the divergence marked once at its step, and the same bytes when made again', () => {
   for (const { file, cx, variant } of committed) {
     const rec = record(variant, cx.testCase);
-    assert.ok(reproduction(cx, rec).reproduced, `${file}: the recorded run is the replayed one`);
+    assert.ok(reproduction(cx, rec.run).reproduced, `${file}: the recorded run is the replayed one`);
     const page = counterexamplePage(file, cx, rec);
     const lanes = [...page.matchAll(/<g class="lane" data-thread="([^"]+)"/g)].map((m) => m[1]);
     assert.is(lanes.length, cx.testCase.threads.length + 4, `${file}: lanes ${lanes.join(' ')}`);
@@ -181,11 +167,7 @@ test('report on bad input: one line, exit 2, nothing written', () => {
     ['report', join(dir, 'corpus', 'good.json'), join(dir, 'corpus', 'good.json')],
     ['report', join(dir, 'corpus', 'good.json'), '--html'],
   ]) {
-    const r = daxcheck(...args);
-    assert.is(r.code, 2, `${args.join(' ')}: ${r.err}`);
-    const lines = r.err.trim().split('\n');
-    assert.is(lines.length, 1, `${args.join(' ')}: ${r.err}`);
-    assert.match(lines[0], /^daxcheck: /);
+    oneLineError(daxcheck(...args), args.join(' '));
     assert.is(snapshot(dir), before, `${args.join(' ')} changed the folder`);
   }
 });
