@@ -10,12 +10,12 @@ import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.t
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, makeCounterexample, readCounterexample, reproduction, writeCounterexample } from '../fuzz/corpus.ts';
 import { EXPLORE_DEFAULTS, exploreScenario, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
-import { benchExplore, benchSteps, benchWorkers } from '../fuzz/bench.ts';
+import { benchBugs, benchExplore, benchSteps, benchWorkers } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
 import { availableParallelism } from 'node:os';
 import { Campaign, CampaignError, counterexampleFiles, SUMMARY, SUMMARY_TEXT, duration as seconds, mergeCampaigns, summaryText, parseShard, readSummary, type CampaignEvent, type Summary } from '../fuzz/campaign.ts';
-import { ENGINES, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
+import { PORTFOLIO, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
 import { HORIZON } from '../fuzz/schedulers.ts';
 import { report } from '../reports/index.ts';
 
@@ -281,13 +281,20 @@ async function cmdBench(argv: string[]): Promise<number> {
   const e = benchExplore();
   progress('bench: one fuzz campaign with one worker, then with two...');
   const w = await benchWorkers();
+  const bugs = benchBugs(9, 20_000, (id) => progress(`bench: fuzz until ${id} is found, 9 seeds...`));
   progressDone();
-  if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, workerSpeedup: w.workerSpeedup, explore: e, workers: w }, null, 2));
+  if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, workerSpeedup: w.workerSpeedup, bugs, explore: e, workers: w }, null, 2));
   else {
     console.log(`stepsPerSecond          ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
     console.log(`exploreStatesPerSecond  ${e.exploreStatesPerSecond}   (${e.distinct} distinct states of ${e.scenario} on ${e.variant}, ${e.seconds} s, one core)`);
     console.log(`bytesPerState           ${e.bytesPerState}   (visited set, nodes and edges)`);
     console.log(`workerSpeedup           ${w.workerSpeedup}   (${w.runsPerSecond[0]} runs/s with one worker, ${w.runsPerSecond[1]} with two; ${w.seconds} s campaigns on the clean variants, twice the chains for two)`);
+    console.log(`bugs: fuzz on one core until the first divergence, seeds 1-9 (20 s cap); shrunk vs the explorer's shortest`);
+    console.log(`  id   median ms  found  class                          shrunk  minimal`);
+    for (const b of bugs) {
+      const ms = b.fuzzMedianMs === null ? '>20000' : String(b.fuzzMedianMs);
+      console.log(`  ${b.id.padEnd(4)} ${ms.padStart(9)}  ${`${b.found}/9`.padStart(5)}  ${(b.class ?? '-').padEnd(30)} ${String(b.shrunkLength ?? '-').padStart(6)}  ${String(b.minimalLength ?? '-').padStart(7)}`);
+    }
   }
   return 0;
 }
@@ -381,7 +388,7 @@ async function cmdFuzz(argv: string[]): Promise<number> {
     const budgetMs = values.budget !== undefined ? parseBudget(values.budget) : runs === null ? 10 * 60_000 : null;
     const shard = values.shard !== undefined ? parseShard(values.shard) : { index: 0, count: 1 };
     dir = values.out ?? 'campaign';
-    const plan = { seed: intOption('seed', values.seed, 1, 0), variants, engines: [...ENGINES], slotRuns: intOption('slot-runs', values['slot-runs'], SLOT_RUNS, 1), runsPerVariant: runs };
+    const plan = { seed: intOption('seed', values.seed, 1, 0), variants, engines: [...PORTFOLIO], slotRuns: intOption('slot-runs', values['slot-runs'], SLOT_RUNS, 1), runsPerVariant: runs };
     campaign = new Campaign({ dir, workers, budgetMs, onEvent }, { plan, shard });
   }
   const s0 = campaign.summary;

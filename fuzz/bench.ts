@@ -1,14 +1,15 @@
-// `daxcheck bench`: the figures of DESIGN §8 that this harness can
-// measure so far.  A fixed workload (seeded test cases, every variant),
+// `daxcheck bench`: the figures of DESIGN §8.  Fixed workloads (seeded
+// test cases, every variant; a fixed scenario; fixed campaign seeds),
 // timed, never asserted.
 
 import fc from 'fast-check';
-import { CLEAN_VARIANTS, VARIANTS, findVariant } from '../models/variants/index.ts';
-import { EXPLORE_DEFAULTS, exploreScenario, loadScenario } from './explore.ts';
+import { CLEAN_VARIANTS, KNOWN_BUGS, VARIANTS, findVariant } from '../models/variants/index.ts';
+import { EXPLORE_DEFAULTS, exploreScenario, loadScenario, shortestOverScenarios } from './explore.ts';
 import { arbTestCase } from './arbitraries.ts';
 import { runTestCase } from './lockstep.ts';
 import { Campaign } from './campaign.ts';
-import { ENGINES, SLOT_RUNS } from './slots.ts';
+import { PORTFOLIO, SLOT_RUNS, runSlot, shardSlots } from './slots.ts';
+import type { DivergenceClass } from '../properties/classes.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,7 +74,7 @@ export async function benchWorkers(seconds = 20): Promise<WorkerBench> {
   const clean = CLEAN_VARIANTS.map((v) => v.name);
   const rates: number[] = [];
   for (const workers of [1, 2]) {
-    const plan = { seed: 7, variants: workers === 1 ? clean : [...clean, ...clean], engines: ENGINES, slotRuns: SLOT_RUNS, runsPerVariant: null };
+    const plan = { seed: 7, variants: workers === 1 ? clean : [...clean, ...clean], engines: PORTFOLIO, slotRuns: SLOT_RUNS, runsPerVariant: null };
     const dir = mkdtempSync(join(tmpdir(), 'daxcheck-bench-'));
     try {
       const s = await new Campaign({ dir, workers, budgetMs: seconds * 1000 }, { plan, shard: { index: 0, count: 1 } }).run();
@@ -83,4 +84,55 @@ export async function benchWorkers(seconds = 20): Promise<WorkerBench> {
     }
   }
   return { workerSpeedup: Math.round((rates[1] / rates[0]) * 100) / 100, runsPerSecond: [Math.round(rates[0]), Math.round(rates[1])], seconds };
+}
+
+export interface BugBench {
+  id: string;
+  fuzzMedianMs: number | null; // null: not found by half the seeds within the cap
+  found: number; // seeds (of `seeds`) that found it within the cap
+  ms: (number | null)[]; // each seed's time to the first divergence
+  class: DivergenceClass | null; // of the first seed that found it
+  shrunkLength: number | null; // median steps of the shrunk counterexamples
+  minimalLength: number | null; // the explorer's shortest trace of that class over the shipped scenarios
+}
+
+// What `daxcheck fuzz --variant ID --workers 1` does, on this thread:
+// the one-variant plan's slots in order (every engine of the portfolio in
+// turn), until the first divergence.  The time is the search's, up to the
+// divergence; the shrink after it (the campaign's, within the class) is
+// not counted but its length is kept.
+function fuzzUntilFound(id: string, seed: number, capMs: number): { ms: number; class: DivergenceClass; length: number } | null {
+  const plan = { seed, variants: [id], engines: PORTFOLIO, slotRuns: SLOT_RUNS, runsPerVariant: null };
+  const t0 = Date.now();
+  let searched = 0;
+  for (const spec of shardSlots(plan, { index: 0, count: 1 }, new Set())) {
+    if (searched >= capMs) return null;
+    const r = runSlot(spec, [], t0 + capMs, () => false, undefined, true);
+    const f = r.findings[0];
+    if (f?.counterexample) return { ms: searched + f.atMs, class: f.class, length: f.counterexample.length };
+    searched += r.ms;
+  }
+  return null;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+export function benchBugs(seeds = 9, capMs = 20_000, progress?: (id: string) => void): BugBench[] {
+  return KNOWN_BUGS.map((bug) => {
+    progress?.(bug.id);
+    const finds = Array.from({ length: seeds }, (_, i) => fuzzUntilFound(bug.id, i + 1, capMs));
+    const hits = finds.filter((f) => f !== null);
+    const med = median(finds.map((f) => f?.ms ?? Infinity));
+    const cls = hits[0]?.class ?? null;
+    const minimal = cls ? shortestOverScenarios(findVariant(bug.id), (c) => c === cls, EXPLORE_DEFAULTS) : null;
+    return {
+      id: bug.id,
+      fuzzMedianMs: Number.isFinite(med) ? med : null,
+      found: hits.length,
+      ms: finds.map((f) => f?.ms ?? null),
+      class: cls,
+      shrunkLength: hits.length ? median(hits.filter((f) => f.class === cls).map((f) => f.length)) : null,
+      minimalLength: minimal?.length ?? null,
+    };
+  });
 }

@@ -11,7 +11,7 @@ import type { Variant } from '../models/variants/index.ts';
 import type { Divergence, DivergenceClass } from '../properties/classes.ts';
 import { arbTestCase } from './arbitraries.ts';
 import { runTestCase, type RunResult } from './lockstep.ts';
-import { sameClass, shrinkSameClass } from './shrink.ts';
+import { shrinkDivergence } from './shrink.ts';
 import { makeCounterexample, type Counterexample } from './corpus.ts';
 import { guidedCounterexample, searchGuided } from './guided.ts';
 
@@ -79,7 +79,7 @@ export function checkVariant(variant: Variant, opts: CheckOptions): CheckResult 
   }
   const cls = target!;
   // interrupted: what was found is kept as it is, unshrunk
-  const tc = halted ? details.counterexample[0] : shrinkSameClass(details.counterexample[0], sameClass(variant, cls), undefined, opts.halt);
+  const tc = halted ? details.counterexample[0] : shrinkDivergence(variant, details.counterexample[0], cls, opts.halt);
   const run = runTestCase(variant, tc);
   const d = run.divergence!;
   const counterexample = makeCounterexample(variant, tc, run, { fastCheck: { seed, path: details.counterexamplePath, numRuns: details.numRuns } });

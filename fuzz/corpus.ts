@@ -24,7 +24,7 @@ export interface Counterexample {
   length: number; // steps up to and including the divergent one
   fastCheck: { seed: number; path: string | null; numRuns: number } | null;
   // how a search found it; `slot` and `shrunk` for a campaign's find
-  search?: { engine: 'guided' | 'pct' | 'random-walk' | 'fast-check'; seed: number; run: number; slot?: number; shrunk?: boolean } | { engine: 'explore'; scenario: string; states: number };
+  search?: { engine: 'scenario' | 'guided' | 'pct' | 'random-walk' | 'fast-check'; seed: number; run: number; slot?: number; shrunk?: boolean } | { engine: 'explore'; scenario: string; states: number };
 }
 
 // The counterexample file for a shrunk test case and its run.

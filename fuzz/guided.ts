@@ -11,7 +11,7 @@ import type { Divergence, DivergenceClass } from '../properties/classes.ts';
 import { runTestCase, type Picker, type RunResult } from './lockstep.ts';
 import { Coverage, MAP_BITS } from './coverage.ts';
 import { freshTestCase, mutate } from './mutate.ts';
-import { sameClass, shrinkSameClass } from './shrink.ts';
+import { shrinkDivergence } from './shrink.ts';
 import { makeCounterexample, type Counterexample } from './corpus.ts';
 
 export interface GuidedOptions {
@@ -45,6 +45,11 @@ export interface GuidedResult {
   stoppedEarly: boolean; // by the deadline or halt, before the run budget
 }
 
+export interface Seeds {
+  fresh: (rng: () => number) => TestCase;
+  rate: number;
+}
+
 interface Entry {
   tc: string; // as JSON, under half the memory of the object; parsed when picked
   features: Uint16Array; // what its run reached (feature ids are MAP_BITS = 16 bits)
@@ -70,7 +75,15 @@ export class GuidedSearch {
   // `maxCorpus`: a campaign keeps many searches alive for hours; past
   // this many kept cases, a new one takes the place of the one whose
   // features are most common (the least energy).
-  constructor(private readonly variant: Variant, seed: number, private readonly picker?: GuidedOptions['picker'], private readonly maxCorpus = Infinity) {
+  // `seeds`: where a fresh case comes from, and how often a run starts
+  // fresh rather than from a mutated corpus case; by default, generation.
+  constructor(
+    private readonly variant: Variant,
+    seed: number,
+    private readonly picker?: GuidedOptions['picker'],
+    private readonly maxCorpus = Infinity,
+    private readonly seeds: Seeds = { fresh: freshTestCase, rate: 0.25 },
+  ) {
     this.rng = seedrandom(`guided:${seed}`);
   }
 
@@ -136,7 +149,7 @@ export class GuidedSearch {
       if (i % RESCORE === 0) this.rescore();
       let tc: TestCase;
       let parentPoints = 0;
-      if (corpus.length === 0 || rng() < 0.25) tc = freshTestCase(rng);
+      if (corpus.length === 0 || rng() < this.seeds.rate) tc = this.seeds.fresh(rng);
       else {
         const parent = this.pick();
         const donor = this.pick();
@@ -175,6 +188,6 @@ export function searchGuided(variant: Variant, opts: GuidedOptions): GuidedResul
 // A guided find, shrunk within its class and recorded with where the
 // search met it.
 export function guidedCounterexample(variant: Variant, found: Found, seed: number): Counterexample {
-  const tc = shrinkSameClass(found.tc, sameClass(variant, found.divergence.class));
+  const tc = shrinkDivergence(variant, found.tc, found.divergence.class);
   return makeCounterexample(variant, tc, runTestCase(variant, tc), { fastCheck: null, search: { engine: 'guided', seed, run: found.atRun } });
 }

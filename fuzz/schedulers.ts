@@ -14,6 +14,17 @@ export function randomWalk(rng: Rng, horizon = HORIZON): Picker {
   return { horizon, pick: (order) => Math.floor(rng() * order.length) };
 }
 
+// A random walk that keeps the thread it has: each step the running
+// thread goes on with a probability drawn for the run (1/2 to 31/32),
+// else another runnable thread, each as likely.  Long runs of one thread
+// are what a race between two system calls usually needs (one call's whole
+// body between two steps of the other), and a plain walk almost never
+// gives them.
+export function stickyWalk(rng: Rng, horizon = HORIZON): Picker {
+  const stay = 1 - 2 ** -(1 + Math.floor(rng() * 5));
+  return { horizon, pick: (order) => (order.length > 1 && rng() >= stay ? 1 + Math.floor(rng() * (order.length - 1)) : 0) };
+}
+
 export interface PctParams {
   threads: number; // n: threads that can ever run
   steps: number; // k: an estimate of the run's scheduling points (steps where more than one thread can run)

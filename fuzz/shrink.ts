@@ -10,6 +10,7 @@ import { blocksNeeded, type NicOp, type Op, type TestCase } from '../models/test
 import type { Variant } from '../models/variants/index.ts';
 import type { DivergenceClass } from '../properties/classes.ts';
 import { runTestCase, type RunOptions } from './lockstep.ts';
+import { explore } from './explore.ts';
 
 export function sameClass(variant: Variant, cls: DivergenceClass, opts: RunOptions = {}) {
   return (tc: TestCase): boolean => runTestCase(variant, tc, opts).divergence?.class === cls;
@@ -214,4 +215,41 @@ export function shrinkSameClass(tc: TestCase, keeps: (tc: TestCase) => boolean, 
       from = 0;
     }
   }
+}
+
+// States the schedule search below may visit: the shrunk programs of the
+// known bugs have at most a few thousand.
+export const SCHEDULE_SEARCH_STATES = 20_000;
+
+// The same program's shortest interleaving: breadth-first over its
+// schedules (the explorer) up to one step short of the run's length.  The
+// first-shrunk schedule is only 1-minimal; a shorter one, with preemptions
+// elsewhere, is often there.  Kept only when it diverges with the same
+// class; an exploration that meets another class first, or runs out of
+// states, leaves the case as it is.
+export function shortestSchedule(variant: Variant, tc: TestCase, cls: DivergenceClass, maxStates = SCHEDULE_SEARCH_STATES): TestCase {
+  const length = runTestCase(variant, tc).steps;
+  const { repeatFrom: _, ...program } = tc;
+  const r = explore(variant, { ...program, schedule: [], cycle: [] }, { depth: length - 1, maxStates });
+  if (r.divergence?.class !== cls || !r.testCase) return tc;
+  const c = r.testCase;
+  const run = runTestCase(variant, c);
+  return run.divergence?.class === cls && run.steps < length ? c : tc;
+}
+
+// A divergence of class `cls` shrunk as far as this harness can: the
+// same-class shrink, then the shortest schedule of what is left, then
+// the shrink again on that, now keeping only what runs no longer (taking
+// a schedule entry out can move a preemption later and the divergence
+// with it).
+export function shrinkDivergence(variant: Variant, tc: TestCase, cls: DivergenceClass, halt?: () => boolean): TestCase {
+  const small = shrinkSameClass(tc, sameClass(variant, cls), undefined, halt);
+  if (halt?.()) return small;
+  const short = shortestSchedule(variant, small, cls);
+  if (short === small) return small;
+  const length = runTestCase(variant, short).steps;
+  return shrinkSameClass(short, (c) => {
+    const r = runTestCase(variant, c);
+    return r.divergence?.class === cls && r.steps <= length;
+  }, undefined, halt);
 }

@@ -23,16 +23,29 @@ import type { TestCase } from '../models/testcase.ts';
 import { GuidedSearch, type Found } from './guided.ts';
 import { checkVariant } from './check.ts';
 import { runTestCase, type Picker } from './lockstep.ts';
-import { sameClass, shrinkSameClass } from './shrink.ts';
+import { shrinkDivergence } from './shrink.ts';
 import { makeCounterexample, type Counterexample } from './corpus.ts';
-import { pct, randomWalk } from './schedulers.ts';
+import { pct, randomWalk, stickyWalk } from './schedulers.ts';
+import { loadScenario, scenarioNames } from './explore.ts';
 
-// The portfolio.  `guided`: coverage-guided programs, schedules as
-// mutated arrays; `pct` and `random-walk`: the same program search with
-// three in four runs scheduled online; `fast-check`: fast-check's own
-// generation and shrinking (a fresh fc.check each slot: it keeps nothing).
-export const ENGINES = ['guided', 'pct', 'random-walk', 'fast-check'] as const;
+// The portfolio.  `scenario`: the coverage-guided search seeded with the
+// shipped scenarios (scenarios/, the races of the seeds' threads, the
+// same programs `explore` searches exhaustively) instead of generated
+// programs, half of its runs starting from one, scheduled online (random
+// walk or PCT); `guided`: coverage-guided programs from generation,
+// schedules as mutated arrays; `pct` and `random-walk`: that program
+// search with three in four runs scheduled online; `fast-check`:
+// fast-check's own generation and shrinking (a fresh fc.check each slot:
+// it keeps nothing).
+export const ENGINES = ['scenario', 'guided', 'pct', 'random-walk', 'fast-check'] as const;
 export type Engine = (typeof ENGINES)[number];
+
+// A plan's engines, one chain each: an engine named twice runs two
+// independent searches.  The scenario engine finds the known bugs first
+// (`daxcheck bench`), and what it needs is heavy-tailed in runs (K2: 79 to
+// 6,399), so it runs as four chains with their own seeds, half the
+// campaign, each going on in turn with the other engines.
+export const PORTFOLIO: readonly Engine[] = ['scenario', 'guided', 'scenario', 'pct', 'scenario', 'random-walk', 'scenario', 'fast-check'];
 
 // Test cases a slot: short enough that every chain gets a turn soon and a
 // stop loses little, long enough that a slot's overhead does not count.
@@ -143,7 +156,8 @@ function median(xs: number[]): number {
 // Runs one slot.  `known`: findingKeys an earlier slot already holds;
 // `halt`: asked every few runs, true stops the slot (what it found is then
 // kept unshrunk: a stop should be quick).
-export function runSlot(spec: SlotSpec, known: readonly string[], deadline: number | null, halt: () => boolean, tick?: (runs: number, steps: number) => void): SlotResult {
+// `first`: end the slot at its first divergence (what `bench` times).
+export function runSlot(spec: SlotSpec, known: readonly string[], deadline: number | null, halt: () => boolean, tick?: (runs: number, steps: number) => void, first = false): SlotResult {
   const variant = findVariant(spec.variant);
   const t0 = Date.now();
   const stop = (runs: number, steps: number) => {
@@ -166,17 +180,21 @@ export function runSlot(spec: SlotSpec, known: readonly string[], deadline: numb
   pctSink = { threads, lengths };
   let picker: ((tc: TestCase, rng: () => number, points: number) => Picker | undefined) | undefined;
   if (spec.engine === 'random-walk') picker = (_tc, rng) => (rng() < 0.75 ? randomWalk(rng) : undefined);
-  if (spec.engine === 'pct') {
+  const pctPicker = (tc: TestCase, rng: () => number, points: number, depth = PCT_DEPTHS[Math.floor(rng() * PCT_DEPTHS.length)]) => {
+    // k: the parent run's scheduling points, as PCT estimates it from a run before
+    const p = { threads: tc.threads.length + 4, steps: points || 32, depth };
+    pctSink.threads.push(p.threads);
+    pctSink.lengths.push(p.steps);
+    return pct(rng, p);
+  };
+  if (spec.engine === 'pct') picker = (tc, rng, points) => (rng() < 0.75 ? pctPicker(tc, rng, points) : undefined);
+  if (spec.engine === 'scenario') {
     picker = (tc, rng, points) => {
-      if (rng() >= 0.75) return undefined;
-      // k: the parent run's scheduling points, as PCT estimates it from a run before
-      const p = { threads: tc.threads.length + 4, steps: points || 32, depth: PCT_DEPTHS[Math.floor(rng() * PCT_DEPTHS.length)] };
-      pctSink.threads.push(p.threads);
-      pctSink.lengths.push(p.steps);
-      return pct(rng, p);
+      const r = rng();
+      return r < 0.5 ? pctPicker(tc, rng, points, 3) : r < 0.85 ? stickyWalk(rng) : undefined;
     };
   }
-  const r = chainSearch(spec, variant, picker).run(spec.runs, { all: true, poll: stop });
+  const r = chainSearch(spec, variant, picker).run(spec.runs, { all: !first, poll: stop });
   const findings = [...r.found.values()]
     .sort((a, b) => a.atRun - b.atRun)
     .map((f): SlotFinding => {
@@ -203,15 +221,24 @@ export const CHAIN_CORPUS = 2000;
 
 function chainSearch(spec: SlotSpec, variant: Variant, picker: ConstructorParameters<typeof GuidedSearch>[2]): GuidedSearch {
   let c = chains.get(spec.chain);
-  if (!c || c.next !== spec.segment) chains.set(spec.chain, (c = { search: new GuidedSearch(variant, spec.seed, picker, CHAIN_CORPUS), next: spec.segment }));
+  const seeds = spec.engine === 'scenario' ? { fresh: scenarioCase, rate: 0.4 } : undefined;
+  if (!c || c.next !== spec.segment) chains.set(spec.chain, (c = { search: new GuidedSearch(variant, spec.seed, picker, CHAIN_CORPUS, seeds), next: spec.segment }));
   c.next++;
   return c.search;
+}
+
+let scenarioCases: TestCase[] | null = null;
+
+// One case of a shipped scenario (a choice of its open ops), unscheduled.
+export function scenarioCase(rng: () => number): TestCase {
+  scenarioCases ??= scenarioNames().flatMap((n) => loadScenario(n).cases.map((c) => c.testCase));
+  return structuredClone(scenarioCases[Math.floor(rng() * scenarioCases.length)]);
 }
 
 // Shrunk within its class, unless the campaign is stopping: then as far
 // as it got (every step of a shrink keeps a divergence of the class).
 function slotCounterexample(variant: Variant, f: Found, spec: SlotSpec, halt: () => boolean): Counterexample {
-  const tc = halt() ? f.tc : shrinkSameClass(f.tc, sameClass(variant, f.divergence.class), undefined, halt);
+  const tc = halt() ? f.tc : shrinkDivergence(variant, f.tc, f.divergence.class, halt);
   return makeCounterexample(variant, tc, runTestCase(variant, tc), {
     fastCheck: null,
     search: { engine: spec.engine, seed: spec.seed, slot: spec.slot, run: f.atRun, shrunk: !halt() },

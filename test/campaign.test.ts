@@ -12,7 +12,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENGINES, shardSlots, slotSpec, type Plan } from '../fuzz/slots.ts';
+import { PORTFOLIO, shardSlots, slotSpec, type Plan } from '../fuzz/slots.ts';
 import { GuidedSearch } from '../fuzz/guided.ts';
 import { corpusPairs } from '../fuzz/campaign.ts';
 import { pct, randomWalk } from '../fuzz/schedulers.ts';
@@ -27,7 +27,7 @@ const summary = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.json
 const findings = (dir: string) =>
   summary(dir).found.map((f: Record<string, unknown>) => [f.variant, f.class, f.file, f.slot, f.run, f.hits, f.length]);
 
-const plan = (runsPerVariant: number | null, variants = ['K1', 'K7', 'upstream']): Plan => ({ seed: 5, variants, engines: ENGINES, slotRuns: 10, runsPerVariant });
+const plan = (runsPerVariant: number | null, variants = ['K1', 'K7', 'upstream']): Plan => ({ seed: 5, variants, engines: PORTFOLIO, slotRuns: 10, runsPerVariant });
 
 test('slots: shards partition the slots, up to E shards each cover every variant, and a variant gets exactly its run budget', () => {
   const p = plan(1000);
@@ -36,7 +36,7 @@ test('slots: shards partition the slots, up to E shards each cover every variant
   for (const n of [2, 3, 4, 5]) {
     const parts = Array.from({ length: n }, (_, i) => [...shardSlots(p, { index: i, count: n }, new Set())]);
     assert.equal(ids(parts.flat()), ids(all), `shards of ${n}`);
-    if (n <= ENGINES.length) for (const part of parts) for (const v of p.variants) assert.ok(part.some((s) => s.variant === v), `a shard of ${n} lacks ${v}`);
+    if (n <= PORTFOLIO.length) for (const part of parts) for (const v of p.variants) assert.ok(part.some((s) => s.variant === v), `a shard of ${n} lacks ${v}`);
   }
   for (const v of p.variants) assert.is(all.filter((s) => s.variant === v).reduce((n, s) => n + s.runs, 0), 1000);
   // a chain's slots come in order, one segment after another
