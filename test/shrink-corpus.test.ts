@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { findVariant } from '../models/variants/index.ts';
 import type { TestCase } from '../models/testcase.ts';
 import { runTestCase } from '../fuzz/lockstep.ts';
-import { sameClass, shrinkSameClass } from '../fuzz/shrink.ts';
+import { sameClass, shortestSchedule, shrinkDivergence, shrinkSameClass } from '../fuzz/shrink.ts';
+import { counterexampleFiles } from '../fuzz/campaign.ts';
+import { readCounterexample } from '../fuzz/corpus.ts';
+import { explore } from '../fuzz/explore.ts';
 import { CorpusError, parseCounterexample, writeCounterexample, FORMAT_VERSION, type Counterexample } from '../fuzz/corpus.ts';
 
 const v413 = findVariant('v4.13');
@@ -77,6 +80,34 @@ function counterexample(): Counterexample {
     testCase: noisy, divergence: { class: d.class, step: d.step, message: d.message }, traceHash: r.traceHash, length: d.step + 1, fastCheck: null,
   };
 }
+
+// The shortest-schedule pass on every committed counterexample: the same
+// program, the same class, never longer than the run it replaces.
+test('the shortest-schedule pass keeps the program and the class and never lengthens a run', () => {
+  for (const file of counterexampleFiles('corpus')) {
+    const { cx } = readCounterexample(file);
+    const v = findVariant(cx.variant.name);
+    const s = shortestSchedule(v, cx.testCase, cx.divergence.class);
+    const r = runTestCase(v, s);
+    assert.is(r.divergence?.class, cx.divergence.class, file);
+    assert.ok(r.steps <= cx.length, `${file}: ${r.steps} > ${cx.length}`);
+    assert.equal(s.threads, cx.testCase.threads, file);
+    assert.equal(s.nic, cx.testCase.nic, file);
+  }
+});
+
+test('shrinkDivergence ends no longer than the first shrink and at the program\'s BFS-shortest length', () => {
+  const cls = runTestCase(v413, noisy).divergence!.class;
+  const first = shrinkSameClass(noisy, sameClass(v413, cls));
+  const best = shrinkDivergence(v413, noisy, cls);
+  const r = runTestCase(v413, best);
+  assert.is(r.divergence?.class, cls);
+  assert.ok(r.steps <= runTestCase(v413, first).steps);
+  const { repeatFrom: _, ...program } = best;
+  const bfs = explore(v413, { ...program, schedule: [], cycle: [] }, { depth: 400, maxStates: 100_000 });
+  assert.is(bfs.divergence?.class, cls);
+  assert.is(r.steps, bfs.path!.length);
+});
 
 test('counterexample files are written atomically, under their class, and a rewrite of the same case leaves them alone', () => {
   const dir = mkdtempSync(join(tmpdir(), 'daxcheck-corpus-'));
