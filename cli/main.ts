@@ -288,7 +288,7 @@ async function cmdBench(argv: string[]): Promise<number> {
     console.log(`stepsPerSecond          ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
     console.log(`exploreStatesPerSecond  ${e.exploreStatesPerSecond}   (${e.distinct} distinct states of ${e.scenario} on ${e.variant}, ${e.seconds} s, one core)`);
     console.log(`bytesPerState           ${e.bytesPerState}   (visited set, nodes and edges)`);
-    console.log(`workerSpeedup           ${w.workerSpeedup}   (${w.runsPerSecond[0]} runs/s with one worker, ${w.runsPerSecond[1]} with two; ${w.seconds} s campaigns on the clean variants, twice the chains for two)`);
+    console.log(`workerSpeedup           ${w.workerSpeedup}   (${w.runsPerSecond[0]} runs/s with one worker, ${w.runsPerSecond[1]} with two: the same ${w.runs} runs on the clean variants, ${w.seconds[0]} s and ${w.seconds[1]} s)`);
     console.log(`bugs: fuzz on one core until the first divergence, seeds 1-9 (20 s cap); shrunk vs the explorer's shortest`);
     console.log(`  id   median ms  found  class                          shrunk  minimal`);
     for (const b of bugs) {
