@@ -281,7 +281,9 @@ async function cmdBench(argv: string[]): Promise<number> {
   const e = benchExplore();
   progress('bench: one fuzz campaign with one worker, then with two...');
   const w = await benchWorkers();
-  const bugs = benchBugs(9, 20_000, (id) => progress(`bench: fuzz until ${id} is found, 9 seeds...`));
+  const seeds = 9;
+  const capMs = 20_000;
+  const bugs = benchBugs(seeds, capMs, (id) => progress(`bench: fuzz until ${id} is found, ${seeds} seeds...`));
   progressDone();
   if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, workerSpeedup: w.workerSpeedup, bugs, explore: e, workers: w }, null, 2));
   else {
@@ -289,11 +291,11 @@ async function cmdBench(argv: string[]): Promise<number> {
     console.log(`exploreStatesPerSecond  ${e.exploreStatesPerSecond}   (${e.distinct} distinct states of ${e.scenario} on ${e.variant}, ${e.seconds} s, one core)`);
     console.log(`bytesPerState           ${e.bytesPerState}   (visited set, nodes and edges)`);
     console.log(`workerSpeedup           ${w.workerSpeedup}   (${w.runsPerSecond[0]} runs/s with one worker, ${w.runsPerSecond[1]} with two: the same ${w.runs} runs on the clean variants, ${w.seconds[0]} s and ${w.seconds[1]} s)`);
-    console.log(`bugs: fuzz on one core until the first divergence, seeds 1-9 (20 s cap); shrunk vs the explorer's shortest`);
+    console.log(`bugs: fuzz on one core until the first divergence, seeds 1-${seeds} (${capMs / 1000} s cap); shrunk vs the explorer's shortest`);
     console.log(`  id   median ms  found  class                          shrunk  minimal`);
     for (const b of bugs) {
-      const ms = b.fuzzMedianMs === null ? '>20000' : String(b.fuzzMedianMs);
-      console.log(`  ${b.id.padEnd(4)} ${ms.padStart(9)}  ${`${b.found}/9`.padStart(5)}  ${(b.class ?? '-').padEnd(30)} ${String(b.shrunkLength ?? '-').padStart(6)}  ${String(b.minimalLength ?? '-').padStart(7)}`);
+      const ms = b.fuzzMedianMs === null ? `>${capMs}` : String(b.fuzzMedianMs);
+      console.log(`  ${b.id.padEnd(4)} ${ms.padStart(9)}  ${`${b.found}/${seeds}`.padStart(5)}  ${(b.class ?? '-').padEnd(30)} ${String(b.shrunkLength ?? '-').padStart(6)}  ${String(b.minimalLength ?? '-').padStart(7)}`);
     }
   }
   return 0;

@@ -226,15 +226,16 @@ export const SCHEDULE_SEARCH_STATES = 20_000;
 // first-shrunk schedule is only 1-minimal; a shorter one, with preemptions
 // elsewhere, is often there.  Kept only when it diverges with the same
 // class; an exploration that meets another class first, or runs out of
-// states, leaves the case as it is.
-export function shortestSchedule(variant: Variant, tc: TestCase, cls: DivergenceClass, maxStates = SCHEDULE_SEARCH_STATES): TestCase {
+// states, leaves the case as it is.  With the steps of what it returns.
+export function shortestSchedule(variant: Variant, tc: TestCase, cls: DivergenceClass, maxStates = SCHEDULE_SEARCH_STATES): { testCase: TestCase; steps: number } {
   const length = runTestCase(variant, tc).steps;
   const { repeatFrom: _, ...program } = tc;
   const r = explore(variant, { ...program, schedule: [], cycle: [] }, { depth: length - 1, maxStates });
-  if (r.divergence?.class !== cls || !r.testCase) return tc;
-  const c = r.testCase;
-  const run = runTestCase(variant, c);
-  return run.divergence?.class === cls && run.steps < length ? c : tc;
+  if (r.divergence?.class === cls && r.testCase) {
+    const run = runTestCase(variant, r.testCase);
+    if (run.divergence?.class === cls && run.steps < length) return { testCase: r.testCase, steps: run.steps };
+  }
+  return { testCase: tc, steps: length };
 }
 
 // A divergence of class `cls` shrunk as far as this harness can: the
@@ -246,10 +247,9 @@ export function shrinkDivergence(variant: Variant, tc: TestCase, cls: Divergence
   const small = shrinkSameClass(tc, sameClass(variant, cls), undefined, halt);
   if (halt?.()) return small;
   const short = shortestSchedule(variant, small, cls);
-  if (short === small) return small;
-  const length = runTestCase(variant, short).steps;
-  return shrinkSameClass(short, (c) => {
+  if (short.testCase === small) return small;
+  return shrinkSameClass(short.testCase, (c) => {
     const r = runTestCase(variant, c);
-    return r.divergence?.class === cls && r.steps <= length;
+    return r.divergence?.class === cls && r.steps <= short.steps;
   }, undefined, halt);
 }

@@ -31,8 +31,8 @@ import { loadScenario, scenarioNames } from './explore.ts';
 // The portfolio.  `scenario`: the coverage-guided search seeded with the
 // shipped scenarios (scenarios/, the races of the seeds' threads, the
 // same programs `explore` searches exhaustively) instead of generated
-// programs, half of its runs starting from one, scheduled online (random
-// walk or PCT); `guided`: coverage-guided programs from generation,
+// programs, two runs in five starting from one, scheduled online by PCT
+// of depth 3 or a sticky random walk; `guided`: coverage-guided programs from generation,
 // schedules as mutated arrays; `pct` and `random-walk`: that program
 // search with three in four runs scheduled online; `fast-check`:
 // fast-check's own generation and shrinking (a fresh fc.check each slot:
@@ -230,7 +230,7 @@ function chainSearch(spec: SlotSpec, variant: Variant, picker: ConstructorParame
 let scenarioCases: TestCase[] | null = null;
 
 // One case of a shipped scenario (a choice of its open ops), unscheduled.
-export function scenarioCase(rng: () => number): TestCase {
+function scenarioCase(rng: () => number): TestCase {
   scenarioCases ??= scenarioNames().flatMap((n) => loadScenario(n).cases.map((c) => c.testCase));
   return structuredClone(scenarioCases[Math.floor(rng() * scenarioCases.length)]);
 }

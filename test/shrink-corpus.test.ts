@@ -11,9 +11,8 @@ import type { TestCase } from '../models/testcase.ts';
 import { runTestCase } from '../fuzz/lockstep.ts';
 import { sameClass, shortestSchedule, shrinkDivergence, shrinkSameClass } from '../fuzz/shrink.ts';
 import { counterexampleFiles } from '../fuzz/campaign.ts';
-import { readCounterexample } from '../fuzz/corpus.ts';
 import { explore } from '../fuzz/explore.ts';
-import { CorpusError, parseCounterexample, writeCounterexample, FORMAT_VERSION, type Counterexample } from '../fuzz/corpus.ts';
+import { CorpusError, parseCounterexample, readCounterexample, writeCounterexample, FORMAT_VERSION, type Counterexample } from '../fuzz/corpus.ts';
 
 const v413 = findVariant('v4.13');
 
@@ -87,7 +86,7 @@ test('the shortest-schedule pass keeps the program and the class and never lengt
   for (const file of counterexampleFiles('corpus')) {
     const { cx } = readCounterexample(file);
     const v = findVariant(cx.variant.name);
-    const s = shortestSchedule(v, cx.testCase, cx.divergence.class);
+    const s = shortestSchedule(v, cx.testCase, cx.divergence.class).testCase;
     const r = runTestCase(v, s);
     assert.is(r.divergence?.class, cx.divergence.class, file);
     assert.ok(r.steps <= cx.length, `${file}: ${r.steps} > ${cx.length}`);
