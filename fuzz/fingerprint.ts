@@ -15,7 +15,7 @@
 import type { Kernel, Thread } from '../models/impl/kernel.ts';
 import type { Reference } from '../models/reference/index.ts';
 
-const SKIP = new Set(['version', 'variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog', 'pageEpoch']);
+const SKIP = new Set(['version', 'variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog', 'pageEpoch', 'touchedPages', 'touchedPtes', 'touchedPteIndex']);
 
 const fnIds = new Map<object, number>();
 function fnId(fn: { name: string }): number {

@@ -240,6 +240,12 @@ export class Kernel {
   nextLease = 0;
   daxLayoutReaders = 0; // threads inside dax_layout_lock() (dax-v8)
   events: Event[] = [];
+  // What this step changed that the page checks must look at again
+  // (properties/checks.ts checkTouchedPages): struct pages whose count,
+  // owner or epoch moved, and ptes installed.  Cleared with the events.
+  touchedPages: number[] = [];
+  touchedPtes: Vma[] = [];
+  touchedPteIndex: number[] = [];
   readonly device: number;
   readonly nicThread: number;
   readonly timer: number;
@@ -445,6 +451,23 @@ export class Kernel {
 
   emit(e: Event): void {
     this.events.push(e);
+  }
+
+  touchPage(page: number): void {
+    this.touchedPages.push(page);
+  }
+
+  touchPte(vma: Vma, p: number): void {
+    this.touchedPtes.push(vma);
+    this.touchedPteIndex.push(p);
+  }
+
+  // Starts a step: forgets what the last one did.
+  clearStep(): void {
+    this.events.length = 0;
+    this.touchedPages.length = 0;
+    this.touchedPtes.length = 0;
+    this.touchedPteIndex.length = 0;
   }
 }
 

@@ -67,6 +67,7 @@ export function set_pte(k: Kernel, vma: Vma, p: number, page: number, write: boo
   vma.pte[p] = page;
   vma.pteWrite[p] = write ? 1 : 0;
   vma.pteEpoch[p] = page >= 0 ? k.pageEpoch[page] : 0;
+  k.touchPte(vma, p);
 }
 
 // What a load through a present pte reads.

@@ -19,6 +19,7 @@ export function page_ref_count(k: Kernel, page: number): number {
 export function get_page(k: Kernel, page: number): void {
   if (page === ZERO_PAGE || page === ANON_PAGE) return;
   k.pageRef[page]++;
+  k.touchPage(page);
 }
 
 // get_page_unless_zero (page_cache_get_speculative): gup_fast's reference
@@ -33,6 +34,7 @@ export function try_get_page(k: Kernel, page: number): boolean {
 export function put_page(k: Kernel, page: number): void {
   if (page === ZERO_PAGE || page === ANON_PAGE) return;
   const count = --k.pageRef[page];
+  k.touchPage(page);
   k.emit({ kind: 'put_page', page, count });
   if (is_zone_device_page(k, page)) {
     if (count === 1) k.wake('page', page); // generic_dax_pagefree -> wake_up_var(page)
@@ -51,6 +53,7 @@ export function page_cache_alloc(k: Kernel, inode: number, index: number): numbe
   k.pageOwner[page] = inode;
   k.pageIndex[page] = index;
   k.pageEpoch[page]++;
+  k.touchPage(page);
   k.inodes[inode].cache[index] = page;
   return page;
 }
@@ -63,7 +66,7 @@ export function delete_from_page_cache(k: Kernel, inode: number, index: number):
   ino.cache[index] = -1;
   k.pageOwner[page] = -1;
   k.pageIndex[page] = -1;
-  put_page(k, page);
+  put_page(k, page); // touches it
 }
 
 // ---- anonymous pages ----

@@ -68,6 +68,7 @@ export function xfs_bmapi_write(k: Kernel, t: Thread, inode: number, pg: number,
   k.pageOwner[b] = inode;
   k.pageIndex[b] = pg;
   k.pageEpoch[b]++;
+  k.touchPage(b);
   k.pageData[b] = 0;
   ip.bmap[pg] = b;
   ip.unwritten[pg] = unwritten ? 1 : 0;
@@ -104,6 +105,7 @@ export function xfs_bunmapi(k: Kernel, inode: number, pg: number): void {
   ip.unwritten[pg] = 0;
   k.pageOwner[b] = -1;
   k.pageIndex[b] = -1;
+  k.touchPage(b);
   k.blockFree.push(b);
   k.emit({ kind: 'blockmap', inode });
 }
