@@ -4,9 +4,11 @@
 // state fingerprints, the shortest trace to the first divergence, and the
 // probability that a fingerprint collision hid a state.
 //
-// A state is reached by replaying its path of thread choices from the
-// initial state; nodes store only (parent, thread), so the queue costs a
-// few bytes a state.  Every step taken is kept as an edge, and once the
+// Nodes store only (parent, thread), so the queue costs a few bytes a
+// state.  A queued node's state is kept (a copy per successor, the last
+// successor taking the original) while fewer than MAX_HELD_STATES are; a
+// node past that is reached by replaying its path of thread choices from
+// the initial state.  Every step taken is kept as an edge, and once the
 // breadth-first pass ends clean the graph is searched for a no-progress
 // cycle under weak fairness (findLasso).
 
@@ -23,12 +25,16 @@ export interface ExploreOptions {
   depth: number; // longest path explored
   maxStates: number; // distinct states at most
   maxBytes?: number; // memory for the search's own tables at most
+  heldStates?: number; // states kept for queued nodes at most (MAX_HELD_STATES)
   onProgress?: (s: ExploreStats) => void;
 }
 
 // The bounds `daxcheck explore` uses unless told otherwise; every shipped
 // scenario is far inside them.
 export const EXPLORE_DEFAULTS = { depth: 400, maxStates: 2_000_000, maxMiB: 4096 };
+
+// States kept for queued nodes at most (a state is some 16 KiB).
+const MAX_HELD_STATES = 20_000;
 
 export interface ExploreStats {
   generated: number; // states reached, with repeats
@@ -239,6 +245,11 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
   const [h0, l0] = fingerprint(root);
   seen.add(h0, l0, 0);
   addNode(-1, 0, 0);
+  // The states of queued nodes, while there is room for them; a node
+  // without one is reached by replaying its path.
+  const states: (Replay | undefined)[] = [{ ...root, ex: root.ex.clone() }];
+  let held = 1;
+  const maxHeld = opts.heldStates ?? MAX_HELD_STATES;
   let cut = false; // a state at the depth bound had successors
   for (let head = 0; head < nodes; head++) {
     stats.queue = nodes - head - 1;
@@ -248,7 +259,11 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
       if (opts.maxBytes && measure() > opts.maxBytes) return finish('max-bytes', null, null);
     }
     const path = pathOf(head);
-    const here = replay(path);
+    let here = states[head];
+    if (here) {
+      states[head] = undefined;
+      held--;
+    } else here = replay(path);
     const ids = here.ex.runnableIds();
     if (ids.length === 0) {
       settle(here);
@@ -262,7 +277,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
     enabled.a[head] = ids.reduce((m, id) => m | (1 << id), 0);
     pending.a[head] = pendingMask(here.ex.k);
     for (const [j, tid] of ids.entries()) {
-      const r = j === 0 ? here : replay(path);
+      const r = j === ids.length - 1 ? here : { ...here, ex: here.ex.clone() };
       advance(r, tid);
       stats.steps++;
       stats.generated++;
@@ -273,6 +288,10 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
       addEdge(head, old < 0 ? nodes : old, tid | (r.completed ? COMPLETED : 0));
       if (old >= 0) continue;
       stats.distinct++;
+      if (held < maxHeld) {
+        states[nodes] = r;
+        held++;
+      }
       addNode(head, tid, depthOf.a[head] + 1);
       if (stats.distinct >= opts.maxStates) {
         opts.onProgress?.(stats);

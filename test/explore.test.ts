@@ -56,6 +56,22 @@ for (const bug of KNOWN_BUGS) {
   });
 }
 
+test('states kept for queued nodes and states reached by replay give the same search', () => {
+  const pick = (r: ReturnType<typeof exploreScenario>) => ({
+    distinct: r.distinct, generated: r.generated, depth: r.depth, stoppedBy: r.stoppedBy, path: r.path, cls: r.divergence?.class ?? null, lasso: r.lasso,
+  });
+  for (const variant of ['upstream', 'mapdirect-fixed', 'K2', 'K10', 'mapdirect-v5']) {
+    for (const name of scenarioNames()) {
+      const kept = exploreScenario(findVariant(variant), loadScenario(name), opts);
+      const replayed = exploreScenario(findVariant(variant), loadScenario(name), { ...opts, heldStates: 0 });
+      const some = exploreScenario(findVariant(variant), loadScenario(name), { ...opts, heldStates: 50 });
+      assert.equal(pick(replayed), pick(kept), `${variant} ${name}`);
+      assert.equal(pick(some), pick(kept), `${variant} ${name}, 50 kept`);
+      assert.ok(replayed.steps > kept.steps || kept.distinct < 3, `${variant} ${name}: replay takes more steps`);
+    }
+  }
+});
+
 test('an unfair cycle is no lasso: a thread kept from running while it could is not starvation', () => {
   // T1's stream of direct I/O runs forever while T0, runnable throughout, never runs
   const tc = loadScenario('truncate-vs-dio-stream').cases[0].testCase;
