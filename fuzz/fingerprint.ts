@@ -18,6 +18,7 @@ import type { Reference } from '../models/reference/index.ts';
 const SKIP = new Set(['version', 'variant', 'tc', 'ref', 'flags', 'events', 'signalAt', 'allocFailAt', 'nic', 'divergence', 'prog', 'pageEpoch', 'touchedPages', 'touchedPtes', 'touchedPteIndex']);
 
 const fnIds = new Map<object, number>();
+const strIds = new Map<string, number>(); // the model's strings are a few names and kinds
 function fnId(fn: { name: string }): number {
   let id = fnIds.get(fn);
   if (id === undefined) {
@@ -44,8 +45,49 @@ class Hasher {
     this.b = Math.imul(this.b ^ (lo + hi), 0x5bd1e995) ^ (this.b >>> 15);
   }
   str(s: string): void {
-    this.num(s.length);
-    for (let i = 0; i < s.length; i++) this.num(s.charCodeAt(i));
+    let x = strIds.get(s);
+    if (x === undefined) {
+      x = s.length;
+      for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 0x01000193);
+      strIds.set(s, x);
+    }
+    this.num(x);
+  }
+  int16s(arr: Int16Array): void {
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < arr.length; i++) {
+      const x = arr[i];
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
+    }
+    this.a = a;
+    this.b = b;
+    this.num(arr.length);
+  }
+  int32s(arr: Int32Array): void {
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < arr.length; i++) {
+      const x = arr[i];
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
+    }
+    this.a = a;
+    this.b = b;
+    this.num(arr.length);
+  }
+  uint8s(arr: Uint8Array): void {
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < arr.length; i++) {
+      const x = arr[i];
+      a = Math.imul(a ^ x, 0x01000193);
+      b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
+    }
+    this.a = a;
+    this.b = b;
+    this.num(arr.length);
   }
   value(v: unknown): void {
     switch (typeof v) {
@@ -58,23 +100,21 @@ class Hasher {
     }
     if (v === null) { this.num(-9); return; }
     if (ArrayBuffer.isView(v)) {
-      // the model's typed arrays hold small integers
-      const arr = v as unknown as ArrayLike<number>;
-      let a = this.a;
-      let b = this.b;
-      for (let i = 0; i < arr.length; i++) {
-        const x = arr[i] | 0;
-        a = Math.imul(a ^ x, 0x01000193);
-        b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
-      }
-      this.a = a;
-      this.b = b;
-      this.num(arr.length);
+      // the model's typed arrays hold small integers; one loop per element
+      // type keeps each loop's element access monomorphic
+      if (v instanceof Int16Array) this.int16s(v);
+      else if (v instanceof Int32Array) this.int32s(v);
+      else if (v instanceof Uint8Array) this.uint8s(v);
+      else throw new Error(`fingerprint: no loop for ${v.constructor.name}`);
       return;
     }
     if (Array.isArray(v)) {
       this.num(v.length);
-      for (const x of v) this.value(x);
+      for (let i = 0; i < v.length; i++) {
+        const x = v[i];
+        if (typeof x === 'number') this.num(x);
+        else this.value(x);
+      }
       return;
     }
     if (v instanceof Map || v instanceof Set) return;
