@@ -464,10 +464,13 @@ export class Kernel {
 
   // Starts a step: forgets what the last one did.
   clearStep(): void {
-    this.events.length = 0;
-    this.touchedPages.length = 0;
-    this.touchedPtes.length = 0;
-    this.touchedPteIndex.length = 0;
+    // setting a length is costly even when it does not change one
+    if (this.events.length) this.events.length = 0;
+    if (this.touchedPages.length) this.touchedPages.length = 0;
+    if (this.touchedPtes.length) {
+      this.touchedPtes.length = 0;
+      this.touchedPteIndex.length = 0;
+    }
   }
 }
 
