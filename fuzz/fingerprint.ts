@@ -110,11 +110,26 @@ class Hasher {
     }
     if (Array.isArray(v)) {
       this.num(v.length);
+      // num() inlined for the numbers, the model's page tables among them
+      let a = this.a;
+      let b = this.b;
       for (let i = 0; i < v.length; i++) {
         const x = v[i];
-        if (typeof x === 'number') this.num(x);
-        else this.value(x);
+        if (typeof x === 'number') {
+          const lo = x | 0;
+          const hi = (x - lo) * 4096 | 0;
+          a = Math.imul(a ^ lo, 0x01000193);
+          b = Math.imul(b ^ (lo + hi), 0x5bd1e995) ^ (b >>> 15);
+        } else {
+          this.a = a;
+          this.b = b;
+          this.value(x);
+          a = this.a;
+          b = this.b;
+        }
       }
+      this.a = a;
+      this.b = b;
       return;
     }
     if (v instanceof Map || v instanceof Set) return;
