@@ -5,10 +5,14 @@
 // probability that a fingerprint collision hid a state.
 //
 // Nodes store only (parent, thread), so the queue costs a few bytes a
-// state.  A queued node's state is kept (a copy per successor, the last
-// successor taking the original) while fewer than MAX_HELD_STATES are; a
-// node past that is reached by replaying its path of thread choices from
-// the initial state.  Every step taken is kept as an edge, and once the
+// state.  A node's successors are reached by replaying its path of thread
+// choices from the initial state, except the last, which steps the
+// node's own state on; that state is kept for the successor's expansion
+// while fewer than MAX_HELD_STATES are kept, so a state reached by a step
+// is not replayed again.  (A deep copy of the state for each successor
+// was tried: a copy costs about what 30 replayed steps do, and at the
+// depths of the shipped scenarios it came out a fifth slower.)
+// Every step taken is kept as an edge, and once the
 // breadth-first pass ends clean the graph is searched for a no-progress
 // cycle under weak fairness (findLasso).
 
@@ -247,7 +251,8 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
   addNode(-1, 0, 0);
   // The states of queued nodes, while there is room for them; a node
   // without one is reached by replaying its path.
-  const states: (Replay | undefined)[] = [{ ...root, ex: root.ex.clone() }];
+  const threadNames = root.ex.k.threads.map((t) => t.name);
+  const states: (Replay | undefined)[] = [root];
   let held = 1;
   const maxHeld = opts.heldStates ?? MAX_HELD_STATES;
   let cut = false; // a state at the depth bound had successors
@@ -277,7 +282,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
     enabled.a[head] = ids.reduce((m, id) => m | (1 << id), 0);
     pending.a[head] = pendingMask(here.ex.k);
     for (const [j, tid] of ids.entries()) {
-      const r = j === ids.length - 1 ? here : { ...here, ex: here.ex.clone() };
+      const r = j === ids.length - 1 ? here : replay(path);
       advance(r, tid);
       stats.steps++;
       stats.generated++;
@@ -302,7 +307,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
   stats.queue = 0;
   opts.onProgress?.(stats);
   const graph: Graph = { nodes, depth: depthOf.a, enabled: enabled.a, pending: pending.a, edges, from: from.a, to: to.a, etid: etid.a };
-  const found = findLasso(graph, root.ex.k.threads.length);
+  const found = findLasso(graph, threadNames.length);
   if (found) {
     const stem = pathOf(found.entry);
     // The schedule entries of a repetition are relative to the thread that
@@ -317,7 +322,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
     if (run.divergence?.class !== 'no-progress') {
       throw new Error(`explore: the runner does not confirm the lasso the explorer found (${run.divergence?.class ?? 'no divergence'})`);
     }
-    const pendingName = root.ex.k.threads[found.thread].name;
+    const pendingName = threadNames[found.thread];
     return { ...res, divergence: run.divergence, lasso: { stem: stem.length, loop: found.loop.length, pending: pendingName } };
   }
   return finish(cut ? 'depth' : 'done', null, null);

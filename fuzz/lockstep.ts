@@ -23,7 +23,6 @@ import { checkDeadlock, checkStep, starvedOutsideThePromise } from '../propertie
 import { Lockdep } from '../properties/lockdep.ts';
 import { divergence, type Divergence } from '../properties/classes.ts';
 import { stateKey } from './fingerprint.ts';
-import { deepCopy } from './snapshot.ts';
 import { labelId, type Coverage } from './coverage.ts';
 import { createHash } from 'node:crypto';
 
@@ -148,11 +147,6 @@ export class Execution {
   constructor(variant: Variant, tc: TestCase) {
     this.ref = new Reference(variant.contract, tc);
     this.k = new Kernel(variant, tc, this.ref);
-  }
-
-  // An independent copy of this execution, models and lock-order graph.
-  clone(): Execution {
-    return deepCopy(this);
   }
 
   runnableIds(): number[] {
