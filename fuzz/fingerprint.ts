@@ -53,35 +53,12 @@ class Hasher {
     }
     this.num(x);
   }
-  int16s(arr: Int16Array): void {
+  // The model's typed arrays hold small integers.
+  ints(arr: ArrayLike<number>): void {
     let a = this.a;
     let b = this.b;
     for (let i = 0; i < arr.length; i++) {
-      const x = arr[i];
-      a = Math.imul(a ^ x, 0x01000193);
-      b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
-    }
-    this.a = a;
-    this.b = b;
-    this.num(arr.length);
-  }
-  int32s(arr: Int32Array): void {
-    let a = this.a;
-    let b = this.b;
-    for (let i = 0; i < arr.length; i++) {
-      const x = arr[i];
-      a = Math.imul(a ^ x, 0x01000193);
-      b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
-    }
-    this.a = a;
-    this.b = b;
-    this.num(arr.length);
-  }
-  uint8s(arr: Uint8Array): void {
-    let a = this.a;
-    let b = this.b;
-    for (let i = 0; i < arr.length; i++) {
-      const x = arr[i];
+      const x = arr[i] | 0;
       a = Math.imul(a ^ x, 0x01000193);
       b = Math.imul(b ^ x, 0x5bd1e995) ^ (b >>> 15);
     }
@@ -100,17 +77,12 @@ class Hasher {
     }
     if (v === null) { this.num(-9); return; }
     if (ArrayBuffer.isView(v)) {
-      // the model's typed arrays hold small integers; one loop per element
-      // type keeps each loop's element access monomorphic
-      if (v instanceof Int16Array) this.int16s(v);
-      else if (v instanceof Int32Array) this.int32s(v);
-      else if (v instanceof Uint8Array) this.uint8s(v);
-      else throw new Error(`fingerprint: no loop for ${v.constructor.name}`);
+      this.ints(v as unknown as ArrayLike<number>);
       return;
     }
     if (Array.isArray(v)) {
       this.num(v.length);
-      // num() inlined for the numbers, the model's page tables among them
+      // num() inlined for the numbers (free lists, anonymous page data)
       let a = this.a;
       let b = this.b;
       for (let i = 0; i < v.length; i++) {

@@ -204,11 +204,11 @@ export class Kernel {
   readonly npages: number;
   // struct page for every page: persistent-memory pages first (page b is
   // block b), then page-cache pages.
-  pageRef: number[];
-  pageData: number[];
-  pageOwner: number[]; // inode that owns the page's block or cache slot, -1 if free
-  pageIndex: number[];
-  pageEpoch: number[]; // bumped on every allocation
+  pageRef: Int32Array;
+  pageData: Int32Array;
+  pageOwner: Int16Array; // inode that owns the page's block or cache slot, -1 if free
+  pageIndex: Int16Array;
+  pageEpoch: Int32Array; // bumped on every allocation
   blockFree: number[]; // xfs free space: a LIFO, so freed blocks are reused first
   cacheFree: number[];
   // Anonymous pages (private copies), referenced by the vma that maps them
@@ -228,9 +228,9 @@ export class Kernel {
   timers: Timer[] = [];
   work: Work[] = [];
   // IOMMU page table: IOVA page -> page, and which registration mapped it.
-  iommuPage: number[];
-  iommuMr: number[];
-  iommuIdx: number[];
+  iommuPage: Int16Array;
+  iommuMr: Int16Array;
+  iommuIdx: Int16Array;
   iovaFree: { start: number; len: number }[] = [];
   iovaTop = 0;
   nic: NicOp[];
@@ -260,19 +260,19 @@ export class Kernel {
     this.lbt = cfg.leaseBreakTime;
     this.nblocks = cfg.blocks;
     this.npages = cfg.blocks + LIMITS.cachePages;
-    this.pageRef = ints(this.npages, 0);
-    this.pageData = ints(this.npages, 0);
-    this.pageOwner = ints(this.npages, -1);
-    this.pageIndex = ints(this.npages, -1);
-    this.pageEpoch = ints(this.npages, 0);
+    this.pageRef = new Int32Array(this.npages);
+    this.pageData = new Int32Array(this.npages);
+    this.pageOwner = new Int16Array(this.npages).fill(-1);
+    this.pageIndex = new Int16Array(this.npages).fill(-1);
+    this.pageEpoch = new Int32Array(this.npages);
     for (let b = 0; b < cfg.blocks; b++) this.pageRef[b] = 1; // ZONE_DEVICE pages idle at 1
     this.blockFree = [];
     for (let b = cfg.blocks - 1; b >= 0; b--) this.blockFree.push(b);
     this.cacheFree = [];
     for (let p = this.npages - 1; p >= cfg.blocks; p--) this.cacheFree.push(p);
-    this.iommuPage = ints(LIMITS.iovaPages, -1);
-    this.iommuMr = ints(LIMITS.iovaPages, -1);
-    this.iommuIdx = ints(LIMITS.iovaPages, -1);
+    this.iommuPage = new Int16Array(LIMITS.iovaPages).fill(-1);
+    this.iommuMr = new Int16Array(LIMITS.iovaPages).fill(-1);
+    this.iommuIdx = new Int16Array(LIMITS.iovaPages).fill(-1);
     this.nic = tc.nic;
     this.inodes = cfg.files.map((f, i) => {
       const ino: Inode = {
@@ -475,15 +475,6 @@ export class Kernel {
 }
 
 const NO_FAULTS = [-1];
-
-// The per-page and per-IOVA tables are plain arrays of small integers, not
-// typed arrays: the explorer copies a state for every branch, and a typed
-// array of this size costs several times as much to copy.
-function ints(n: number, value: number): number[] {
-  const a: number[] = [];
-  for (let i = 0; i < n; i++) a.push(value);
-  return a;
-}
 
 export function label(f: Fn<any>, l: string): number {
   const i = f.index.get(l);
