@@ -1,5 +1,6 @@
 // The harness version recorded in every counterexample file: the
 // package's own.
 import { readFileSync } from 'node:fs';
+import { ROOT } from './root.ts';
 
-export const HARNESS_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+export const HARNESS_VERSION: string = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')).version;
