@@ -20,6 +20,7 @@ import { CorpusError, type Counterexample, readCounterexample, writeCounterexamp
 import { HARNESS_VERSION } from './version.ts';
 import { ENGINES, PCT_DEPTHS, findingKey, shardChains, shardSlots, type Engine, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
 import { pctBound } from './schedulers.ts';
+import { ROOT, siblingModule } from './root.ts';
 
 export const SUMMARY = 'summary.json';
 export const SUMMARY_TEXT = 'summary.txt';
@@ -58,6 +59,7 @@ export interface Summary {
   sessions: number;
   interrupted: boolean; // the last session was stopped by a signal
   exhausted: boolean; // every slot of the run budget is done
+  skippedSlots?: number; // with plan.untilExpected: slots of decided variants not run
   slots: [slot: number, runs: number, steps: number, ms: number, complete: 0 | 1][];
   timeline: [ms: number, runs: number, steps: number][];
   pct: { depths: number[]; runs: number; threads: number; steps: number; bounds: Record<string, number> } | null;
@@ -66,7 +68,7 @@ export interface Summary {
 export class CampaignError extends Error {}
 
 // The (variant, class) pairs the repository's corpus/ already shows.
-const REPO_CORPUS = fileURLToPath(new URL('../corpus/', import.meta.url));
+const REPO_CORPUS = fileURLToPath(new URL('corpus/', ROOT));
 
 export function corpusPairs(dir = REPO_CORPUS): Set<string> {
   const out = new Set<string>();
@@ -224,6 +226,7 @@ export interface NewCampaign {
 // A campaign session: a new one, or `resume` of the one in opts.dir.
 export class Campaign {
   readonly summary: Summary;
+  onEvent: ((e: CampaignEvent) => void) | undefined;
   private readonly shard: Shard;
   private readonly done: Set<number>;
   private readonly stopFlag = new Int32Array(new SharedArrayBuffer(4));
@@ -237,6 +240,7 @@ export class Campaign {
   private pctSlots: PctStats[] = [];
   private readonly pctBefore: Summary['pct'];
   private readonly known = corpusPairs();
+  private skipped = 0;
 
   constructor(private readonly opts: CampaignOptions, fresh: NewCampaign | null) {
     const existing = existsSync(join(opts.dir, SUMMARY));
@@ -260,6 +264,8 @@ export class Campaign {
     this.elapsedBefore = this.summary.elapsedMs;
     this.pctBefore = this.summary.pct;
     this.live = new Float64Array(new SharedArrayBuffer(16 * opts.workers));
+    this.onEvent = opts.onEvent;
+    if (this.summary.plan.untilExpected && this.summary.plan.runsPerVariant === null) throw new CampaignError('a campaign that stops at what it expects needs a run budget');
   }
 
   get budgetMs(): number | null {
@@ -289,7 +295,7 @@ export class Campaign {
     this.stopping = true;
     this.summary.interrupted = true;
     Atomics.store(this.stopFlag, 0, 1);
-    this.opts.onEvent?.({ kind: 'stopping' });
+    this.onEvent?.({ kind: 'stopping' });
   }
 
   // Stop now: the slots in hand are dropped (not recorded, so a resume runs
@@ -313,9 +319,19 @@ export class Campaign {
     const chains = shardChains(this.summary.plan, this.shard).length;
     const queue: SlotSpec[] = [];
     const owner = new Map<number, number>();
-    const inHand = new Set<number>();
+    const inHand = new Map<number, SlotSpec>();
     let drained = false;
-    const next = (w: number): SlotSpec | null => {
+    const untilExpected = this.summary.plan.untilExpected === true;
+    // With untilExpected, a variant's next segment waits for its earlier
+    // ones, and is dropped once they met an expected class.
+    const decided = (variant: string) => {
+      const want = findVariant(variant).expect;
+      return this.summary.found.some((f) => f.variant === variant && want.includes(f.class));
+    };
+    const earlierPending = (s: SlotSpec) =>
+      [...queue, ...inHand.values()].some((o) => o !== s && o.variant === s.variant && o.segment < s.segment);
+    // 'wait': nothing this worker may take now, but a slot in hand may free one
+    const next = (w: number): SlotSpec | null | 'wait' => {
       if (this.stopping || (deadline !== null && Date.now() >= deadline)) return null;
       const mine = [...owner.values()].some((o) => o === w);
       if (!mine && owner.size === chains) return null; // more workers than chains
@@ -324,22 +340,31 @@ export class Campaign {
           const r = slots.next();
           if (r.done) {
             drained = true;
-            return null;
+            // what is left waits for a slot in hand: its earlier segment, or its chain's owner
+            return queue.length ? 'wait' : null;
           }
           queue.push(r.value);
         }
         const s = queue[i];
         const o = owner.get(s.chain);
         if (inHand.has(s.chain) || (o !== undefined && o !== w)) continue;
+        if (untilExpected && s.segment > 0) {
+          if (earlierPending(s)) continue;
+          if (decided(s.variant)) {
+            queue.splice(i--, 1);
+            this.skipped++;
+            continue;
+          }
+        }
         queue.splice(i, 1);
         owner.set(s.chain, w);
-        inHand.add(s.chain);
+        inHand.set(s.chain, s);
         return s;
       }
     };
     writeSummary(this.opts.dir, this.summary);
     const entry = new URL('./worker-entry.js', import.meta.url);
-    const module = new URL('./slots.ts', import.meta.url).href;
+    const module = siblingModule('slots').href;
     await new Promise<void>((resolve, reject) => {
       let busy = 0;
       let failed = false;
@@ -353,11 +378,25 @@ export class Campaign {
         for (const w of this.workers) void w.terminate();
         reject(e);
       };
+      const parked: [Worker, number][] = [];
+      let alive = this.opts.workers;
       const give = (w: Worker, index: number) => {
         const spec = next(index);
+        if (spec === 'wait') {
+          parked.push([w, index]);
+          if (busy === 0 && parked.length === alive) {
+            // cannot happen (the earliest queued slot is always takable by its chain's owner); end rather than hang
+            for (const [p] of parked.splice(0)) void p.terminate();
+            resolve();
+          }
+          return;
+        }
         if (spec === null) {
           void w.terminate();
-          if (busy === 0) resolve();
+          if (--alive === 0 || (busy === 0 && parked.length === alive)) {
+            for (const [p] of parked.splice(0)) void p.terminate();
+            resolve();
+          }
           return;
         }
         busy++;
@@ -378,6 +417,7 @@ export class Campaign {
             return;
           }
           give(w, index);
+          for (const [p, i] of parked.splice(0)) give(p, i);
         });
         w.postMessage({ id: spec.slot, args: [spec, known, deadline] });
       };
@@ -393,6 +433,7 @@ export class Campaign {
       }
     });
     this.summary.exhausted = drained && queue.length === 0 && !this.stopping;
+    this.summary.skippedSlots = (this.summary.skippedSlots ?? 0) + this.skipped;
     this.summary.elapsedMs = this.elapsed();
     this.summary.stepsPerSecond = Math.round(this.summary.steps / Math.max(0.001, this.summary.elapsedMs / 1000));
     writeSummary(this.opts.dir, this.summary);
@@ -442,7 +483,7 @@ export class Campaign {
     s.stepsPerSecond = Math.round(s.steps / Math.max(0.001, ms / 1000));
     writeSummary(this.opts.dir, s);
     for (const f of stale) rmSync(join(this.opts.dir, f), { force: true });
-    for (const e of events) this.opts.onEvent?.(e);
+    for (const e of events) this.onEvent?.(e);
   }
 }
 

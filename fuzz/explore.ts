@@ -16,7 +16,10 @@
 // breadth-first pass ends clean the graph is searched for a no-progress
 // cycle under weak fairness (findLasso).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SCENARIO_DIR, scenarioNames } from './scenarios.ts';
 import { parseTestCase, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { checkDeadlock } from '../properties/checks.ts';
@@ -490,7 +493,6 @@ function fairLoop(g: Graph, first: Int32Array, adj: Int32Array, inner: (e: numbe
 // An op may be left open as {"oneOf": [op, ...]}: the scenario then stands
 // for every combination of the choices, each explored in full.
 
-export const SCENARIO_DIR = new URL('../scenarios/', import.meta.url);
 
 const MAX_CHOICES = 64; // combinations of open ops in one scenario
 
@@ -503,18 +505,30 @@ export interface Scenario {
   cases: { choice: string; testCase: TestCase }[];
 }
 
-export function scenarioNames(): string[] {
-  return readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
-}
+export { scenarioNames, SCENARIO_DIR };
 
-export function loadScenario(name: string): Scenario {
-  if (!scenarioNames().includes(name)) throw new ScenarioError(`unknown scenario "${name}" (known: ${scenarioNames().join(', ')})`);
+// A shipped scenario by name, or any scenario file by path (a name with a
+// slash or ending in .json).
+export function loadScenario(nameOrPath: string): Scenario {
+  const isPath = nameOrPath.includes('/') || nameOrPath.endsWith('.json');
+  if (!isPath && !scenarioNames().includes(nameOrPath)) throw new ScenarioError(`unknown scenario "${nameOrPath}" (known: ${scenarioNames().join(', ')}; or give a file's path)`);
+  const file = isPath ? nameOrPath : fileURLToPath(new URL(`${nameOrPath}.json`, SCENARIO_DIR));
+  const name = isPath ? basename(nameOrPath).replace(/\.json$/, '') : nameOrPath;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ScenarioError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder, not a scenario file' : (e as Error).message}`);
+  }
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(readFileSync(new URL(`${name}.json`, SCENARIO_DIR), 'utf8')) as Record<string, unknown>;
+    raw = JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
-    throw new ScenarioError(`scenario ${name}: ${(e as Error).message}`);
+    throw new ScenarioError(`${file}: not JSON (${(e as Error).message.split('\n')[0]})`);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ScenarioError(`${file}: expected a scenario object`);
+  const where = isPath ? file : `scenario ${name}`;
   const { about, ...tc } = raw;
   const threads = Array.isArray(tc.threads) ? (tc.threads as { ops?: unknown }[]) : [];
   // the open ops, in file order; the last one's choice varies fastest
@@ -523,12 +537,12 @@ export function loadScenario(name: string): Scenario {
     (Array.isArray(t?.ops) ? t.ops : []).forEach((op: unknown, oi: number) => {
       if (!op || typeof op !== 'object' || !('oneOf' in op)) return;
       const alts = (op as { oneOf: unknown }).oneOf;
-      if (!Array.isArray(alts) || alts.length === 0) throw new ScenarioError(`scenario ${name}: threads[${ti}].ops[${oi}].oneOf: expected a non-empty array of ops`);
+      if (!Array.isArray(alts) || alts.length === 0) throw new ScenarioError(`${where}: threads[${ti}].ops[${oi}].oneOf: expected a non-empty array of ops`);
       open.push({ ti, oi, alts });
     });
   });
   const count = open.reduce((n, o) => n * o.alts.length, 1);
-  if (count > MAX_CHOICES) throw new ScenarioError(`scenario ${name}: more than ${MAX_CHOICES} combinations of open ops`);
+  if (count > MAX_CHOICES) throw new ScenarioError(`${where}: more than ${MAX_CHOICES} combinations of open ops`);
   const combos = Array.from({ length: count }, (_, i) => {
     const chosen = threads.map((t) => ({ ...t, ops: Array.isArray(t?.ops) ? [...t.ops] : t?.ops }));
     const choice: string[] = [];
@@ -545,7 +559,7 @@ export function loadScenario(name: string): Scenario {
     return {
       name,
       about: String(about ?? ''),
-      cases: combos.map((c) => ({ choice: c.choice.join('; '), testCase: parseTestCase({ ...tc, threads: Array.isArray(tc.threads) ? c.threads : tc.threads, schedule: [], cycle: [] }, `scenario ${name}`) })),
+      cases: combos.map((c) => ({ choice: c.choice.join('; '), testCase: parseTestCase({ ...tc, threads: Array.isArray(tc.threads) ? c.threads : tc.threads, schedule: [], cycle: [] }, where) })),
     };
   } catch (e) {
     throw new ScenarioError((e as Error).message);

@@ -60,6 +60,10 @@ export interface Plan {
   engines: readonly Engine[];
   slotRuns: number;
   runsPerVariant: number | null; // the run budget; null: slots go on until the time budget
+  // `check`: a variant with expected classes starts no further segment once
+  // its slots have met one of them (decided only at segment ends, so the
+  // outcome does not depend on which worker finished first)
+  untilExpected?: boolean;
 }
 
 export interface Shard {

@@ -79,7 +79,7 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
       href: link(dirname(indexFile), out),
       file,
       isNew: found ? !found.inCorpus : !known.has(findingKey(cx.variant.name, cx.divergence.class)),
-      expectClean: VARIANTS.find((v) => v.name === cx.variant.name)?.expect === 'clean',
+      expectClean: VARIANTS.find((v) => v.name === cx.variant.name)?.expect.length === 0,
       reproduced: reproduction(cx, rec.run).reproduced,
       firstAtMs: found?.firstAtMs ?? null,
       hits: found?.hits ?? null,
@@ -93,7 +93,7 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
   entries.sort((a, b) => order(a.variant) - order(b.variant) || a.variant.localeCompare(b.variant) || a.cls.localeCompare(b.cls));
   if (html) {
     const planned = summary ? summary.plan.variants : [];
-    const variants = planned.map((name) => ({ name, expectClean: VARIANTS.find((v) => v.name === name)?.expect === 'clean' }));
+    const variants = planned.map((name) => ({ name, expectClean: VARIANTS.find((v) => v.name === name)?.expect.length === 0 }));
     writeFileAtomic(indexFile, indexPage(target, summary, entries, variants));
     written.push(indexFile);
   }

@@ -109,8 +109,9 @@ const SMALL = ['--variant', 'K7', '--variant', 'K12', '--variant', 'upstream', '
 test('the same seed and run budget give the same findings and files, with one worker or two, and as two shards merged', () => {
   const one = daxcheck('fuzz', ...SMALL, '--workers', '1', '--out', join(tmp, 'w1'));
   const two = daxcheck('fuzz', ...SMALL, '--workers', '2', '--out', join(tmp, 'w2'));
-  assert.is(one.code, 1, one.err);
-  assert.is(two.code, 1, two.err);
+  // K7 and K12 show what they are expected to, upstream stays clean: as expected
+  assert.is(one.code, 0, one.err);
+  assert.is(two.code, 0, two.err);
   const want = findings(join(tmp, 'w1'));
   assert.ok(want.length >= 2, 'K7 and K12 are shallow: found at this budget');
   assert.ok(want.every((f: unknown[]) => f[0] !== 'upstream'), 'nothing on the clean variant');
@@ -130,7 +131,7 @@ test('the same seed and run budget give the same findings and files, with one wo
   // shards
   for (const i of [0, 1]) daxcheck('fuzz', ...SMALL, '--shard', `${i}/2`, '--out', join(tmp, `s${i}`));
   const merged = daxcheck('merge', join(tmp, 's0'), join(tmp, 's1'), '--out', join(tmp, 'merged'), '--json');
-  assert.is(merged.code, 1, merged.err);
+  assert.is(merged.code, 0, merged.err);
   assert.equal(findings(join(tmp, 'merged')), want);
   assert.is(summary(join(tmp, 'merged')).runs, summary(join(tmp, 'w1')).runs);
   assert.is(snapshot(join(tmp, 'merged', 'corpus')), snapshot(join(tmp, 'w1', 'corpus')));
@@ -168,7 +169,7 @@ function interrupt(dir: string, sig: NodeJS.Signals, ready: (s: { found: unknown
 test('SIGINT: the campaign stops, every counterexample found is complete and replays, and the summary says it was stopped', async () => {
   const dir = join(tmp, 'int');
   const code = await interrupt(dir, 'SIGINT', (s) => s.found.length >= 1);
-  assert.is(code, 1);
+  assert.is(code, 130, 'a shell\'s status for SIGINT');
   const s = summary(dir);
   assert.is(s.interrupted, true);
   assert.ok(s.found.length >= 1);
@@ -186,7 +187,7 @@ test('SIGKILL leaves only whole files; --resume goes on without running a slot t
   for (const f of before.found) assert.ok(existsSync(join(dir, f.file)), f.file);
   assert.is(daxcheck('replay', dir).code, 0);
   const r = daxcheck('fuzz', '--resume', dir, '--budget', '3s', '--workers', '1', '--json');
-  assert.ok(r.code === 0 || r.code === 1, r.err);
+  assert.is(r.code, 0, r.err); // a time budget misses nothing; K7 and K12 show only what they are expected to
   const after = summary(dir);
   const slots = after.slots.map((x: number[]) => x[0]);
   assert.is(new Set(slots).size, slots.length, 'no slot twice');
@@ -231,7 +232,7 @@ test('the nightly scripts: shards into one folder, a restarted shard resumes, th
   assert.is(summary(join(out, 'shard-1')).sessions, 2);
   const merged = run('.ci/fuzz-merge', {});
   assert.is(merged.status, 0, merged.stdout + merged.stderr);
-  assert.match(merged.stdout, /clean variants: no divergence/);
+  assert.match(merged.stdout, /^all 2 as expected$/m);
   assert.ok(summary(join(out, 'merged')).found.some((f: { variant: string }) => f.variant === 'K7'));
   assert.match(readFileSync(join(out, 'merged', 'report.html'), 'utf8'), />K7</); // the night's page
   // a divergence on a clean variant fails the night
@@ -240,7 +241,7 @@ test('the nightly scripts: shards into one folder, a restarted shard resumes, th
   writeFileSync(join(out, 'shard-0', 'summary.json'), JSON.stringify(s));
   const bad = run('.ci/fuzz-merge', {});
   assert.is(bad.status, 1);
-  assert.match(bad.stdout, /a clean variant diverged:\nupstream: /);
+  assert.match(bad.stdout, /^  upstream: UNEXPECTED result-mismatch \(expected clean\)$/m);
   assert.is(run('.ci/fuzz-shard', { SHARD: '', JOB_COMPLETION_INDEX: '' }).status, 2);
 });
 

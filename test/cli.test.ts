@@ -4,8 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { daxcheck, oneLineError, snapshot } from './daxcheck.ts';
 import { basename, join } from 'node:path';
 
@@ -21,20 +21,25 @@ test('list --json names every variant, flag and property', () => {
   assert.ok('dma-into-reallocated-block' in doc.properties);
 });
 
-test('check on a clean variant exits 0 with the JSON shape of §7', () => {
-  const r = daxcheck('check', '--variant', 'upstream', '--runs', '200', '--json', '--corpus', join(tmp, 'c0'));
+test('check on a clean variant exits 0 with the JSON shape of §7, names its search, and writes nothing outside --out', () => {
+  const out = join(tmp, 'c0');
+  const r = daxcheck('check', '--variant', 'upstream', '--runs', '200', '--json', '--out', out);
   assert.is(r.code, 0, r.err);
   const doc = JSON.parse(r.out);
-  assert.equal(doc.results, [{ variant: 'upstream', runs: 200, divergence: null }]);
+  assert.is(doc.engine, 'portfolio');
+  assert.equal(doc.engines, ['scenario', 'guided', 'scenario', 'pct', 'scenario', 'random-walk', 'scenario', 'fast-check']);
+  assert.equal(doc.results, [{ variant: 'upstream', runs: 200, expect: [], asExpected: true, divergence: null, classes: [] }]);
+  assert.ok(existsSync(join(out, 'summary.json')));
 });
 
-test('check on v4.13 exits 1, reports dma-into-reallocated-block and writes a replayable counterexample', () => {
-  const r = daxcheck('check', '--variant', 'v4.13', '--json', '--corpus', join(tmp, 'c1'));
-  assert.is(r.code, 1, r.err);
+test('check on v4.13 exits 0: it shows what it is expected to; the counterexample replays, and --corpus copies it', () => {
+  const r = daxcheck('check', '--variant', 'v4.13', '--runs', '2000', '--json', '--out', join(tmp, 'c1'), '--corpus', join(tmp, 'c1copy'));
+  assert.is(r.code, 0, r.err);
   const { results } = JSON.parse(r.out);
+  assert.is(results[0].asExpected, true);
   const d = results[0].divergence;
   assert.is(d.class, 'dma-into-reallocated-block');
-  assert.ok(d.file.startsWith(join(tmp, 'c1', 'dma-into-reallocated-block')));
+  assert.ok(d.file.startsWith(join(tmp, 'c1copy', 'dma-into-reallocated-block')), d.file);
   assert.is(d.length, d.step + 1);
   found = d.file;
   const rp = daxcheck('replay', found, '--json');
@@ -42,16 +47,24 @@ test('check on v4.13 exits 1, reports dma-into-reallocated-block and writes a re
   assert.equal(JSON.parse(rp.out).results, [{ file: found, reproduced: true, class: 'dma-into-reallocated-block' }]);
 });
 
-test('the same seed gives byte-identical JSON', () => {
-  const a = daxcheck('check', '--variant', 'v4.13', '--seed', '5', '--runs', '1500', '--json', '--corpus', join(tmp, 'c2'));
-  const b = daxcheck('check', '--variant', 'v4.13', '--seed', '5', '--runs', '1500', '--json', '--corpus', join(tmp, 'c2'));
-  assert.is(a.out, b.out);
+test('check exits 1 when an expected bug is missed, and its last lines say which row', () => {
+  const r = daxcheck('check', '--variant', 'K2', '--variant', 'K7', '--runs', '100', '--out', join(tmp, 'c3'));
+  assert.is(r.code, 1, r.err);
+  const last = r.out.trim().split('\n').slice(-2);
+  assert.equal(last, ['1 of 2 not as expected:', '  K2: MISSED, expected dma-into-reallocated-block or iova-reuse, met nothing']);
+});
+
+test('the same seed gives byte-identical JSON, with one worker or two', () => {
+  const run = (w: string) => daxcheck('check', '--variant', 'v4.13', '--variant', 'K7', '--seed', '5', '--runs', '1500', '--workers', w, '--json', '--out', join(tmp, 'c2'));
+  const a = run('1');
+  const b = run('2');
+  assert.is(a.out.replace(/"dir": .*\n/, ''), b.out.replace(/"dir": .*\n/, ''));
   assert.ok(a.out.length > 0);
 });
 
 test('check --guided meets every class a variant shows, each shrunk, written and replayable', () => {
   const r = daxcheck('check', '--guided', '--variant', 'K7', '--runs', '300', '--json', '--corpus', join(tmp, 'g'));
-  assert.is(r.code, 1, r.err);
+  assert.is(r.code, 0, r.err);
   const [res] = JSON.parse(r.out).results;
   assert.is(res.variant, 'K7');
   assert.ok(res.classes.length >= 1);
@@ -60,6 +73,14 @@ test('check --guided meets every class a variant shows, each shrunk, written and
     const rp = daxcheck('replay', c.file, '--json');
     assert.equal(JSON.parse(rp.out).results[0], { file: c.file, reproduced: true, class: c.class });
   }
+});
+
+test('check --fast-check: plain fast-check, judged the same way', () => {
+  const r = daxcheck('check', '--fast-check', '--variant', 'K7', '--runs', '300', '--json', '--corpus', join(tmp, 'f'));
+  assert.is(r.code, 0, r.err);
+  const doc = JSON.parse(r.out);
+  assert.is(doc.engine, 'fast-check');
+  assert.is(doc.results[0].divergence.class, 'result-mismatch');
 });
 
 test('matrix: one row per known bug and clean variant, the same rows whatever the number of workers', () => {
@@ -80,20 +101,53 @@ test('matrix: one row per known bug and clean variant, the same rows whatever th
   assert.is(one.code, rows.every((row: { asExpected: boolean }) => row.asExpected) ? 0 : 1);
 });
 
-test('explore: complete on a clean variant (exit 0), the shortest counterexample on a bug (exit 1), written and replayable', () => {
+test('explore: complete on a clean variant (exit 0), the shortest counterexample on a bug, written and replayable', () => {
   const clean = daxcheck('explore', '--variant', 'mapdirect-fixed', '--scenario', 'fd-reuse-vs-sigio', '--json', '--out', join(tmp, 'x0'));
   assert.is(clean.code, 0, clean.err);
   const [c] = JSON.parse(clean.out).results;
   assert.is(c.complete, true);
   assert.is(c.divergence, null);
   const bug = daxcheck('explore', '--variant', 'K9', '--scenario', 'fd-reuse-vs-sigio', '--json', '--out', join(tmp, 'x1'));
-  assert.is(bug.code, 1, bug.err);
+  assert.is(bug.code, 0, bug.err); // K9 is expected to show stale-notification
   const [b] = JSON.parse(bug.out).results;
   assert.is(b.complete, false);
   assert.is(b.divergence.class, 'stale-notification');
   const rp = daxcheck('replay', b.divergence.file, '--json');
   assert.equal(JSON.parse(rp.out).results[0], { file: b.divergence.file, reproduced: true, class: 'stale-notification' });
   oneLineError(daxcheck('explore', '--variant', 'K9', '--scenario', 'no-such-scenario'));
+});
+
+test('explore --scenario takes a path: the shipped file and a copy elsewhere give the same result', () => {
+  const copy = join(tmp, 'my-scenario.json');
+  copyFileSync('scenarios/mmap-flags.json', copy);
+  const strip = (out: string) => JSON.parse(out).results.map(({ ms, statesPerSecond, scenario, divergence, ...rest }: Record<string, unknown>) => ({ ...rest, cls: (divergence as { class: string } | null)?.class ?? null }));
+  const a = daxcheck('explore', '--variant', 'K11', '--scenario', './scenarios/mmap-flags.json', '--json', '--out', join(tmp, 'p0'));
+  const b = daxcheck('explore', '--variant', 'K11', '--scenario', copy, '--json', '--out', join(tmp, 'p1'));
+  assert.is(a.code, 0, a.err);
+  assert.is(b.code, 0, b.err);
+  assert.equal(strip(a.out), strip(b.out));
+  assert.is(strip(a.out)[0].cls, 'result-mismatch');
+  // the same file on a clean variant; then a bad scenario file
+  const up = daxcheck('explore', '--variant', 'upstream', '--scenario', copy, '--out', join(tmp, 'p2'));
+  assert.is(up.code, 0, up.err);
+  assert.match(up.out, /complete, clean/);
+  writeFileSync(join(tmp, 'bad-scenario.json'), JSON.stringify({ about: 'x', config: { files: 'many' }, threads: [] }));
+  const bad = daxcheck('explore', '--variant', 'upstream', '--scenario', join(tmp, 'bad-scenario.json'));
+  oneLineError(bad);
+  assert.match(bad.err, /bad-scenario\.json.*config/);
+  oneLineError(daxcheck('explore', '--variant', 'upstream', '--scenario', join(tmp, 'nothing-here.json')));
+});
+
+test('replay --variant runs a program on another variant: how a fix is checked', () => {
+  const k1 = 'corpus/dma-into-reallocated-block/2be31540dd80c242.json';
+  const fixed = daxcheck('replay', k1, '--variant', 'upstream');
+  assert.is(fixed.code, 0, fixed.err);
+  assert.match(fixed.out, /no longer diverges on upstream/);
+  const still = daxcheck('replay', k1, '--variant', 'K1', '--json');
+  assert.is(still.code, 0, still.err);
+  const [r] = JSON.parse(still.out).results;
+  assert.equal([r.variant, r.diverges, r.class, r.asExpected], ['K1', true, 'dma-into-reallocated-block', true]);
+  oneLineError(daxcheck('replay', k1, '--variant', 'no-such-variant'));
 });
 
 test('replay --trace prints the numbered steps up to the divergence', () => {
@@ -109,6 +163,80 @@ test('bad input: unknown variant, bad flag value, unknown option, unknown comman
   oneLineError(daxcheck('check', '--frobnicate'));
   oneLineError(daxcheck('frobnicate'));
   oneLineError(daxcheck('replay', join(tmp, 'does-not-exist.json')));
+});
+
+const COMMANDS = ['list', 'check', 'replay', 'matrix', 'explore', 'fuzz', 'merge', 'report', 'bench', 'help'];
+
+test('help: daxcheck --help, help CMD and CMD --help for every command, on stdout, exit 0; --version', () => {
+  for (const args of [['--help'], ['help'], ['-h']]) {
+    const r = daxcheck(...args);
+    assert.is(r.code, 0, args.join(' '));
+    for (const c of COMMANDS) assert.match(r.out, new RegExp(`^  ${c} `, 'm'));
+  }
+  for (const c of COMMANDS) {
+    const a = daxcheck('help', c);
+    const b = daxcheck(c, '--help');
+    assert.is(a.code, 0, c);
+    assert.is(b.code, 0, c);
+    assert.is(a.out, b.out, c);
+    assert.match(a.out, new RegExp(`^usage: daxcheck ${c}`), c);
+    assert.is(a.err, '');
+  }
+  const v = daxcheck('--version');
+  assert.is(v.code, 0);
+  assert.is(v.out.trim(), JSON.parse(readFileSync('package.json', 'utf8')).version);
+  oneLineError(daxcheck('help', 'frobnicate'));
+  const none = daxcheck();
+  assert.is(none.code, 2); // no command: the usage, on stderr
+  assert.match(none.err, /^usage: daxcheck/);
+});
+
+test('a stray argument is refused alike by every command that takes none', () => {
+  for (const c of ['list', 'check', 'matrix', 'explore', 'fuzz', 'bench']) {
+    const r = daxcheck(c, 'stray');
+    oneLineError(r, c);
+    assert.match(r.err, /unexpected argument "stray"/, c);
+  }
+  oneLineError(daxcheck('--version', 'stray'));
+  oneLineError(daxcheck('report', found, found));
+});
+
+test('integers are integers in range: no rounding past 2^53, no zero budget', () => {
+  for (const [opt, value] of [['--seed', '9007199254740993'], ['--seed', '1e3'], ['--seed', '1.5'], ['--runs', '0'], ['--runs', '99999999999999999999'], ['--workers', '0'], ['--seed', ' 7']]) {
+    const r = daxcheck('check', '--variant', 'upstream', opt, value, '--out', join(tmp, 'never'));
+    oneLineError(r, `${opt} ${value}`);
+    assert.match(r.err, new RegExp(opt), `${opt} ${value}`);
+  }
+  assert.not.ok(existsSync(join(tmp, 'never')));
+  for (const b of ['0', '0s', '0m0s', '', '-5s', '1x']) oneLineError(daxcheck('fuzz', '--variant', 'upstream', '--budget', b, '--out', join(tmp, 'never')), `--budget "${b}"`);
+  assert.not.ok(existsSync(join(tmp, 'never')));
+});
+
+test('--workers is capped at the cores there are', () => {
+  const r = daxcheck('fuzz', '--variant', 'upstream', '--runs', '20', '--slot-runs', '10', '--workers', '64', '--json', '--out', join(tmp, 'wk'));
+  assert.is(r.code, 0, r.err);
+  assert.is(JSON.parse(r.out).workers, availableParallelism());
+});
+
+test('replay of a folder with no counterexample files says so and exits 2', () => {
+  const empty = mkdtempSync(join(tmpdir(), 'daxcheck-empty-'));
+  const r = daxcheck('replay', empty);
+  oneLineError(r);
+  assert.match(r.err, /no counterexample files/);
+});
+
+test('list names the scenarios', () => {
+  const doc = JSON.parse(daxcheck('list', '--json').out);
+  assert.ok(doc.scenarios.some((s: { name: string; about: string }) => s.name === 'mmap-flags' && s.about.length > 10));
+  assert.match(daxcheck('list').out, /^  truncate-vs-gup-fast /m);
+});
+
+test('the package holds the compiled command and what it reads, not the tests', () => {
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const names = (JSON.parse(r.stdout)[0].files as { path: string }[]).map((f) => f.path);
+  for (const want of ['bin/daxcheck.js', 'dist/cli/main.js', 'dist/cli/commands.js', 'dist/fuzz/worker-entry.js', 'scenarios/mmap-flags.json', 'LICENSE', 'README.md', 'package.json']) assert.ok(names.includes(want), want);
+  assert.not.ok(names.some((n) => n.endsWith('.ts') || n.startsWith('test/')), names.filter((n) => n.endsWith('.ts')).join(' '));
 });
 
 test('bad corpus files: truncated, unknown op, unknown flag; one line each, nothing on disk changed', () => {

@@ -135,7 +135,7 @@ test('report on a campaign folder: an index with a NEW or known mark and a worki
   const dir = mkdtempSync(join(tmpdir(), 'daxcheck-report-'));
   const out = join(dir, 'camp');
   const f = daxcheck('fuzz', '--variant', 'K7', '--variant', 'upstream', '--runs', '200', '--workers', '1', '--slot-runs', '100', '--out', out);
-  assert.is(f.code, 1, f.err);
+  assert.is(f.code, 0, f.err); // K7 shows what it is expected to, upstream stays clean
   const r = daxcheck('report', out);
   assert.is(r.code, 0, r.err);
   const index = readFileSync(join(out, 'report.html'), 'utf8');

@@ -3,6 +3,8 @@
 // model).  Every flag is false in a clean variant; a known bug is one
 // flag flipped on a clean variant.
 
+import type { DivergenceClass } from '../../properties/classes.ts';
+
 export type Contract = 'upstream' | 'mapdirect';
 
 export const FLAGS = {
@@ -36,7 +38,11 @@ export interface Variant {
   name: string;
   contract: Contract;
   flags: Flags;
-  expect: 'clean' | 'divergence';
+  // The divergence classes the variant is known to show; empty: clean.
+  // A run is as expected when it meets one of them and nothing else (or,
+  // for a clean variant, nothing at all).  Read only to judge a run's
+  // outcome after the search, never by the search or the checks.
+  expect: readonly DivergenceClass[];
   seed: string; // seed file and passage the variant follows
   summary: string;
 }
@@ -51,14 +57,14 @@ export const CLEAN_VARIANTS: Variant[] = [
   variant({
     name: 'upstream',
     contract: 'upstream',
-    expect: 'clean',
+    expect: [],
     seed: '001 (busy-page scan, gup_fast revalidation, IOLOCK held across rescans); §2 (FOLL_LONGTERM refused for fs-DAX, MAP_DIRECT unknown to MAP_SHARED_VALIDATE)',
     summary: '6.x semantics: truncate waits for pinned DAX pages; long-term pins of fs-DAX refused; MAP_DIRECT rejected',
   }),
   variant({
     name: 'mapdirect-fixed',
     contract: 'mapdirect',
-    expect: 'clean',
+    expect: [],
     seed: '004 (MAP_DIRECT v9 and its review), 000 (lease_direct, v8), 001 (busy-page scan)',
     summary: 'MAP_DIRECT v9 with every review comment addressed, lease_direct RDMA with delayed revocation through the IOMMU API',
   }),
@@ -73,7 +79,7 @@ export interface KnownBug {
   flag: FlagName;
   seed: string;
   title: string;
-  expect: string[];
+  expect: DivergenceClass[];
 }
 
 export const KNOWN_BUGS: KnownBug[] = [
@@ -82,7 +88,7 @@ export const KNOWN_BUGS: KnownBug[] = [
   { id: 'K3', base: 'upstream', flag: 'busyWaitDropsIolock', seed: '001 ("Hold the iolock over repeated invocations of dax_layout_busy_page()")', title: 'the iolock is dropped between busy-page rescans: truncate starves under a stream of direct I/O', expect: ['no-progress'] },
   { id: 'K4', base: 'mapdirect-fixed', flag: 'leaseBreakFreesIova', seed: '000 ("Fix IOVA reuse race by leaving the dma scatterlist mapped until unregistration time")', title: 'the DMA mapping is torn down at lease break, so the IOVA is reused while the NIC still uses it', expect: ['iova-reuse'] },
   { id: 'K5', base: 'mapdirect-fixed', flag: 'leaseDirectRevokesImmediately', seed: '000 ("Arrange for lease_direct leases to also wait the lease-break-time period")', title: 'lease_direct revokes immediately instead of waiting lease-break-time', expect: ['result-mismatch'] },
-  { id: 'K6', base: 'mapdirect-fixed', flag: 'mapDirectFaultAllocates', seed: '000 ("iomap_can_allocate()"), 004 (v9 5/6, break_layout_nowait)', title: 'an allocating write fault under MAP_DIRECT allocates blocks instead of SIGBUS', expect: ['blockmap-changed-under-lease'] },
+  { id: 'K6', base: 'mapdirect-fixed', flag: 'mapDirectFaultAllocates', seed: '000 ("iomap_can_allocate()"), 004 (v9 5/6, break_layout_nowait)', title: 'an allocating write fault under MAP_DIRECT allocates blocks instead of SIGBUS', expect: ['blockmap-changed-under-lease', 'result-mismatch'] },
   { id: 'K7', base: 'mapdirect-fixed', flag: 'mapPrivateDirectShared', seed: '002 ("MAP_PRIVATE|MAP_DIRECT would silently fallback to MAP_SHARED" (Kirill))', title: 'MAP_PRIVATE|MAP_DIRECT silently becomes a shared mapping', expect: ['result-mismatch'] },
   { id: 'K8', base: 'mapdirect-fixed', flag: 'breakLayoutsLosesError', seed: '004 (v9 4/6, xfs_break_layouts)', title: 'xfs_break_layouts assigns the comparison, not the error: an interrupted wait or failed allocation is lost', expect: ['result-mismatch', 'blockmap-changed-under-lease', 'deadlock'] },
   { id: 'K9', base: 'mapdirect-fixed', flag: 'sigioKeepsClosedFd', seed: '004 (v9 2/6, Al Viro: "You are not even guaranteed that descriptor will remain be still open")', title: 'lease-break SIGIO carries an fd number that was closed and reused', expect: ['stale-notification'] },
@@ -99,7 +105,7 @@ const HISTORICAL: Variant[] = [
   variant({
     name: 'v4.13',
     contract: 'upstream',
-    expect: 'divergence',
+    expect: ['dma-into-reallocated-block', 'iova-reuse', 'result-mismatch'],
     seed: '001 (Problem: "the filesystem is free to reallocate a block under active dma to another file")',
     summary: 'fs-DAX before the busy-page series: truncate frees pinned blocks, gup_fast does not revalidate, long-term pins allowed',
     flags: { truncateIgnoresPins: true, gupFastNoRecheck: true, longtermPinFsdax: true },
@@ -107,7 +113,7 @@ const HISTORICAL: Variant[] = [
   variant({
     name: 'dax-v8',
     contract: 'upstream',
-    expect: 'divergence',
+    expect: ['result-mismatch', 'no-progress'],
     seed: '001 (changes since v8: gup_fast revalidation, dax_layout_lock killed, iolock held across rescans); even_cows fixed only in 2019',
     summary: 'dax busy-page series v8: iolock dropped between rescans, gup_fast synchronised by dax_layout_lock but not revalidated',
     flags: { busyWaitDropsIolock: true, gupFastNoRecheck: true, daxLayoutLock: true, busyScanDropsCows: true },
@@ -115,7 +121,7 @@ const HISTORICAL: Variant[] = [
   variant({
     name: 'v4.18',
     contract: 'upstream',
-    expect: 'divergence',
+    expect: ['result-mismatch'],
     seed: '001 (dax busy page v11, merged in 4.18); dax_layout_busy_page unmapped with even_cows until Vivek Goyal\'s 2019 fix',
     summary: 'the busy-page series as merged: correct for pins, but every busy-page scan drops the private COW pages of the file',
     flags: { busyScanDropsCows: true },
@@ -123,7 +129,7 @@ const HISTORICAL: Variant[] = [
   variant({
     name: 'mapdirect-v4',
     contract: 'mapdirect',
-    expect: 'divergence',
+    expect: ['result-mismatch'],
     seed: '003 (v4: MAP_DIRECT seals the block map, "do require a PROT_WRITE mapping", no CAP_IMMUTABLE); 002 (v5 fixed MAP_PRIVATE|MAP_DIRECT)',
     summary: 'a seal rather than a lease: anyone with PROT_WRITE can pin the block map; MAP_PRIVATE|MAP_DIRECT becomes shared; RDMA pins without a lease',
     flags: { mapDirectSeal: true, mapPrivateDirectShared: true, mapDirectNeedsWrite: true, rdmaPinsWithoutLease: true },
@@ -131,7 +137,7 @@ const HISTORICAL: Variant[] = [
   variant({
     name: 'mapdirect-v5',
     contract: 'mapdirect',
-    expect: 'divergence',
+    expect: ['result-mismatch'],
     seed: '002 (v5: new syscall fixes MAP_PRIVATE, CAP_LINUX_IMMUTABLE, F_MAP_DIRECT, SIGBUS on faults; still a seal)',
     summary: 'still a seal, now behind CAP_LINUX_IMMUTABLE or an fd marked F_MAP_DIRECT; RDMA pins without a lease',
     flags: { mapDirectSeal: true, mapDirectNeedsCapImmutable: true, rdmaPinsWithoutLease: true },
@@ -139,7 +145,7 @@ const HISTORICAL: Variant[] = [
   variant({
     name: 'mapdirect-v7',
     contract: 'mapdirect',
-    expect: 'divergence',
+    expect: ['result-mismatch', 'data-mismatch', 'blockmap-changed-under-lease', 'stale-notification', 'iova-reuse', 'dma-into-reallocated-block', 'deadlock', 'no-progress'],
     seed: '000 (changes since v7: IOVA kept until unregistration, lease_direct waits lease-break-time, iomap_can_allocate()); 004 (review of the lease code)',
     summary: 'breakable leases and lease_direct, but revocation tears down the DMA mapping at once, allocating faults are not stopped',
     flags: {
@@ -150,7 +156,7 @@ const HISTORICAL: Variant[] = [
   variant({
     name: 'mapdirect-v8',
     contract: 'mapdirect',
-    expect: 'divergence',
+    expect: ['result-mismatch', 'data-mismatch', 'blockmap-changed-under-lease', 'stale-notification', 'iova-reuse', 'dma-into-reallocated-block', 'deadlock', 'no-progress'],
     seed: '000 (v8 cover letter); 004 (Joerg Roedel on v8 13/14: iommu_sg_num_pages)',
     summary: 'delayed revocation through iommu_unmap(iommu_sg_num_pages()), which may unmap less than the DMA API mapped',
     flags: {
@@ -161,7 +167,7 @@ const HISTORICAL: Variant[] = [
   variant({
     name: 'mapdirect-v9',
     contract: 'mapdirect',
-    expect: 'divergence',
+    expect: ['result-mismatch', 'data-mismatch', 'blockmap-changed-under-lease', 'stale-notification', 'deadlock', 'no-progress'],
     seed: '004 (v9: break_layout_nowait in iomap_begin; lease_direct and RDMA deferred; review by Al Viro, Jan Kara)',
     summary: 'MAP_DIRECT without RDMA; the lease code as posted',
     flags: { rdmaFsdaxRefused: true, breakLayoutsLosesError: true, sigioKeepsClosedFd: true, validateIgnoresFile: true, mapDirectSetupUnlocked: true, invalidateWithoutMmaplock: true },
@@ -170,7 +176,7 @@ const HISTORICAL: Variant[] = [
 
 const BUGGY: Variant[] = KNOWN_BUGS.map((b) => {
   const base = CLEAN_VARIANTS.find((v) => v.name === b.base)!;
-  return { ...base, name: b.id, expect: 'divergence' as const, seed: b.seed, summary: b.title, flags: { ...base.flags, [b.flag]: true } };
+  return { ...base, name: b.id, expect: b.expect, seed: b.seed, summary: b.title, flags: { ...base.flags, [b.flag]: true } };
 });
 
 export const VARIANTS: Variant[] = [...CLEAN_VARIANTS, ...HISTORICAL, ...BUGGY];
@@ -202,7 +208,7 @@ export function parseVariant(raw: unknown): Variant {
     name: r.name,
     contract: r.contract,
     flags,
-    expect: known?.expect ?? 'divergence',
+    expect: known?.expect ?? [],
     seed: known?.seed ?? '',
     summary: known?.summary ?? '',
   };
