@@ -77,12 +77,15 @@ async function cmdCheck(argv: string[]): Promise<number> {
   });
   if (json) console.log(JSON.stringify({ engine: 'portfolio', engines: plan.engines, seed, runsPerVariant: runs, dir, interrupted: s.interrupted, asExpected: verdicts.every((v) => v.asExpected), results }, null, 2));
   else {
+    const w = Math.max(16, ...results.map((r) => r.variant.length));
+    console.log(bold(`${'variant'.padEnd(w)} ${'runs'.padStart(6)}  ${'verdict'.padEnd(11)}  met`));
     for (const [i, r] of results.entries()) {
-      const mark = verdicts[i].asExpected ? green('as expected') : red(verdicts[i].unexpected.length ? 'UNEXPECTED' : 'MISSED');
-      const what = r.classes.length ? r.classes.map((c) => c.class).join(', ') : 'clean';
-      const want = r.expect.length ? `expected ${r.expect.length > 2 ? `${r.expect.slice(0, 2).join(', ')}, ...` : r.expect.join(' or ')}` : 'expected clean';
-      console.log(`${r.variant.padEnd(16)} ${what.padEnd(30)} ${String(r.runs).padStart(6)} runs  ${mark} ${dim(`(${want})`)}`);
-      for (const c of r.classes) console.log(dim(`${' '.repeat(17)}${c.class}: ${c.message.length > 90 ? `${c.message.slice(0, 89)}…` : c.message}\n${' '.repeat(17)}-> ${c.file} (${c.length} steps)`));
+      const v = verdicts[i];
+      const mark = v.asExpected ? green('as expected') : red((v.unexpected.length ? 'UNEXPECTED' : 'MISSED').padEnd(11));
+      const met = r.classes.length ? r.classes.map((c) => c.class).join(', ') : 'clean';
+      const want = v.asExpected ? '' : ` (expected ${r.expect.length ? r.expect.join(' or ') : 'clean'})`;
+      console.log(`${printable(r.variant).padEnd(w)} ${String(r.runs).padStart(6)}  ${mark}  ${met}${want}`);
+      for (const c of r.classes) console.log(dim(`${' '.repeat(w + 23)}${c.class} in ${c.length} steps: ${c.file}`));
     }
     if (s.interrupted) console.log(red('interrupted: the results above are what was met before the signal'));
     for (const line of verdictSummary(verdicts)) console.log(line);

@@ -237,7 +237,7 @@ export const xfs_break_layouts_unmap = fn<UnmapFrame>('xfs_break_layouts_unmap',
   },
   inode_dio_wait(k, t, f) {
     if (t.rv) return k.ret(t, t.rv);
-    if (k.inodes[f.inode].dioCount > 0) return k.sleep(t, 'inode_dio', f.inode, 'inode_dio_wait', false);
+    if (k.inodes[f.inode].dioCount > 0 && !k.flags.truncateSkipsDioWait) return k.sleep(t, 'inode_dio', f.inode, 'inode_dio_wait', false);
     return k.ret(t, 0);
   },
 });

@@ -29,6 +29,7 @@ export const FLAGS = {
   rdmaFsdaxRefused: 'ibv_reg_mr of any DAX mapping is refused with EOPNOTSUPP (lease_direct deferred)',
   mapDirectSetupUnlocked: 'MAP_DIRECT and lease_direct set their lease without holding the IOLOCK',
   invalidateWithoutMmaplock: 'map_direct_invalidate revokes the mapping without taking the MMAPLOCK',
+  truncateSkipsDioWait: 'truncate and fallocate change the block map without inode_dio_wait: direct I/O still in flight is not waited for (the worked example of docs/extending.md)',
 } as const;
 
 export type FlagName = keyof typeof FLAGS;
@@ -174,12 +175,26 @@ const HISTORICAL: Variant[] = [
   }),
 ];
 
+// The worked example of docs/extending.md: how a developer models a
+// patch of their own.  Kept here, and checked by test/extending.test.ts,
+// so the document stays true.
+const EXAMPLES: Variant[] = [
+  variant({
+    name: 'example-no-dio-wait',
+    contract: 'upstream',
+    expect: ['dma-into-reallocated-block', 'result-mismatch', 'data-mismatch'],
+    seed: 'docs/extending.md (a patch that drops inode_dio_wait from xfs_break_layouts_unmap)',
+    summary: 'upstream, but truncate and fallocate do not wait for direct I/O in flight before freeing blocks',
+    flags: { truncateSkipsDioWait: true },
+  }),
+];
+
 const BUGGY: Variant[] = KNOWN_BUGS.map((b) => {
   const base = CLEAN_VARIANTS.find((v) => v.name === b.base)!;
   return { ...base, name: b.id, expect: b.expect, seed: b.seed, summary: b.title, flags: { ...base.flags, [b.flag]: true } };
 });
 
-export const VARIANTS: Variant[] = [...CLEAN_VARIANTS, ...HISTORICAL, ...BUGGY];
+export const VARIANTS: Variant[] = [...CLEAN_VARIANTS, ...HISTORICAL, ...BUGGY, ...EXAMPLES];
 
 export class VariantError extends Error {}
 
