@@ -9,7 +9,7 @@ import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.t
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, makeCounterexample, readCounterexample, reproduction, writeCounterexample } from '../fuzz/corpus.ts';
 import { EXPLORE_DEFAULTS, exploreScenario, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
-import { benchBugs, benchExplore, benchSteps, benchWorkers } from '../fuzz/bench.ts';
+import { benchBugs, benchExplore, benchStartup, benchSteps, benchWorkers } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
 import { siblingModule } from '../fuzz/root.ts';
@@ -283,8 +283,16 @@ async function cmdMatrix(argv: string[]): Promise<number> {
 // ---- bench ----
 
 async function cmdBench(argv: string[]): Promise<number> {
-  const { values, positionals } = args(argv, { json: { type: 'boolean' } });
+  const { values, positionals } = args(argv, { json: { type: 'boolean' }, startup: { type: 'boolean' } });
   noPositionals('bench', positionals);
+  progress('bench: start-up of daxcheck list against node -e 0...');
+  const startup = benchStartup();
+  const startupLine = `startup                 ${startup.ratio}x   (daxcheck list ${startup.listMs} ms, node -e 0 ${startup.nodeMs} ms: medians of ${startup.runs} runs each, alternated)`;
+  if (values.startup) {
+    progressDone();
+    console.log(values.json ? JSON.stringify({ startup }, null, 2) : startupLine);
+    return 0;
+  }
   progress('bench: model steps with lockstep checking...');
   const r = benchSteps();
   progress('bench: exploring a scenario to completion...');
@@ -295,8 +303,9 @@ async function cmdBench(argv: string[]): Promise<number> {
   const capMs = 20_000;
   const bugs = benchBugs(seeds, capMs, (id) => progress(`bench: fuzz until ${id} is found, ${seeds} seeds...`));
   progressDone();
-  if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, workerSpeedup: w.workerSpeedup, bugs, explore: e, workers: w }, null, 2));
+  if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, workerSpeedup: w.workerSpeedup, bugs, explore: e, workers: w, startup }, null, 2));
   else {
+    console.log(startupLine);
     console.log(`stepsPerSecond          ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
     console.log(`exploreStatesPerSecond  ${e.exploreStatesPerSecond}   (${e.distinct} distinct states of ${e.scenario} on ${e.variant}, ${e.seconds} s, one core)`);
     console.log(`bytesPerState           ${e.bytesPerState}   (visited set, nodes and edges)`);

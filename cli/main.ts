@@ -138,11 +138,14 @@ a page beside each counterexample.
 
 exit status: 0 written, 2 bad usage or input.`,
 
-  bench: `usage: daxcheck bench [--json]
+  bench: `usage: daxcheck bench [--startup] [--json]
 
-The DESIGN section 8 figures: lockstep steps a second, explorer states a
-second and bytes a state, two workers against one, and the time the
-campaign takes to find each known bug.  About three minutes.
+The DESIGN section 8 figures: start-up of daxcheck list against node -e 0,
+lockstep steps a second, explorer states a second and bytes a state, two
+workers against one, and the time the campaign takes to find each known
+bug.  About three minutes.
+
+  --startup   only the start-up figure (a few seconds)
 
 exit status: 0, 2 bad usage.`,
 

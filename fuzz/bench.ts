@@ -13,6 +13,9 @@ import type { DivergenceClass } from '../properties/classes.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ROOT } from './root.ts';
 
 export interface BenchResult {
   stepsPerSecond: number; // implementation-model steps with full lockstep checking, one core
@@ -145,4 +148,34 @@ export function benchBugs(seeds = 9, capMs = 20_000, progress?: (id: string) => 
       minimalLength: minimal?.length ?? null,
     };
   });
+}
+
+export interface StartupBench {
+  nodeMs: number; // `node -e 0`, median wall time
+  listMs: number; // `daxcheck list`, median wall time
+  ratio: number;
+  runs: number;
+}
+
+// Start-up: `daxcheck list` against a bare `node -e 0`, alternated in one
+// run so that both see the same machine; the median of each.
+export function benchStartup(runs = 21): StartupBench {
+  const bin = fileURLToPath(new URL('bin/daxcheck.js', ROOT));
+  const time = (args: string[]) => {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, args, { stdio: 'ignore' });
+    if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}`);
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  const node: number[] = [];
+  const list: number[] = [];
+  time([bin, 'list']); // warm the file cache
+  for (let i = 0; i < runs; i++) {
+    node.push(time(['-e', '0']));
+    list.push(time([bin, 'list']));
+  }
+  const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const nodeMs = Math.round(mid(node) * 10) / 10;
+  const listMs = Math.round(mid(list) * 10) / 10;
+  return { nodeMs, listMs, ratio: Math.round((listMs / nodeMs) * 100) / 100, runs };
 }
