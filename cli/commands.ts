@@ -9,12 +9,15 @@ import { checkVariant, checkVariantGuided, InternalError } from '../fuzz/check.t
 import { runTestCase, type TraceStep } from '../fuzz/lockstep.ts';
 import { CorpusError, makeCounterexample, readCounterexample, reproduction, writeCounterexample } from '../fuzz/corpus.ts';
 import { EXPLORE_DEFAULTS, exploreScenario, loadScenario, scenarioNames, ScenarioError } from '../fuzz/explore.ts';
-import { benchBugs, benchExplore, benchStartup, benchSteps, benchWorkers } from '../fuzz/bench.ts';
+import { BenchOutputSchema, benchBugs, benchExplore, benchStartup, benchSteps, benchWorkers } from '../fuzz/bench.ts';
 import { matrixIds, runMatrixRow, type MatrixOptions, type RowResult } from '../fuzz/matrix.ts';
 import { runPool } from '../fuzz/pool.ts';
 import { siblingModule } from '../fuzz/root.ts';
+import { nameTable } from '../models/names.ts';
 import { Campaign, CampaignError, counterexampleFiles, SUMMARY, SUMMARY_TEXT, duration as seconds, mergeCampaigns, summaryText, parseShard, readSummary, type CampaignEvent, type FoundEntry, type Summary } from '../fuzz/campaign.ts';
 import { judge, verdictSummary } from '../fuzz/verdict.ts';
+import { FileError, printableLines } from '../fuzz/files.ts';
+import { LockError, lockHolder } from '../fuzz/lock.ts';
 import { PORTFOLIO, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
 import { HORIZON } from '../fuzz/schedulers.ts';
 import { report } from '../reports/index.ts';
@@ -59,7 +62,7 @@ async function cmdCheck(argv: string[]): Promise<number> {
   const dir = values.out ?? join('out', 'check');
   clearCheckFolder(dir);
   const plan = { seed, variants: variants.map((v) => v.name), engines: [...PORTFOLIO], slotRuns: Math.min(CHECK_SLOT_RUNS, runs), runsPerVariant: runs, untilExpected: true };
-  const campaign = new Campaign({ dir, workers, budgetMs: null }, { plan, shard: { index: 0, count: 1 } });
+  const campaign = new Campaign({ dir, workers, budgetMs: null, command: 'check' }, { plan, shard: { index: 0, count: 1 } });
   if (!json) {
     console.log(`check: ${variants.length} variants, the campaign portfolio (${PORTFOLIO.join(', ')}), up to ${runs} runs a variant, seed ${seed}, ${workers} workers -> ${dir}/`);
     console.log(dim('a variant with known bugs stops at the end of the segment (one slot of each engine) that met one of its expected classes'));
@@ -106,7 +109,9 @@ function clearCheckFolder(dir: string): void {
   } catch {
     ours = false;
   }
-  if (!ours) throw new UsageError(`--out: ${dir} holds something other than an earlier check; give an empty or new folder`);
+  if (!ours) throw new UsageError(`--out: ${printable(dir)} holds something other than an earlier check; give an empty or new folder`);
+  const holder = lockHolder(dir);
+  if (holder) throw new UsageError(`--out: ${printable(dir)} is in use by another daxcheck (pid ${holder.pid}, ${printable(holder.command)}); wait for it to end`);
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -303,7 +308,7 @@ async function cmdBench(argv: string[]): Promise<number> {
   const capMs = 20_000;
   const bugs = benchBugs(seeds, capMs, (id) => progress(`bench: fuzz until ${id} is found, ${seeds} seeds...`));
   progressDone();
-  if (values.json) console.log(JSON.stringify({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, workerSpeedup: w.workerSpeedup, bugs, explore: e, workers: w, startup }, null, 2));
+  if (values.json) console.log(JSON.stringify(BenchOutputSchema.parse({ ...r, exploreStatesPerSecond: e.exploreStatesPerSecond, bytesPerState: e.bytesPerState, workerSpeedup: w.workerSpeedup, bugs, explore: e, workers: w, startup }), null, 2));
   else {
     console.log(startupLine);
     console.log(`stepsPerSecond          ${r.stepsPerSecond}   (${r.steps} steps, ${r.testCases} test cases, ${r.seconds} s, one core)`);
@@ -523,7 +528,7 @@ function cmdReport(argv: string[]): number {
   if (positionals.length !== 1) throw new UsageError('report: give one counterexample file or folder');
   if (values.html === '') throw new UsageError('--html: expected a file name');
   const out = report(positionals[0], { html: values.html, text: !!values.text });
-  if (out.text !== null) process.stdout.write(out.text);
+  if (out.text !== null) process.stdout.write(printableLines(out.text)); // a file's strings reach the terminal as text
   const pages = out.written.length - (out.index ? 1 : 0);
   if (out.index) console.error(`wrote ${out.index}${pages ? ` and ${pages} counterexample page${pages === 1 ? '' : 's'} beside their files` : ''}`);
   else if (pages) console.error(`wrote ${out.written[0]}`);
@@ -533,9 +538,9 @@ function cmdReport(argv: string[]): number {
 
 // What a user can cause: one line, exit 2.
 export function isUserError(e: unknown): boolean {
-  return e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError || e instanceof CampaignError || e instanceof InternalError;
+  return e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError || e instanceof CampaignError || e instanceof InternalError || e instanceof FileError || e instanceof LockError;
 }
 
-export const COMMANDS = {
+export const COMMANDS = nameTable({
   check: cmdCheck, replay: cmdReplay, matrix: cmdMatrix, explore: cmdExplore, bench: cmdBench, fuzz: cmdFuzz, merge: cmdMerge, report: cmdReport,
-} satisfies Record<string, (argv: string[]) => number | Promise<number>>;
+} satisfies Record<string, (argv: string[]) => number | Promise<number>>);

@@ -50,8 +50,6 @@ export function noPositionals(cmd: string, positionals: string[]): void {
   if (positionals.length) throw new UsageError(`${cmd}: unexpected argument "${printable(positionals[0])}"`);
 }
 
-// A string from the user or a file, safe on a terminal and on one line.
-export function printable(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => (c.charCodeAt(0) < 0x100 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : c));
-}
+import { printable } from '../fuzz/files.ts';
+export { printable };
 

@@ -11,11 +11,12 @@ import { readFileSync } from 'node:fs';
 import { ROOT } from '../fuzz/root.ts';
 import { UsageError, printable } from './common.ts';
 import { cmdList } from './list.ts';
+import { nameTable } from '../models/names.ts';
 
 const EXIT = `exit status: 0 every result as expected, 1 something not as expected,
 2 bad usage or input`;
 
-const HELP = {
+const HELP = nameTable({
   list: `usage: daxcheck list [--json]
 
 The catalog: every variant with its flags and what it is expected to show
@@ -152,7 +153,7 @@ exit status: 0, 2 bad usage.`,
   help: `usage: daxcheck help [COMMAND]
 
 The usage of daxcheck, or of one command (the same as daxcheck COMMAND --help).`,
-} as const;
+} as const);
 
 type Command = keyof typeof HELP;
 
@@ -178,7 +179,7 @@ function version(): string {
   return (JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string }).version;
 }
 
-const isCommand = (c: string): c is Command => Object.hasOwn(HELP, c);
+const isCommand = (c: string): c is Command => c in HELP; // HELP has no prototype
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -9,7 +9,8 @@ import { arbTestCase } from './arbitraries.ts';
 import { runTestCase } from './lockstep.ts';
 import { Campaign } from './campaign.ts';
 import { PORTFOLIO, SLOT_RUNS, runSlot, shardSlots } from './slots.ts';
-import type { DivergenceClass } from '../properties/classes.ts';
+import { CLASS_NAMES, type DivergenceClass } from '../properties/classes.ts';
+import { z } from 'zod';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,12 +18,61 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ROOT } from './root.ts';
 
-export interface BenchResult {
-  stepsPerSecond: number; // implementation-model steps with full lockstep checking, one core
-  steps: number;
-  testCases: number;
-  seconds: number;
-}
+
+// What `daxcheck bench --json` prints, declared once: the types below are
+// read off it, and the command checks its output against it.
+const n = z.number().min(0);
+export const BenchResultSchema = z.strictObject({
+  stepsPerSecond: n, // implementation-model steps with full lockstep checking, one core
+  steps: n,
+  testCases: n,
+  seconds: n,
+});
+export type BenchResult = z.infer<typeof BenchResultSchema>;
+export const ExploreBenchSchema = z.strictObject({
+  exploreStatesPerSecond: n, // distinct states explored per second, one core
+  bytesPerState: n, // visited set, nodes and edges, per distinct state
+  variant: z.string(),
+  scenario: z.string(),
+  distinct: n,
+  seconds: n,
+});
+export type ExploreBench = z.infer<typeof ExploreBenchSchema>;
+export const WorkerBenchSchema = z.strictObject({
+  workerSpeedup: n, // runs per second of two workers over one
+  runsPerSecond: z.tuple([n, n]), // one worker, two workers
+  runs: n, // each campaign's (the same slots, the same findings)
+  seconds: z.tuple([n, n]),
+});
+export type WorkerBench = z.infer<typeof WorkerBenchSchema>;
+export const BugBenchSchema = z.strictObject({
+  id: z.string(),
+  fuzzMedianMs: n.nullable(), // null: not found by half the seeds within the cap
+  found: n, // seeds (of `seeds`) that found it within the cap
+  ms: z.array(n.nullable()), // each seed's time to the first divergence
+  class: z.enum(CLASS_NAMES).nullable(), // of the first seed that found it
+  shrunkLength: n.nullable(), // median steps of the shrunk counterexamples
+  minimalLength: n.nullable(), // the explorer's shortest trace of that class over the shipped scenarios
+});
+export type BugBench = z.infer<typeof BugBenchSchema>;
+export const StartupBenchSchema = z.strictObject({
+  nodeMs: n, // `node -e 0`, median wall time
+  listMs: n, // `daxcheck list`, median wall time
+  ratio: n,
+  runs: n,
+});
+export type StartupBench = z.infer<typeof StartupBenchSchema>;
+export const BenchOutputSchema = z.strictObject({
+  ...BenchResultSchema.shape,
+  exploreStatesPerSecond: n,
+  bytesPerState: n,
+  workerSpeedup: n,
+  bugs: z.array(BugBenchSchema),
+  explore: ExploreBenchSchema,
+  workers: WorkerBenchSchema,
+  startup: StartupBenchSchema,
+});
+export type BenchOutput = z.infer<typeof BenchOutputSchema>;
 
 export function benchSteps(cases = 2000, seed = 42): BenchResult {
   const tcs = fc.sample(arbTestCase, { numRuns: cases, seed });
@@ -34,14 +84,6 @@ export function benchSteps(cases = 2000, seed = 42): BenchResult {
   return { stepsPerSecond: Math.round(steps / seconds), steps, testCases: cases * VARIANTS.length, seconds: Math.round(seconds * 100) / 100 };
 }
 
-export interface ExploreBench {
-  exploreStatesPerSecond: number; // distinct states explored per second, one core
-  bytesPerState: number; // visited set, nodes and edges, per distinct state
-  variant: string;
-  scenario: string;
-  distinct: number;
-  seconds: number;
-}
 
 // The explorer on the largest shipped scenario of a clean variant, run to
 // completion (it is clean, so the whole graph and the lasso search count);
@@ -67,12 +109,6 @@ export function benchExplore(variant = 'mapdirect-fixed', scenario = 'mapdirect-
   };
 }
 
-export interface WorkerBench {
-  workerSpeedup: number; // runs per second of two workers over one
-  runsPerSecond: [number, number]; // one worker, two workers
-  runs: number; // each campaign's (the same slots, the same findings)
-  seconds: [number, number];
-}
 
 // One campaign on the clean variants (nothing found, so every second is
 // search) with a run budget, run with one worker and then with two: the
@@ -99,15 +135,6 @@ export async function benchWorkers(runsPerVariant = 16_000): Promise<WorkerBench
   return { workerSpeedup: Math.round((rates[1] / rates[0]) * 100) / 100, runsPerSecond: [Math.round(rates[0]), Math.round(rates[1])], runs, seconds: [seconds[0], seconds[1]] };
 }
 
-export interface BugBench {
-  id: string;
-  fuzzMedianMs: number | null; // null: not found by half the seeds within the cap
-  found: number; // seeds (of `seeds`) that found it within the cap
-  ms: (number | null)[]; // each seed's time to the first divergence
-  class: DivergenceClass | null; // of the first seed that found it
-  shrunkLength: number | null; // median steps of the shrunk counterexamples
-  minimalLength: number | null; // the explorer's shortest trace of that class over the shipped scenarios
-}
 
 // What `daxcheck fuzz --variant ID --workers 1` does, on this thread:
 // the one-variant plan's slots in order (every engine of the portfolio in
@@ -150,12 +177,6 @@ export function benchBugs(seeds = 9, capMs = 20_000, progress?: (id: string) => 
   });
 }
 
-export interface StartupBench {
-  nodeMs: number; // `node -e 0`, median wall time
-  listMs: number; // `daxcheck list`, median wall time
-  ratio: number;
-  runs: number;
-}
 
 // Start-up: `daxcheck list` against a bare `node -e 0`, alternated in one
 // run so that both see the same machine; the median of each.

@@ -11,59 +11,68 @@
 // summary without running a slot twice.
 
 import { Worker } from 'node:worker_threads';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findVariant } from '../models/variants/index.ts';
-import { CLASSES, type DivergenceClass } from '../properties/classes.ts';
+import { z } from 'zod';
+import { VARIANTS, findVariant, type Variant } from '../models/variants/index.ts';
+import { CLASS_NAMES } from '../properties/classes.ts';
+import { FileError, parseWith, printable, readJsonFile } from './files.ts';
 import { CorpusError, type Counterexample, readCounterexample, writeCounterexample, writeFileAtomic } from './corpus.ts';
 import { HARNESS_VERSION } from './version.ts';
-import { ENGINES, PCT_DEPTHS, findingKey, shardChains, shardSlots, type Engine, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
+import { ENGINES, PCT_DEPTHS, PlanSchema, findingKey, shardChains, shardSlots, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
 import { pctBound } from './schedulers.ts';
 import { ROOT, siblingModule } from './root.ts';
+import { acquireLock } from './lock.ts';
 
 export const SUMMARY = 'summary.json';
 export const SUMMARY_TEXT = 'summary.txt';
 export const SUMMARY_FORMAT = 1;
 
-export interface FoundEntry {
-  variant: string;
-  class: DivergenceClass;
-  file: string; // relative to the campaign folder
-  firstAtMs: number; // campaign time of the first meeting, whichever slot
-  slot: number; // where the stored counterexample comes from: the earliest (slot, run)
-  run: number;
-  engine: Engine;
-  hits: number; // divergent runs of this (variant, class), over all slots
-  length: number; // steps of the stored counterexample
-  message: string;
-  shrunk: boolean;
-  inCorpus: boolean; // the repository's corpus/ already holds this (variant, class): not news
-}
+// The campaign folder's summary.json, declared once: parsing and types.
+const count = z.number().int().min(0);
+const ms = z.number().min(0).max(1e15);
 
-export interface Summary {
-  kind: 'daxcheck-campaign';
-  format: number;
-  harness: string;
+export const FoundEntrySchema = z.strictObject({
+  variant: z.string().max(100),
+  class: z.enum(CLASS_NAMES),
+  file: z.string().max(300).regex(/^corpus\/[a-z-]+\/[0-9a-f]{16}\.json$/, 'expected corpus/<class>/<hash>.json'), // relative to the campaign folder
+  firstAtMs: ms, // campaign time of the first meeting, whichever slot
+  slot: count, // where the stored counterexample comes from: the earliest (slot, run)
+  run: count,
+  engine: z.enum(ENGINES),
+  hits: count, // divergent runs of this (variant, class), over all slots
+  length: count, // steps of the stored counterexample
+  message: z.string().max(10_000),
+  shrunk: z.boolean(),
+  inCorpus: z.boolean(), // the repository's corpus/ already holds this (variant, class): not news
+});
+export type FoundEntry = z.infer<typeof FoundEntrySchema>;
+
+export const SummarySchema = z.strictObject({
+  kind: z.literal('daxcheck-campaign', { error: 'not a daxcheck campaign summary' }),
+  format: z.literal(SUMMARY_FORMAT, { error: (iss) => `unsupported summary format ${JSON.stringify(iss.input)} (this harness reads ${SUMMARY_FORMAT})` }),
+  harness: z.string().max(100),
   // the fields of DESIGN §7
-  runs: number;
-  steps: number;
-  stepsPerSecond: number;
-  workers: number;
-  found: FoundEntry[];
+  runs: count,
+  steps: count,
+  stepsPerSecond: count,
+  workers: z.number().int().min(1).max(4096),
+  found: z.array(FoundEntrySchema).max(10_000),
   // the rest
-  plan: Plan;
-  shards: string[]; // "i/N" of each shard in this folder
-  started: string;
-  elapsedMs: number; // summed over the sessions (a resumed campaign has several)
-  sessions: number;
-  interrupted: boolean; // the last session was stopped by a signal
-  exhausted: boolean; // every slot of the run budget is done
-  skippedSlots?: number; // with plan.untilExpected: slots of decided variants not run
-  slots: [slot: number, runs: number, steps: number, ms: number, complete: 0 | 1][];
-  timeline: [ms: number, runs: number, steps: number][];
-  pct: { depths: number[]; runs: number; threads: number; steps: number; bounds: Record<string, number> } | null;
-}
+  plan: PlanSchema,
+  shards: z.array(z.string().regex(/^\d{1,6}\/\d{1,6}$/, 'expected i/N')).min(1).max(100_000), // "i/N" of each shard in this folder
+  started: z.string().max(40),
+  elapsedMs: ms, // summed over the sessions (a resumed campaign has several)
+  sessions: count,
+  interrupted: z.boolean(), // the last session was stopped by a signal
+  exhausted: z.boolean(), // every slot of the run budget is done
+  skippedSlots: count.optional(), // with plan.untilExpected: slots of decided variants not run
+  slots: z.array(z.tuple([count.max(2 ** 40), count, count, ms, z.union([z.literal(0), z.literal(1)])])).max(10_000_000), // [slot, runs, steps, ms, complete]
+  timeline: z.array(z.tuple([ms, count, count])).max(1_000_000), // [ms, runs, steps]
+  pct: z.strictObject({ depths: z.array(count).max(8), runs: count, threads: count, steps: count, bounds: z.record(z.string().max(20), z.number()) }).nullable(),
+});
+export type Summary = z.infer<typeof SummarySchema>;
 
 export class CampaignError extends Error {}
 
@@ -99,35 +108,25 @@ export function parseShard(text: string): Shard {
 
 export function readSummary(dir: string): Summary {
   const path = join(dir, SUMMARY);
-  let raw: unknown;
+  let s: Summary;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    if (!existsSync(path)) throw new FileError(`${printable(dir)}: no campaign here (no summary.json)`);
+    s = parseWith(SummarySchema, readJsonFile(path, 'campaign summary'), printable(path));
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no campaign here (no summary.json)' : `unreadable summary.json (${(e as Error).message})`;
-    throw new CampaignError(`${dir}: ${why}`);
+    throw e instanceof FileError ? new CampaignError(e.message) : e;
   }
-  const s = raw as Summary;
-  if (typeof s !== 'object' || s === null || s.kind !== 'daxcheck-campaign') throw new CampaignError(`${path}: not a daxcheck campaign summary`);
-  if (s.format !== SUMMARY_FORMAT) throw new CampaignError(`${path}: unsupported summary format ${JSON.stringify(s.format)} (this harness reads ${SUMMARY_FORMAT})`);
-  const p = s.plan;
-  const ok =
-    p && Number.isInteger(p.seed) && Array.isArray(p.variants) && Array.isArray(p.engines) && p.engines.every((e) => ENGINES.includes(e)) &&
-    Number.isInteger(p.slotRuns) && (p.runsPerVariant === null || Number.isInteger(p.runsPerVariant)) &&
-    Array.isArray(s.slots) && s.slots.every((x) => Array.isArray(x) && x.length === 5 && x.every(Number.isFinite)) &&
-    Array.isArray(s.found) && s.found.every((f) => typeof f.variant === 'string' && f.class in CLASSES && typeof f.file === 'string') &&
-    Array.isArray(s.shards) && Array.isArray(s.timeline);
-  if (!ok) throw new CampaignError(`${path}: malformed campaign summary`);
-  try {
-    p.variants.forEach(findVariant);
-  } catch (e) {
-    throw new CampaignError(`${path}: ${(e as Error).message}`);
+  for (const [i, v] of s.plan.variants.entries()) {
+    if (!VARIANTS.some((x) => x.name === v)) throw new CampaignError(`${printable(path)}: plan.variants[${i}]: unknown variant "${printable(v)}"`);
+  }
+  for (const [i, f] of s.found.entries()) {
+    if (!s.plan.variants.includes(f.variant)) throw new CampaignError(`${printable(path)}: found[${i}].variant: "${printable(f.variant)}" is not among the plan's variants`);
   }
   return s;
 }
 
 export function isCampaign(dir: string): boolean {
   try {
-    return JSON.parse(readFileSync(join(dir, SUMMARY), 'utf8')).kind === 'daxcheck-campaign';
+    return (readJsonFile(join(dir, SUMMARY), 'campaign summary') as { kind?: unknown }).kind === 'daxcheck-campaign';
   } catch {
     return false;
   }
@@ -135,20 +134,24 @@ export function isCampaign(dir: string): boolean {
 
 // The counterexample files at a path: the file itself, or every .json
 // file under a folder (a campaign's summary left out), in name order.
+// Symbolic links inside a folder are not followed: what is found, and
+// what a report writes beside it, stays inside the folder.
 export function counterexampleFiles(path: string): string[] {
   let st;
   try {
     st = statSync(path);
   } catch {
-    throw new CorpusError(`no such file or directory: ${path}`);
+    throw new CorpusError(`no such file or directory: ${printable(path)}`);
   }
   if (!st.isDirectory()) return [path];
   const out: string[] = [];
   for (const name of readdirSync(path).sort()) {
     const p = join(path, name);
     if (name === SUMMARY && isCampaign(path)) continue;
-    if (statSync(p).isDirectory()) out.push(...counterexampleFiles(p));
-    else if (name.endsWith('.json')) out.push(p);
+    const l = lstatSync(p);
+    if (l.isSymbolicLink()) continue;
+    if (l.isDirectory()) out.push(...counterexampleFiles(p));
+    else if (l.isFile() && name.endsWith('.json')) out.push(p);
   }
   return out;
 }
@@ -176,7 +179,7 @@ export function duration(ms: number): string {
 export function summaryText(s: Summary, path: (file: string) => string = (f) => f): string[] {
   const why = s.interrupted ? 'stopped by a signal' : s.exhausted ? 'run budget done' : 'time budget done';
   const out = [
-    `daxcheck fuzz: seed ${s.plan.seed}, ${s.plan.variants.length} variants x ${s.plan.engines.join(', ')}, shards ${s.shards.join(', ')}, started ${s.started}`,
+    `daxcheck fuzz: seed ${s.plan.seed}, ${s.plan.variants.length} variants x ${s.plan.engines.join(', ')}, shards ${s.shards.join(', ')}, started ${printable(s.started)}`,
     `${why}: ${s.runs} runs, ${s.steps} steps (${s.stepsPerSecond}/s), ${s.slots.length} slots, ${duration(s.elapsedMs)}, ${s.sessions} session(s)`,
   ];
   if (s.pct) {
@@ -216,6 +219,7 @@ export interface CampaignOptions {
   workers: number;
   budgetMs: number | null; // this session's time budget
   onEvent?: (e: CampaignEvent) => void;
+  command?: string; // what holds the folder's lock, for the refusal a second writer gets
 }
 
 export interface NewCampaign {
@@ -226,6 +230,7 @@ export interface NewCampaign {
 // A campaign session: a new one, or `resume` of the one in opts.dir.
 export class Campaign {
   readonly summary: Summary;
+  private readonly release: () => void;
   onEvent: ((e: CampaignEvent) => void) | undefined;
   private readonly shard: Shard;
   private readonly done: Set<number>;
@@ -244,28 +249,42 @@ export class Campaign {
 
   constructor(private readonly opts: CampaignOptions, fresh: NewCampaign | null) {
     const existing = existsSync(join(opts.dir, SUMMARY));
-    if (fresh) {
-      if (existing) throw new CampaignError(`${opts.dir} already holds a campaign: --resume ${opts.dir} to go on with it, or choose another --out`);
-      this.summary = {
-        kind: 'daxcheck-campaign', format: SUMMARY_FORMAT, harness: HARNESS_VERSION,
-        runs: 0, steps: 0, stepsPerSecond: 0, workers: opts.workers, found: [],
-        plan: fresh.plan, shards: [shardName(fresh.shard)], started: new Date().toISOString(), elapsedMs: 0, sessions: 0,
-        interrupted: false, exhausted: false, slots: [], timeline: [], pct: null,
-      };
-      this.shard = fresh.shard;
-    } else {
-      this.summary = readSummary(opts.dir);
-      removeTemporaries(opts.dir); // left by a campaign killed mid-write
-      if (this.summary.shards.length !== 1) throw new CampaignError(`${opts.dir}: a merged campaign (shards ${this.summary.shards.join(', ')}) cannot be resumed; resume each shard`);
-      this.shard = parseShard(this.summary.shards[0]);
-      this.summary.workers = opts.workers;
+    if (fresh && existing) throw new CampaignError(`${printable(opts.dir)} already holds a campaign: --resume ${printable(opts.dir)} to go on with it, or choose another --out`);
+    if (!fresh) readSummary(opts.dir); // refused before anything is written, the folder included
+    this.release = acquireLock(opts.dir, opts.command ?? (fresh ? 'fuzz' : 'fuzz --resume'));
+    try {
+      this.summary = this.start(fresh);
+    } catch (e) {
+      this.release();
+      throw e;
     }
+    this.shard = fresh ? fresh.shard : parseShard(this.summary.shards[0]);
     this.done = new Set(this.summary.slots.map((s) => s[0]));
     this.elapsedBefore = this.summary.elapsedMs;
     this.pctBefore = this.summary.pct;
     this.live = new Float64Array(new SharedArrayBuffer(16 * opts.workers));
     this.onEvent = opts.onEvent;
-    if (this.summary.plan.untilExpected && this.summary.plan.runsPerVariant === null) throw new CampaignError('a campaign that stops at what it expects needs a run budget');
+  }
+
+  // The summary a session starts from: a new one, or the folder's, read
+  // again now that the lock is held (another writer may have ended since).
+  private start(fresh: NewCampaign | null): Summary {
+    const opts = this.opts;
+    if (fresh) {
+      if (fresh.plan.untilExpected && fresh.plan.runsPerVariant === null) throw new CampaignError('a campaign that stops at what it expects needs a run budget');
+      if (existsSync(join(opts.dir, SUMMARY))) throw new CampaignError(`${printable(opts.dir)} already holds a campaign: --resume ${printable(opts.dir)} to go on with it, or choose another --out`);
+      return {
+        kind: 'daxcheck-campaign', format: SUMMARY_FORMAT, harness: HARNESS_VERSION,
+        runs: 0, steps: 0, stepsPerSecond: 0, workers: opts.workers, found: [],
+        plan: fresh.plan, shards: [shardName(fresh.shard)], started: new Date().toISOString(), elapsedMs: 0, sessions: 0,
+        interrupted: false, exhausted: false, slots: [], timeline: [], pct: null,
+      };
+    }
+    const s = readSummary(opts.dir);
+    if (s.shards.length !== 1) throw new CampaignError(`${printable(opts.dir)}: a merged campaign (shards ${s.shards.join(', ')}) cannot be resumed; resume each shard`);
+    removeTemporaries(opts.dir); // left by a campaign killed mid-write
+    s.workers = opts.workers;
+    return s;
   }
 
   get budgetMs(): number | null {
@@ -308,6 +327,14 @@ export class Campaign {
   }
 
   async run(): Promise<Summary> {
+    try {
+      return await this.session();
+    } finally {
+      this.release();
+    }
+  }
+
+  private async session(): Promise<Summary> {
     this.t0 = Date.now();
     this.summary.sessions++;
     this.summary.interrupted = false;
@@ -491,7 +518,8 @@ export class Campaign {
 // into one folder, keeping for each (variant, class) the counterexample
 // of the earliest (slot, run) over all of them, as one campaign would.
 export function mergeCampaigns(dirs: string[], out: string): Summary {
-  if (existsSync(join(out, SUMMARY))) throw new CampaignError(`${out} already holds a campaign: merge into a new folder`);
+  if (existsSync(join(out, SUMMARY))) throw new CampaignError(`${printable(out)} already holds a campaign: merge into a new folder`);
+  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) throw new CampaignError(`--out: ${printable(out)} is not empty: merge into a new folder`);
   const parts = dirs.map((d) => ({ dir: d, s: readSummary(d) }));
   const plan = parts[0].s.plan;
   const same = (a: Plan, b: Plan) => JSON.stringify(a) === JSON.stringify(b);
@@ -519,12 +547,38 @@ export function mergeCampaigns(dirs: string[], out: string): Summary {
   }
   const loaded = [...found.entries()].map(([key, { e, dir }]) => {
     try {
-      return { key, e, ...readCounterexample(join(dir, e.file)) };
+      const got = readCounterexample(join(dir, e.file));
+      if (got.cx.variant.name !== e.variant || got.cx.divergence.class !== e.class) throw new CorpusError(`${printable(join(dir, e.file))}: holds ${printable(got.cx.variant.name)} ${got.cx.divergence.class}, but the summary names it for ${printable(e.variant)} ${e.class}`);
+      return { key, e, ...got };
     } catch (err) {
       throw new CampaignError(err instanceof CorpusError ? err.message : `${join(dir, e.file)}: ${(err as Error).message}`);
     }
   });
   const known = corpusPairs();
+  // every input is read and valid: now write, holding the folder, and
+  // leave nothing behind if a write fails
+  const created = !existsSync(out);
+  const release = acquireLock(out, 'merge');
+  try {
+    return writeMerged(out, parts, loaded, hits, first, known, plan);
+  } catch (e) {
+    if (created) rmSync(out, { recursive: true, force: true });
+    else for (const name of readdirSync(out)) rmSync(join(out, name), { recursive: true, force: true });
+    throw e;
+  } finally {
+    release();
+  }
+}
+
+function writeMerged(
+  out: string,
+  parts: { dir: string; s: Summary }[],
+  loaded: { key: string; e: FoundEntry; cx: Counterexample; variant: Variant }[],
+  hits: Map<string, number>,
+  first: Map<string, number>,
+  known: Set<string>,
+  plan: Plan,
+): Summary {
   const entries = loaded.map(({ key, e, cx, variant }) => {
     const file = relative(out, writeCounterexample(join(out, 'corpus'), cx, variant));
     return { ...e, file, hits: hits.get(key)!, firstAtMs: first.get(key)!, inCorpus: known.has(key) };

@@ -4,28 +4,43 @@
 // (temporary file, then rename).
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { parseTestCase, type TestCase } from '../models/testcase.ts';
-import { parseVariant, type Variant } from '../models/variants/index.ts';
-import { CLASSES, type Divergence, type DivergenceClass } from '../properties/classes.ts';
+import { z } from 'zod';
+import { TestCaseSchema, type TestCase } from '../models/testcase.ts';
+import { VariantRecordSchema, variantOf, type Variant } from '../models/variants/index.ts';
+import { CLASS_NAMES, type Divergence } from '../properties/classes.ts';
+import { FileError, parseJsonText, parseWith, printable, readJsonFile } from './files.ts';
 import { HARNESS_VERSION } from './version.ts';
+import { ENGINES } from './engines.ts';
 
 export const FORMAT_VERSION = 1;
 
-export interface Counterexample {
-  format: number;
-  harness: string;
-  variant: { name: string; contract: string; flags: Record<string, boolean> };
-  testCase: TestCase;
-  divergence: { class: DivergenceClass; step: number; message: string };
-  traceHash: string;
-  length: number; // steps up to and including the divergent one
-  fastCheck: { seed: number; path: string | null; numRuns: number } | null;
-  // how a search found it; `slot` and `shrunk` for a campaign's find
-  search?: { engine: 'scenario' | 'guided' | 'pct' | 'random-walk' | 'fast-check'; seed: number; run: number; slot?: number; shrunk?: boolean } | { engine: 'explore'; scenario: string; states: number };
-}
+// The counterexample file format, declared once: parsing and the type.
+const count = z.number().int().min(0);
+export const CounterexampleSchema = z
+  .strictObject({
+    format: z.literal(FORMAT_VERSION, { error: (iss) => `unsupported format version ${JSON.stringify(iss.input)} (this harness reads ${FORMAT_VERSION})` }),
+    harness: z.string().max(100),
+    variant: VariantRecordSchema,
+    testCase: TestCaseSchema,
+    divergence: z.strictObject({ class: z.enum(CLASS_NAMES), step: count.max(1_000_000), message: z.string().max(10_000) }),
+    traceHash: z.string().regex(/^[0-9a-f]{1,64}$/, 'expected a hexadecimal trace hash'),
+    length: z.number().int().min(1).max(1_000_001), // steps up to and including the divergent one
+    fastCheck: z.strictObject({ seed: z.number().int(), path: z.string().max(100_000).nullable(), numRuns: count }).nullable(),
+    // how a search found it; `slot` and `shrunk` for a campaign's find
+    search: z
+      .union([
+        z.strictObject({ engine: z.enum(ENGINES), seed: z.number().int(), slot: count.optional(), run: count, shrunk: z.boolean().optional() }),
+        z.strictObject({ engine: z.literal('explore'), scenario: z.string().max(200), states: count }),
+      ])
+      .optional(),
+  })
+  .check((ctx) => {
+    if (ctx.value.length !== ctx.value.divergence.step + 1) ctx.issues.push({ code: 'custom', path: ['length'], input: ctx.value.length, message: `expected divergence.step + 1 = ${ctx.value.divergence.step + 1}, got ${ctx.value.length}` });
+  });
+export type Counterexample = z.infer<typeof CounterexampleSchema>;
 
 // The counterexample file for a shrunk test case and its run.
 export function makeCounterexample(
@@ -63,7 +78,8 @@ export function counterexamplePath(dir: string, cx: Counterexample, variant: Var
 // alone.  Returns the path.
 export function writeCounterexample(dir: string, cx: Counterexample, variant: Variant): string {
   const path = counterexamplePath(dir, cx, variant);
-  const text = JSON.stringify(cx, null, 2) + '\n';
+  // through the schema: what is written is what a reader accepts, its keys in the schema's order
+  const text = JSON.stringify(CounterexampleSchema.parse(cx), null, 2) + '\n';
   // The name is the hash of the variant and test case: a file already
   // there holds the same counterexample, and keeps its first provenance.
   if (existsSync(path)) {
@@ -84,47 +100,22 @@ export function writeCounterexample(dir: string, cx: Counterexample, variant: Va
 export function writeFileAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${threadId}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
-export function parseCounterexample(text: string, where: string): { cx: Counterexample; variant: Variant } {
-  let raw: unknown;
+export function parseCounterexample(text: string | Buffer, where: string): { cx: Counterexample; variant: Variant } {
   try {
-    raw = JSON.parse(text);
+    const cx = parseWith(CounterexampleSchema, parseJsonText(text, where, 'counterexample file'), where);
+    return { cx, variant: variantOf(cx.variant) };
   } catch (e) {
-    throw new CorpusError(`${where}: not valid JSON (${(e as Error).message})`);
+    throw e instanceof FileError ? new CorpusError(e.message) : e;
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CorpusError(`${where}: expected a JSON object`);
-  const r = raw as Record<string, unknown>;
-  if (r.format !== FORMAT_VERSION) throw new CorpusError(`${where}: unsupported format version ${JSON.stringify(r.format)} (this harness reads ${FORMAT_VERSION})`);
-  let variant: Variant;
-  let testCase: TestCase;
-  try {
-    variant = parseVariant(r.variant);
-    testCase = parseTestCase(r.testCase);
-  } catch (e) {
-    throw new CorpusError(`${where}: ${(e as Error).message}`);
-  }
-  const d = r.divergence as Record<string, unknown> | undefined;
-  if (!d || typeof d !== 'object' || typeof d.class !== 'string' || !(d.class in CLASSES)) {
-    throw new CorpusError(`${where}: divergence.class must be one of ${Object.keys(CLASSES).join(', ')}`);
-  }
-  if (typeof d.step !== 'number' || !Number.isInteger(d.step) || d.step < 0) throw new CorpusError(`${where}: divergence.step must be a non-negative integer`);
-  if (typeof d.message !== 'string') throw new CorpusError(`${where}: divergence.message must be a string`);
-  if (typeof r.traceHash !== 'string') throw new CorpusError(`${where}: traceHash must be a string`);
-  const cx: Counterexample = {
-    format: FORMAT_VERSION,
-    harness: typeof r.harness === 'string' ? r.harness : 'unknown',
-    variant: { name: variant.name, contract: variant.contract, flags: { ...variant.flags } },
-    testCase,
-    divergence: { class: d.class as DivergenceClass, step: d.step, message: d.message },
-    traceHash: r.traceHash,
-    length: typeof r.length === 'number' ? r.length : d.step + 1,
-    fastCheck: (r.fastCheck as Counterexample['fastCheck']) ?? null,
-  };
-  if (r.search !== undefined) cx.search = r.search as Counterexample['search'];
-  return { cx, variant };
 }
 
 // Whether a run of the file's test case meets what the file records: the
@@ -138,11 +129,10 @@ export function reproduction(cx: Counterexample, run: { divergence: Divergence |
 }
 
 export function readCounterexample(path: string): { cx: Counterexample; variant: Variant } {
-  let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    const cx = parseWith(CounterexampleSchema, readJsonFile(path, 'counterexample file'), printable(path));
+    return { cx, variant: variantOf(cx.variant) };
   } catch (e) {
-    throw new CorpusError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw e instanceof FileError ? new CorpusError(e.message) : e;
   }
-  return parseCounterexample(text, path);
 }

@@ -16,11 +16,11 @@
 // breadth-first pass ends clean the graph is searched for a no-progress
 // cycle under weak fairness (findLasso).
 
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SCENARIO_DIR, scenarioNames } from './scenarios.ts';
-import { parseTestCase, type TestCase } from '../models/testcase.ts';
+import { ScenarioSchema, type Op, type ScenarioFile, type TestCase } from '../models/testcase.ts';
+import { FileError, parseWith, printable, readJsonFile } from './files.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { checkDeadlock } from '../properties/checks.ts';
 import { DONE, type Kernel } from '../models/impl/kernel.ts';
@@ -511,59 +511,36 @@ export { scenarioNames, SCENARIO_DIR };
 // slash or ending in .json).
 export function loadScenario(nameOrPath: string): Scenario {
   const isPath = nameOrPath.includes('/') || nameOrPath.endsWith('.json');
-  if (!isPath && !scenarioNames().includes(nameOrPath)) throw new ScenarioError(`unknown scenario "${nameOrPath}" (known: ${scenarioNames().join(', ')}; or give a file's path)`);
+  if (!isPath && !scenarioNames().includes(nameOrPath)) throw new ScenarioError(`unknown scenario "${printable(nameOrPath)}" (known: ${scenarioNames().join(', ')}; or give a file's path)`);
   const file = isPath ? nameOrPath : fileURLToPath(new URL(`${nameOrPath}.json`, SCENARIO_DIR));
   const name = isPath ? basename(nameOrPath).replace(/\.json$/, '') : nameOrPath;
-  let text: string;
+  let sc: ScenarioFile;
   try {
-    text = readFileSync(file, 'utf8');
+    sc = parseWith(ScenarioSchema, readJsonFile(file, 'scenario file'), printable(file));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ScenarioError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder, not a scenario file' : (e as Error).message}`);
+    throw e instanceof FileError ? new ScenarioError(e.message) : e;
   }
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new ScenarioError(`${file}: not JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ScenarioError(`${file}: expected a scenario object`);
-  const where = isPath ? file : `scenario ${name}`;
-  const { about, ...tc } = raw;
-  const threads = Array.isArray(tc.threads) ? (tc.threads as { ops?: unknown }[]) : [];
   // the open ops, in file order; the last one's choice varies fastest
-  const open: { ti: number; oi: number; alts: unknown[] }[] = [];
-  threads.forEach((t, ti) => {
-    (Array.isArray(t?.ops) ? t.ops : []).forEach((op: unknown, oi: number) => {
-      if (!op || typeof op !== 'object' || !('oneOf' in op)) return;
-      const alts = (op as { oneOf: unknown }).oneOf;
-      if (!Array.isArray(alts) || alts.length === 0) throw new ScenarioError(`${where}: threads[${ti}].ops[${oi}].oneOf: expected a non-empty array of ops`);
-      open.push({ ti, oi, alts });
-    });
-  });
+  const open: { ti: number; oi: number; alts: Op[] }[] = [];
+  sc.threads.forEach((t, ti) => t.ops.forEach((op, oi) => {
+    if ('oneOf' in op) open.push({ ti, oi, alts: op.oneOf });
+  }));
   const count = open.reduce((n, o) => n * o.alts.length, 1);
-  if (count > MAX_CHOICES) throw new ScenarioError(`${where}: more than ${MAX_CHOICES} combinations of open ops`);
-  const combos = Array.from({ length: count }, (_, i) => {
-    const chosen = threads.map((t) => ({ ...t, ops: Array.isArray(t?.ops) ? [...t.ops] : t?.ops }));
+  if (count > MAX_CHOICES) throw new ScenarioError(`${printable(file)}: more than ${MAX_CHOICES} combinations of open ops`);
+  const cases = Array.from({ length: count }, (_, i) => {
+    const threads = sc.threads.map((t) => ({ ...t, ops: t.ops.map((op) => ('oneOf' in op ? op.oneOf[0] : op)) }));
     const choice: string[] = [];
     for (let j = open.length - 1; j >= 0; j--) {
       const { ti, oi, alts } = open[j];
       const a = alts[i % alts.length];
       i = Math.floor(i / alts.length);
-      (chosen[ti].ops as unknown[])[oi] = a;
+      threads[ti].ops[oi] = a;
       if (alts.length > 1) choice.unshift(`T${ti} op ${oi}: ${JSON.stringify(a)}`);
     }
-    return { threads: chosen, choice };
+    const testCase: TestCase = { config: sc.config, threads, nic: sc.nic, schedule: [], cycle: [], faults: sc.faults };
+    return { choice: choice.join('; '), testCase: structuredClone(testCase) };
   });
-  try {
-    return {
-      name,
-      about: String(about ?? ''),
-      cases: combos.map((c) => ({ choice: c.choice.join('; '), testCase: parseTestCase({ ...tc, threads: Array.isArray(tc.threads) ? c.threads : tc.threads, schedule: [], cycle: [] }, where) })),
-    };
-  } catch (e) {
-    throw new ScenarioError((e as Error).message);
-  }
+  return { name, about: sc.about, cases };
 }
 
 export interface ScenarioResult extends ExploreResult {

@@ -17,6 +17,7 @@
 // time, so merged shards store what one unsharded campaign stores.
 
 import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import { findVariant, type Variant } from '../models/variants/index.ts';
 import type { DivergenceClass } from '../properties/classes.ts';
 import type { TestCase } from '../models/testcase.ts';
@@ -37,8 +38,8 @@ import { loadScenario, scenarioNames } from './explore.ts';
 // search with three in four runs scheduled online; `fast-check`:
 // fast-check's own generation and shrinking (a fresh fc.check each slot:
 // it keeps nothing).
-export const ENGINES = ['scenario', 'guided', 'pct', 'random-walk', 'fast-check'] as const;
-export type Engine = (typeof ENGINES)[number];
+import { ENGINES, type Engine } from './engines.ts';
+export { ENGINES, type Engine };
 
 // A plan's engines, one chain each: an engine named twice runs two
 // independent searches.  The scenario engine finds the known bugs first
@@ -54,17 +55,20 @@ export const SLOT_RUNS = 1000;
 // PCT's depths: one or two priority changes, the depth of most races.
 export const PCT_DEPTHS = [2, 3] as const;
 
-export interface Plan {
-  seed: number;
-  variants: string[];
-  engines: readonly Engine[];
-  slotRuns: number;
-  runsPerVariant: number | null; // the run budget; null: slots go on until the time budget
+// A campaign's plan, as summary.json records it.
+const count = z.number().int().min(0);
+export const PlanSchema = z.strictObject({
+  seed: count,
+  variants: z.array(z.string().max(100)).min(1).max(1000),
+  engines: z.array(z.enum(ENGINES)).min(1).max(64).readonly(),
+  slotRuns: z.number().int().min(1).max(1e9),
+  runsPerVariant: z.number().int().min(1).max(1e12).nullable(), // the run budget; null: slots go on until the time budget
   // `check`: a variant with expected classes starts no further segment once
   // its slots have met one of them (decided only at segment ends, so the
   // outcome does not depend on which worker finished first)
-  untilExpected?: boolean;
-}
+  untilExpected: z.boolean().optional(),
+});
+export type Plan = z.infer<typeof PlanSchema>;
 
 export interface Shard {
   index: number;

@@ -200,7 +200,7 @@ export function sameState(a: unknown, b: unknown): boolean {
   const y = b as Record<string, unknown>;
   let n = 0;
   for (const k in x) {
-    if (!(k in y) || !sameState(x[k], y[k])) return false;
+    if (!Object.hasOwn(y, k) || !sameState(x[k], y[k])) return false;
     n++;
   }
   for (const _ in y) n--;

@@ -1,7 +1,9 @@
+import { nameTable } from '../models/names.ts';
+
 // Divergence classes (DESIGN §4).  A class names what went wrong, never
 // which bug caused it; titles and deduplication use it.
 
-export const CLASSES = {
+export const CLASSES = nameTable({
   'dma-into-reallocated-block': 'a DMA or CPU access lands in a block not owned, at that moment, by the (file, page) its pin or mapping was taken from, or a DMA goes through a pin already released',
   'iova-reuse': 'a DMA by IOVA reaches a page of a registration other than the one the IOVA was issued for',
   'blockmap-changed-under-lease': "a file's extent map changed while a valid layout lease covered it",
@@ -12,7 +14,7 @@ export const CLASSES = {
   'data-mismatch': 'file contents differ from the reference',
   'stale-notification': 'a lease-break SIGIO whose si_fd no longer names the open file the lease was taken through',
   refcount: 'a page refcount below idle, or a free block or page still mapped by a page table',
-} as const;
+} as const);
 
 export type DivergenceClass = keyof typeof CLASSES;
 export const CLASS_NAMES = Object.keys(CLASSES) as DivergenceClass[];

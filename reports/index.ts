@@ -7,7 +7,9 @@
 import { dirname, join, relative, sep } from 'node:path';
 import { VARIANTS } from '../models/variants/index.ts';
 import { corpusPairs, counterexampleFiles, isCampaign, readSummary, type Summary } from '../fuzz/campaign.ts';
-import { readCounterexample, reproduction, writeFileAtomic, type Counterexample } from '../fuzz/corpus.ts';
+import { CorpusError, readCounterexample, reproduction, writeFileAtomic, type Counterexample } from '../fuzz/corpus.ts';
+import { printable } from '../fuzz/files.ts';
+import { existsSync, statSync } from 'node:fs';
 import { findingKey } from '../fuzz/slots.ts';
 import { record, type Recording } from './record.ts';
 import { counterexamplePage } from './counterexample.ts';
@@ -40,6 +42,7 @@ interface Loaded {
 }
 
 export function report(target: string, opts: ReportOptions): ReportOutput {
+  if (opts.html !== undefined && existsSync(opts.html) && !statSync(opts.html).isFile()) throw new CorpusError(`--html: ${printable(opts.html)} is a folder, not a file to write the page to`);
   const files = counterexampleFiles(target);
   const folder = files.length !== 1 || files[0] !== target;
   const summary: Summary | null = folder && isCampaign(target) ? readSummary(target) : null;

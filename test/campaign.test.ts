@@ -239,6 +239,10 @@ test('the nightly scripts: shards into one folder, a restarted shard resumes, th
   const s = summary(join(out, 'shard-0'));
   s.found[0].variant = 'upstream';
   writeFileSync(join(out, 'shard-0', 'summary.json'), JSON.stringify(s));
+  const cxFile = join(out, 'shard-0', s.found[0].file);
+  const cx = JSON.parse(readFileSync(cxFile, 'utf8'));
+  cx.variant.name = 'upstream'; // the same program and flags, as if met on upstream
+  writeFileSync(cxFile, JSON.stringify(cx));
   const bad = run('.ci/fuzz-merge', {});
   assert.is(bad.status, 1);
   assert.match(bad.stdout, /^  upstream: UNEXPECTED result-mismatch \(expected clean\)$/m);

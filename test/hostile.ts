@@ -12,7 +12,7 @@ export function hostileCounterexample(dir: string): string {
   cx.variant.name = `</title>${PWNED}`;
   cx.harness = '<script>window.__pwned=2</script>';
   cx.divergence.message = '<img src=x onerror="window.__pwned=3"><svg onload="window.__pwned=4"></svg>';
-  cx.search = { engine: 'explore', scenario: '"><script>window.__pwned=5</script>', states: '<b>many</b>' };
+  cx.search = { engine: 'explore', scenario: '"><script>window.__pwned=5</script>', states: 0 };
   cx.fastCheck = null;
   const sub = join(dir, '"><img src=x onerror=window.__pwned=6>');
   mkdirSync(sub, { recursive: true });

@@ -133,10 +133,10 @@ test('a counterexample file is read strictly', () => {
   bad('{"format": 1', /not valid JSON/);
   bad(text.replace('"format":1', '"format":2'), /format version/);
   bad(text.replace('"op":"tick"', '"op":"nap"'), /unknown op "nap"/);
-  bad(text.replace('"owner":1', '"owner":"root"'), /owner: expected an integer/);
-  bad(text.replace('"gupFastNoRecheck"', '"gupFastNoRechek"'), /unknown flag "gupFastNoRechek"/);
+  bad(text.replace('"owner":1', '"owner":"root"'), /testCase\.config\.files\[1\]\.owner: expected number, got "root"/);
+  bad(text.replace('"gupFastNoRecheck"', '"gupFastNoRechek"'), /variant\.flags: unknown field "gupFastNoRechek"/);
   bad(text.replace('"class":"dma-into-reallocated-block"', '"class":"oops"'), /divergence.class/);
-  bad(text.replace('"at":2', '"at":99'), /nic\[0\]\.at: expected an integer in 0\.\.16/);
+  bad(text.replace('"at":2', '"at":99'), /testCase\.nic\[0\]\.at: expected at most 16, got 99/);
   // files written before NIC ops had a posting time read as posted at once
   const old = parseCounterexample(text.replace(',"at":2', '').replace(',"at":0', ''), 'x.json');
   assert.equal(old.cx.testCase.nic.map((o) => o.at), [0, 0]);

@@ -3,11 +3,14 @@
 // model).  Every flag is false in a clean variant; a known bug is one
 // flag flipped on a clean variant.
 
+import { z } from 'zod';
+import { nameTable } from '../names.ts';
+import { printable } from '../../fuzz/files.ts';
 import type { DivergenceClass } from '../../properties/classes.ts';
 
 export type Contract = 'upstream' | 'mapdirect';
 
-export const FLAGS = {
+export const FLAGS = nameTable({
   truncateIgnoresPins: 'truncate and hole punch free blocks without scanning for pinned DAX pages (no dax_layout_busy_page)',
   gupFastNoRecheck: 'gup_fast keeps a ZONE_DEVICE page reference without re-reading the pte it came from',
   busyWaitDropsIolock: 'xfs_break_dax_layouts drops the IOLOCK as well as the MMAPLOCK while waiting for a busy page',
@@ -30,7 +33,7 @@ export const FLAGS = {
   mapDirectSetupUnlocked: 'MAP_DIRECT and lease_direct set their lease without holding the IOLOCK',
   invalidateWithoutMmaplock: 'map_direct_invalidate revokes the mapping without taking the MMAPLOCK',
   truncateSkipsDioWait: 'truncate and fallocate change the block map without inode_dio_wait: direct I/O still in flight is not waited for (the worked example of docs/extending.md)',
-} as const;
+} as const);
 
 export type FlagName = keyof typeof FLAGS;
 export type Flags = Record<FlagName, boolean>;
@@ -200,33 +203,30 @@ export class VariantError extends Error {}
 
 export function findVariant(name: string): Variant {
   const v = VARIANTS.find((x) => x.name === name);
-  if (!v) throw new VariantError(`unknown variant "${name}" (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
+  if (!v) throw new VariantError(`unknown variant "${printable(name)}" (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
   return v;
 }
 
-// A variant as recorded in a corpus file: validated, so a hand-edited
-// file cannot smuggle in a flag the model does not know.
-export function parseVariant(raw: unknown): Variant {
-  if (typeof raw !== 'object' || raw === null) throw new VariantError('variant: expected an object');
-  const r = raw as Record<string, unknown>;
-  if (typeof r.name !== 'string') throw new VariantError('variant.name: expected a string');
-  if (r.contract !== 'upstream' && r.contract !== 'mapdirect') throw new VariantError(`variant.contract: unknown contract ${JSON.stringify(r.contract)}`);
-  if (typeof r.flags !== 'object' || r.flags === null) throw new VariantError('variant.flags: expected an object');
+export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
+
+// A variant as recorded in a counterexample file: its name, contract and
+// flags (a flag left out is false), so the file replays even if the
+// catalog changes.  Strict: a hand-edited file cannot smuggle in a flag
+// the model does not know.
+export const VariantRecordSchema = z.strictObject({
+  name: z.string().min(1).max(100),
+  contract: z.enum(['upstream', 'mapdirect']),
+  flags: z.strictObject(Object.fromEntries(FLAG_NAMES.map((f) => [f, z.boolean().optional()])) as Record<FlagName, z.ZodOptional<z.ZodBoolean>>),
+});
+export type VariantRecord = z.infer<typeof VariantRecordSchema>;
+
+// The variant a validated record stands for; its expectation is the
+// catalog's variant of that name, if any (none: judged as clean).
+export function variantOf(r: VariantRecord): Variant {
   const flags: Flags = { ...NO_FLAGS };
-  for (const [k, v] of Object.entries(r.flags as Record<string, unknown>)) {
-    if (!(k in FLAGS)) throw new VariantError(`variant.flags: unknown flag "${k}"`);
-    if (typeof v !== 'boolean') throw new VariantError(`variant.flags.${k}: expected true or false`);
-    flags[k as FlagName] = v;
-  }
+  for (const f of FLAG_NAMES) flags[f] = r.flags[f] === true;
   const known = VARIANTS.find((x) => x.name === r.name);
-  return {
-    name: r.name,
-    contract: r.contract,
-    flags,
-    expect: known?.expect ?? [],
-    seed: known?.seed ?? '',
-    summary: known?.summary ?? '',
-  };
+  return { name: r.name, contract: r.contract, flags, expect: known?.expect ?? [], seed: known?.seed ?? '', summary: known?.summary ?? '' };
 }
 
 export function setFlags(v: Variant): FlagName[] {

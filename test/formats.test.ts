@@ -1,0 +1,57 @@
+// The schemas are the single source of the file formats: the README's
+// key lists are the schemas' keys, and what the commands write parses.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { ConfigSchema, ScenarioSchema, TestCaseSchema } from '../models/testcase.ts';
+import { VariantRecordSchema } from '../models/variants/index.ts';
+import { CounterexampleSchema } from '../fuzz/corpus.ts';
+import { SummarySchema } from '../fuzz/campaign.ts';
+import { PlanSchema } from '../fuzz/slots.ts';
+import { BenchOutputSchema, StartupBenchSchema } from '../fuzz/bench.ts';
+import { daxcheck } from './daxcheck.ts';
+
+const readme = readFileSync('README.md', 'utf8');
+
+// The keys the README lists after "- NAME (...):" or "- its `NAME`:".
+function listed(label: string): string[] {
+  const line = readme.split('\n').find((l) => l.startsWith(`- ${label}`));
+  assert.ok(line, `README lists ${label}`);
+  return [...line!.slice(line!.indexOf(':', label.length)).matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]);
+}
+
+const keys = (s: z.ZodObject) => Object.keys(s.shape);
+
+const FORMATS: [string, z.ZodObject][] = [
+  ['counterexample (', CounterexampleSchema],
+  ['its `variant`', VariantRecordSchema],
+  ['test case (', TestCaseSchema],
+  ['its `config`', ConfigSchema],
+  ['scenario (', ScenarioSchema],
+  ['campaign summary (', SummarySchema],
+  ['its `plan`', PlanSchema],
+  ['bench output (', BenchOutputSchema],
+];
+
+for (const [label, schema] of FORMATS) {
+  test(`README: the ${label.replace(/[(`]/g, '').trim()} keys are the schema's`, () => {
+    assert.equal(listed(label), keys(schema));
+  });
+}
+
+test('what the commands write parses under the schemas', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daxcheck-formats-'));
+  const chk = daxcheck('check', '--variant', 'K7', '--runs', '200', '--json', '--out', dir);
+  assert.is(chk.code, 0, chk.err);
+  const summary = SummarySchema.parse(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')));
+  assert.ok(summary.found.length >= 1);
+  for (const f of summary.found) CounterexampleSchema.parse(JSON.parse(readFileSync(join(dir, f.file), 'utf8')));
+  for (const name of ['mmap-flags', 'truncate-vs-gup-fast']) ScenarioSchema.parse(JSON.parse(readFileSync(`scenarios/${name}.json`, 'utf8')));
+  StartupBenchSchema.parse(JSON.parse(daxcheck('bench', '--startup', '--json').out).startup);
+});
+
+test.run();
