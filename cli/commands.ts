@@ -18,6 +18,9 @@ import { Campaign, CampaignError, counterexampleFiles, SUMMARY, SUMMARY_TEXT, du
 import { judge, verdictSummary } from '../fuzz/verdict.ts';
 import { FileError, printableLines } from '../fuzz/files.ts';
 import { LockError, lockHolder } from '../fuzz/lock.ts';
+import { VmError, buildGuest, readVm, vmFile, writeVm } from '../vm/setup.ts';
+import { boot } from '../vm/qemu.ts';
+import { runConform } from '../fuzz/conform.ts';
 import { PORTFOLIO, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
 import { HORIZON } from '../fuzz/schedulers.ts';
 import { report } from '../reports/index.ts';
@@ -536,11 +539,81 @@ function cmdReport(argv: string[]): number {
 }
 
 
+
+// ---- the real kernel: vm setup, conform ----
+
+async function cmdVm(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub !== 'setup') throw new UsageError(sub === undefined ? 'vm: give a subcommand (setup)' : `vm: unknown subcommand "${printable(sub)}" (setup)`);
+  const { values, positionals } = args(rest, { kernel: { type: 'string' }, json: { type: 'boolean' } });
+  noPositionals('vm setup', positionals);
+  const log = values.json ? undefined : (l: string) => console.log(l);
+  const built = buildGuest({ kernel: values.kernel, log });
+  // KVM when a short probe boots, TCG otherwise
+  let accel: 'kvm' | 'tcg' = 'tcg';
+  let probe = null;
+  if (existsSync('/dev/kvm')) {
+    log?.('probing KVM (20 s at most)...');
+    try {
+      const r = await boot(built, 'P 0\nE\n', 'kvm', 20_000);
+      if (r.finished) {
+        accel = 'kvm';
+        probe = r;
+      }
+    } catch {
+      // not usable
+    }
+  }
+  if (!probe) {
+    log?.('booting under TCG...');
+    probe = await boot(built, 'P 0\nE\n', 'tcg', 180_000);
+    if (!probe.finished) throw new VmError(`the guest did not boot to the executor: ${printable(probe.console.split('\n').slice(-3).join(' / '))}`);
+  }
+  const vm = { ...built, accel, bootSeconds: Math.round((probe.wallMs / 1000) * 10) / 10 };
+  writeVm(vm);
+  if (values.json) console.log(JSON.stringify(vm, null, 2));
+  else console.log(`guest ready: ${vm.kernel} (${vm.release}), ${accel}, boots and runs the executor in ${vm.bootSeconds} s -> ${vmFile()}`);
+  return 0;
+}
+
+async function cmdConform(argv: string[]): Promise<number> {
+  const { values, positionals } = args(argv, {
+    runs: { type: 'string' }, seed: { type: 'string' }, variant: { type: 'string' }, json: { type: 'boolean' }, shard: { type: 'string' },
+    out: { type: 'string' }, batch: { type: 'string' },
+  });
+  noPositionals('conform', positionals);
+  const variant = findVariant(values.variant ?? 'upstream');
+  const runs = intOption('runs', values.runs, 200, 1, 1_000_000);
+  const seed = intOption('seed', values.seed, 1, 0);
+  const batch = intOption('batch', values.batch, 1000, 1, 100_000);
+  const shard = values.shard !== undefined ? parseShard(values.shard) : { index: 0, count: 1 };
+  const out = values.out ?? join('out', 'conform');
+  const vm = readVm();
+  const r = await runConform({
+    variant, runs, seed, shard, out, batch, vm,
+    boot: (progs) => boot(vm, progs, vm.accel, 600_000),
+    onProgress: (done, total) => progress(`conform: ${done}/${total} programs on ${vm.kernel}`),
+  });
+  progressDone();
+  const unlisted = r.mismatches.filter((m) => !m.listed);
+  if (values.json) console.log(JSON.stringify(r, null, 2));
+  else {
+    console.log(`conform: ${r.programs} programs, ${r.ops} operations on ${r.kernel} (${vm.accel}) against ${r.variant}, ${r.boots} boot(s), boot ${r.bootSeconds} s, ${r.programsPerSecond} programs/s once booted, ${r.wallSeconds} s in all`);
+    for (const m of r.mismatches) console.log(`${m.listed ? dim('listed  ') : red('MISMATCH')} ${m.op}: model ${m.expected}, kernel ${m.observed}  ${dim(m.file)}`);
+    console.log(bold('coverage (outcomes the kernel gave, per op)'));
+    for (const [op, outs] of Object.entries(r.coverage)) console.log(`  ${op.padEnd(18)} ${Object.entries(outs).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    for (const p of r.problems) console.log(red(`problem: ${printable(p)}`));
+    for (const k of r.kernelWarnings) console.log(red(`kernel: ${printable(k)}`));
+    console.log(unlisted.length ? `${unlisted.length} mismatches not listed in docs/fidelity.md` : 'no mismatch outside docs/fidelity.md');
+  }
+  return unlisted.length || r.problems.length ? 1 : 0;
+}
+
 // What a user can cause: one line, exit 2.
 export function isUserError(e: unknown): boolean {
-  return e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError || e instanceof CampaignError || e instanceof InternalError || e instanceof FileError || e instanceof LockError;
+  return e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError || e instanceof CampaignError || e instanceof InternalError || e instanceof FileError || e instanceof LockError || e instanceof VmError;
 }
 
 export const COMMANDS = nameTable({
-  check: cmdCheck, replay: cmdReplay, matrix: cmdMatrix, explore: cmdExplore, bench: cmdBench, fuzz: cmdFuzz, merge: cmdMerge, report: cmdReport,
+  check: cmdCheck, replay: cmdReplay, matrix: cmdMatrix, explore: cmdExplore, bench: cmdBench, fuzz: cmdFuzz, merge: cmdMerge, report: cmdReport, vm: cmdVm, conform: cmdConform,
 } satisfies Record<string, (argv: string[]) => number | Promise<number>>);

@@ -150,6 +150,35 @@ bug.  About three minutes.
 
 exit status: 0, 2 bad usage.`,
 
+  vm: `usage: daxcheck vm setup [--kernel PACKAGE|FILE.deb] [--json]
+
+Builds the guest the kernel oracle boots, from Debian's packages only:
+the kernel package linux-image-amd64 depends on (or --kernel), fetched
+with apt-get download; busybox-static; mkfs.xfs and its libraries; the
+fs-DAX modules; and the executor (executor/executor.c, gcc -static).
+Cached in ~/.cache/daxcheck/ (DAXCHECK_CACHE overrides); vm.json there
+says what was built.  Uses KVM when a short probe boots, TCG otherwise.
+Needs: apt-get install qemu-system-x86 busybox-static xfsprogs cpio kmod gcc libc6-dev
+
+exit status: 0 built and booted, 2 a tool or package missing.`,
+
+  conform: `usage: daxcheck conform [--runs N] [--seed S] [--variant V] [--shard i/N] [--out DIR] [--batch N] [--json]
+
+Runs generated programs on the real kernel (the guest of vm setup, with
+XFS on emulated pmem mounted dax=inode) and on the model of --variant
+(default upstream), one operation at a time, and compares every result
+and the files at the end.  A difference is a kernel-mismatch, written to
+DIR/kernel-mismatch/ (default out/conform); docs/fidelity.md lists the
+deliberate ones.
+
+  --runs N     programs (default 200)      --seed S   (default 1)
+  --batch N    programs a boot (default 1000)
+  --json       {"kernel","variant","programs","ops","mismatches":[{"file","op",
+               "expected","observed","listed"}],"bootSeconds","programsPerSecond","coverage",...}
+
+exit status: 0 no mismatch outside docs/fidelity.md, 1 one or more, 2 bad usage
+or no guest (run daxcheck vm setup).`,
+
   help: `usage: daxcheck help [COMMAND]
 
 The usage of daxcheck, or of one command (the same as daxcheck COMMAND --help).`,
@@ -169,6 +198,8 @@ commands:
   merge     shards of a campaign into one folder
   report    a counterexample as a page or a mailing-list text report
   bench     the speed figures
+  vm        vm setup: build the guest for the kernel oracle
+  conform   the model against the real kernel, program by program
   help      daxcheck help COMMAND, or COMMAND --help
 
   --version   the package version

@@ -60,7 +60,11 @@
 #ifndef MAP_SYNC
 #define MAP_SYNC 0x80000
 #endif
-#define MAP_DIRECT_SERIES 0x100000 /* the MAP_DIRECT bit of the posted series; no upstream meaning */
+/* MAP_DIRECT has no upstream bit.  The series' own, 0x100000, is
+ * MAP_FIXED_NOREPLACE since 4.17 (a fixed mapping at the NULL hint:
+ * EEXIST); what the model means by MAP_DIRECT on an upstream kernel is a
+ * flag upstream does not know, so the executor passes one it does not. */
+#define MAP_DIRECT_UNKNOWN 0x200000
 #define F_MAP_DIRECT_SERIES 1038   /* F_LINUX_SPECIFIC_BASE + 14: not an upstream fcntl */
 #ifndef STATX_ATTR_DAX
 #define STATX_ATTR_DAX 0x00200000
@@ -214,7 +218,7 @@ static void run_op(int id, int n, char *line) {
 	case 'm': { /* slot fd pgoff pages type sync direct write */
 		int flags = e == 1 ? MAP_PRIVATE : e == 2 ? MAP_SHARED_VALIDATE : MAP_SHARED;
 		if (f) flags |= MAP_SYNC;
-		if (g) flags |= MAP_DIRECT_SERIES;
+		if (g) flags |= MAP_DIRECT_UNKNOWN;
 		int prot = PROT_READ | (h ? PROT_WRITE : 0);
 		void *p = mmap(NULL, (size_t)d * PAGE, prot, flags, b, (off_t)c * PAGE);
 		if (p == MAP_FAILED) { result(id, n, -1, errno); break; }

@@ -201,7 +201,11 @@ function do_mmap_checks(k: Kernel, t: Thread, f: MmapFrame): number {
   if (op.type === 'validate' && op.direct && !k.mapdirect) return EOPNOTSUPP; // not in xfs mmap_supported_flags
   if (op.type !== 'private' && op.write && !filp.write) return EACCES;
   const checkFile = !k.flags.validateIgnoresFile;
-  if (op.type === 'validate' && op.sync && !ip.dax && checkFile) return EOPNOTSUPP; // xfs_file_mmap: daxdev_mapping_supported
+  // VM_SYNC comes from calc_vm_flag_bits(flags) before the legacy mask
+  // (6.1 mm/mmap.c:1306), so MAP_SHARED|MAP_SYNC and MAP_PRIVATE|MAP_SYNC
+  // carry it too, and xfs_file_mmap refuses it on a non-DAX file
+  // (fs/xfs/xfs_file.c:1426, daxdev_mapping_supported)
+  if (op.sync && !ip.dax && checkFile) return EOPNOTSUPP;
   if (op.type === 'validate' && op.direct) {
     if ((!ip.dax && checkFile) || ip.reflink) return EPERM; // 004: "DAX access is not available or the file has reflink extents"
     if (k.flags.mapDirectNeedsWrite && !op.write) return EINVAL; // 003: "do require a PROT_WRITE mapping"
@@ -249,7 +253,7 @@ export const sys_mmap = fn<MmapFrame>('sys_mmap', {
     const vma: Vma = {
       id: -1, filp: f.filp, inode: filp.inode, pgoff: op.off % LIMITS.pagesPerFile, npages,
       shared: op.type !== 'private' || (op.direct && k.flags.mapPrivateDirectShared),
-      direct: false, sync: op.type === 'validate' && op.sync, write: op.write,
+      direct: false, sync: op.sync, write: op.write,
       pte: new Int16Array(npages).fill(-1), pteWrite: new Uint8Array(npages), pteEpoch: new Int32Array(npages),
       cow: new Int16Array(npages).fill(-1), lease: -1,
     };

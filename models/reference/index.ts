@@ -239,7 +239,7 @@ export class Reference {
         // mm/mmap.c do_mmap: unknown MAP_SHARED_VALIDATE flags first, then PROT_WRITE
         if (op.type === 'validate' && op.direct && this.contract === 'upstream') p.earlyError = 'EOPNOTSUPP';
         else if (shared && op.write && !p.fd!.write) p.earlyError = 'EACCES';
-        else if (op.type === 'validate' && op.sync && !f.dax) p.earlyError = 'EOPNOTSUPP';
+        else if (op.sync && !f.dax) p.earlyError = 'EOPNOTSUPP'; // VM_SYNC whatever the type: xfs_file_mmap refuses it without DAX
         else if (op.type === 'validate' && op.direct && (!f.dax || f.reflink)) p.earlyError = 'EPERM';
         else if (op.type === 'validate' && op.direct && f.uid !== pr.uid && !pr.capLease) p.earlyError = 'EACCES';
         break;
@@ -436,7 +436,7 @@ export class Reference {
         const npages = 1 + (op.len % LIMITS.mapPages);
         const m: RMap = {
           id: this.nextMap++, file: fd.file, pgoff: op.off % P, npages, shared: op.type !== 'private', direct,
-          sync: op.type === 'validate' && op.sync, write: op.write, valid: true, cow: new Array(npages).fill(null), lease: -1,
+          sync: op.sync, write: op.write, valid: true, cow: new Array(npages).fill(null), lease: -1,
         };
         if (direct) {
           const l: RLease = { id: this.nextLease++, holder: 'map', holderId: m.id, file: fd.file, breaking: false, since: 0, notify: { proc: p.proc, fd: p.fdnum, ofid: fd.ofid }, refs: 1 };

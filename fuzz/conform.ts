@@ -1,0 +1,346 @@
+// `daxcheck conform`: the real kernel as the oracle.  Programs generated
+// with the fuzzer's arbitraries run on the model (the variant standing for
+// the booted kernel), one operation at a time, and on the real kernel in
+// the guest (vm/), each operation resolved by the host to the fd, mapping
+// and page the model's index rules chose; every result, and the files at
+// the end, are compared.  A difference is a kernel-mismatch.
+
+import fc from 'fast-check';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { LIMITS, OP_NAMES, TestCaseSchema, type Op, type OpName, type TestCase } from '../models/testcase.ts';
+import type { Variant } from '../models/variants/index.ts';
+import { arbConfig, arbOpOf } from './arbitraries.ts';
+import { runTestCase } from './lockstep.ts';
+import type { Reference } from '../models/reference/index.ts';
+import { WRITTEN } from '../models/abstract.ts';
+import { ROOT } from './root.ts';
+import { join } from 'node:path';
+import { writeFileAtomic } from './corpus.ts';
+
+const P = LIMITS.pagesPerFile;
+
+// The operations conformance runs: every op of the upstream contract a
+// single process can make.  fork, reg_mr, dereg_mr and NIC work are not
+// yet run on the kernel (they need a second process and soft-RoCE).
+export const CONFORM_OPS: OpName[] = ['open', 'close', 'mmap', 'munmap', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'fcntl_map_direct', 'tick'];
+
+// A program: one process thread, its ops run one at a time; files set up
+// as the config says; O_DIRECT synchronous (an AIO completion would land
+// at a time the sequential order does not fix).
+export function arbProgram(kinds: OpName[] = CONFORM_OPS): fc.Arbitrary<TestCase> {
+  const body = arbOpOf(kinds).map((op): Op => (op.op === 'dio_read' || op.op === 'dio_write' ? { ...op, aio: false } : op));
+  return fc
+    .record({
+      config: arbConfig,
+      opens: fc.array(arbOpOf(['open']), { minLength: 1, maxLength: 2 }),
+      map: fc.option(arbOpOf(['mmap']), { freq: 3 }),
+      body: fc.array(body, { minLength: 1, maxLength: 10 }),
+    })
+    .map(({ config, opens, map, body }) => ({
+      // one process as root; every file root's, none reflinked; blocks enough that the model never runs out where 512 MiB of pmem would not
+      config: { ...config, procs: [{ uid: 0, capLease: false }], files: config.files.map((f) => ({ ...f, owner: 0, reflink: false })), blocks: LIMITS.maxBlocks },
+      threads: [{ proc: 0, ops: [...opens, ...(map ? [map] : []), ...body], loop: false }],
+      nic: [],
+      schedule: [],
+      cycle: [],
+      faults: [],
+    }));
+}
+
+export function programs(seed: number, runs: number): TestCase[] {
+  return fc.sample(arbProgram(), { seed, numRuns: runs });
+}
+
+// One op as the executor runs it, and what the model says it returns.
+export interface Step {
+  op: Op;
+  line: string; // the executor's line, every index resolved
+  expected: string; // "ok N", "ok" (a value the kernel chooses), "err EBADF", "sig SIGBUS"
+}
+
+export interface Expectation {
+  steps: Step[];
+  files: string[]; // "<bytes> <dax> <b0> <b1> ..." per file, as the executor reports them
+  modelDivergence: string | null; // the model diverged from its own reference: not a program to compare
+}
+
+function outcome(op: Op, r: number | string | undefined): string {
+  if (r === undefined) return 'none';
+  if (typeof r === 'string') return r.startsWith('SIG') ? `sig ${r}` : `err ${r}`;
+  if (op.op === 'mmap') return 'ok'; // the map id is the model's; the kernel returns an address
+  return `ok ${r}`;
+}
+
+// Runs the program on the model one op at a time (the process thread
+// first whenever it can run).  Each op is resolved to the executor's line
+// from the reference's state when the op before it returned, by the index
+// rules the reference applies (an fd or mapping index taken modulo what
+// the process has, in order).
+export function expectation(variant: Variant, tc: TestCase): Expectation {
+  const ops = tc.threads[0].ops;
+  const steps: Step[] = [];
+  let maps = 0; // mappings the model has made: the next one's slot
+  let next = resolve(null, ops[0], 0, tc.config.files.length);
+  const r = runTestCase(variant, tc, {
+    observe: (ex, entry) => {
+      if (entry.tid !== 0 || !entry.op || entry.result === undefined) return;
+      const expected = outcome(entry.op, entry.result);
+      steps.push({ op: entry.op, line: next, expected });
+      if (entry.op.op === 'mmap' && expected === 'ok') maps++;
+      if (steps.length < ops.length) next = resolve(ex.ref, ops[steps.length], maps, tc.config.files.length);
+    },
+  });
+  const files = finalFiles(variant, tc);
+  return { steps, files, modelDivergence: r.divergence ? `${r.divergence.class}: ${r.divergence.message}` : null };
+}
+
+// The executor's line for an op, from the reference's state before it
+// (null: the initial state, before any op; the first op is an open).
+function resolve(ref: Reference | null, op: Op, maps: number, nfiles: number): string {
+  const fds = ref ? ref.openFds(0) : [];
+  const list = ref ? ref.procs[0].maps : [];
+  const fdOf = (i: number) => (fds.length ? fds[i % fds.length] : 63); // 63: never open, so EBADF as the model says
+  const mapOf = (i: number) => (list.length ? list[i % list.length] : null);
+  const slotOf = (m: { id: number } | null) => (m ? m.id : -1); // a map's slot is its id: both count mappings made
+  const page = (m: { npages: number } | null, i: number) => (m ? i % m.npages : 0);
+  switch (op.op) {
+    case 'open': return `o ${op.file % nfiles} ${op.write ? 1 : 0}`;
+    case 'close': return `c ${fdOf(op.fd)}`;
+    case 'mmap': {
+      const type = op.type === 'shared' ? 0 : op.type === 'private' ? 1 : 2;
+      return `m ${Math.min(maps, 63)} ${fdOf(op.fd)} ${op.off % P} ${1 + (op.len % LIMITS.mapPages)} ${type} ${op.sync ? 1 : 0} ${op.direct ? 1 : 0} ${op.write ? 1 : 0}`;
+    }
+    case 'munmap': return `u ${slotOf(mapOf(op.map))}`;
+    case 'load': return `l ${slotOf(mapOf(op.map))} ${page(mapOf(op.map), op.page)}`;
+    case 'store': return `s ${slotOf(mapOf(op.map))} ${page(mapOf(op.map), op.page)} ${op.val}`;
+    case 'write': return `w ${fdOf(op.fd)} ${op.off % P} ${op.val}`;
+    case 'truncate': return `t ${fdOf(op.fd)} ${op.size % (P + 1)}`;
+    case 'fallocate': {
+      const off = op.off % P;
+      const end = Math.min(P, off + 1 + (op.len % P));
+      return `${op.mode === 'punch' ? 'p' : 'a'} ${fdOf(op.fd)} ${off} ${end - off}`;
+    }
+    case 'dio_read':
+    case 'dio_write': {
+      const fd = fdOf(op.fd);
+      const size = ref && fds.length ? ref.files[ref.procs[0].fds[fd]!.file].size : 0;
+      const m = mapOf(op.map);
+      return `${op.op === 'dio_read' ? 'r' : 'x'} ${fd} ${size ? op.off % size : 0} ${slotOf(m)} ${page(m, op.page)}`;
+    }
+    case 'fcntl_map_direct': return `f ${fdOf(op.fd)}`;
+    case 'tick': return 'k';
+    default: return `# ${op.op} is not run on the kernel`;
+  }
+}
+
+function finalFiles(variant: Variant, tc: TestCase): string[] {
+  let out: string[] = [];
+  runTestCase(variant, tc, {
+    observe: (ex) => {
+      out = ex.ref.files.map((f) => [f.size * 4096, f.dax ? 1 : 0, ...f.page.slice(0, f.size).map((pg, i) => (f.state[i] === WRITTEN ? pg.v : 0))].join(' '));
+    },
+  });
+  return out;
+}
+
+// The executor's input for a batch.
+export function batchText(tcs: TestCase[], exps: Expectation[]): string {
+  const lines: string[] = [];
+  tcs.forEach((tc, id) => {
+    lines.push(`P ${id}`);
+    tc.config.files.forEach((f, i) => {
+      const vals = Array.from({ length: P }, (_, pg) => (pg < f.size && !f.sparse ? 10 * (i + 1) + pg + 1 : 0));
+      lines.push(`F ${i} ${f.dax ? 1 : 0} ${f.size} ${f.sparse ? 1 : 0} ${vals.join(' ')}`);
+    });
+    lines.push('G');
+    for (const s of exps[id].steps) lines.push(s.line);
+    lines.push('E');
+  });
+  return lines.join('\n') + '\n';
+}
+
+export interface Observed {
+  results: Map<number, string[]>; // program -> each op's outcome
+  files: Map<number, string[]>;
+  problems: string[]; // X lines
+  kernelWarnings: string[]; // K lines
+}
+
+export function parseOutput(lines: string[]): Observed {
+  const o: Observed = { results: new Map(), files: new Map(), problems: [], kernelWarnings: [] };
+  for (const l of lines) {
+    const w = l.split(' ');
+    if (w[0] === 'R') {
+      const id = Number(w[1]);
+      const list = o.results.get(id) ?? [];
+      list[Number(w[2])] = w[3] === 'ok' ? `ok ${w[4]}` : `${w[3]} ${w[4]}`;
+      o.results.set(id, list);
+    } else if (w[0] === 'S') {
+      const id = Number(w[1]);
+      const list = o.files.get(id) ?? [];
+      list[Number(w[2])] = w.slice(3).join(' ');
+      o.files.set(id, list);
+    } else if (w[0] === 'X') o.problems.push(l);
+    else if (w[0] === 'K') o.kernelWarnings.push(l.slice(2));
+  }
+  return o;
+}
+
+// The kernel's outcome in the model's terms.
+function normalize(op: Op, got: string): string {
+  if (op.op === 'mmap' && got.startsWith('ok')) return 'ok';
+  return got;
+}
+
+export const MismatchSchema = z.strictObject({
+  kind: z.literal('kernel-mismatch'),
+  format: z.literal(1),
+  kernel: z.string(),
+  variant: z.string(),
+  testCase: TestCaseSchema,
+  op: z.number().int().min(-1), // the op that differed; -1: the files at the end
+  opText: z.string(),
+  expected: z.string(),
+  observed: z.string(),
+  listed: z.boolean(),
+});
+export type Mismatch = z.infer<typeof MismatchSchema>;
+
+// The deliberate abstractions docs/fidelity.md lists: rows of its table
+// "kernel mismatches listed", by op and outcomes.
+export function listedMismatches(): { op: string; expected: string; observed: string }[] {
+  let text = '';
+  try {
+    text = readFileSync(new URL('docs/fidelity.md', ROOT), 'utf8');
+  } catch {
+    return [];
+  }
+  const out: { op: string; expected: string; observed: string }[] = [];
+  let inTable = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('## Kernel mismatches listed')) inTable = true;
+    else if (line.startsWith('## ')) inTable = false;
+    else if (inTable && line.startsWith('| `')) {
+      const cells = line.split('|').map((c) => c.trim().replace(/^`|`$/g, ''));
+      out.push({ op: cells[1], expected: cells[2], observed: cells[3] });
+    }
+  }
+  return out;
+}
+
+// `*` in a listed outcome matches anything.
+function glob(pattern: string, text: string): boolean {
+  return new RegExp(`^${pattern.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(text);
+}
+
+export function compare(kernel: string, variant: Variant, tc: TestCase, exp: Expectation, results: string[] | undefined, files: string[] | undefined, listed: ReturnType<typeof listedMismatches>): Mismatch | null {
+  const isListed = (op: string, e: string, o: string) => listed.some((l) => l.op === op && glob(l.expected, e) && glob(l.observed, o));
+  const mk = (op: number, opText: string, opName: string, expected: string, observed: string): Mismatch => ({
+    kind: 'kernel-mismatch', format: 1, kernel, variant: variant.name, testCase: tc, op, opText, expected, observed, listed: isListed(opName, expected, observed),
+  });
+  for (const [i, s] of exp.steps.entries()) {
+    const got = results?.[i] === undefined ? 'none' : normalize(s.op, results[i]);
+    if (got !== s.expected) return mk(i, s.line, s.op.op, s.expected, got);
+  }
+  for (const [i, want] of exp.files.entries()) {
+    const got = files?.[i] ?? 'none';
+    if (got !== want) return mk(-1, `file ${i}`, 'files', want, got);
+  }
+  return null;
+}
+
+export function mismatchHash(m: Mismatch): string {
+  return createHash('sha256').update(JSON.stringify(m.testCase)).digest('hex').slice(0, 16);
+}
+
+export { OP_NAMES };
+
+export interface ConformOptions {
+  variant: Variant;
+  runs: number;
+  seed: number;
+  shard: { index: number; count: number };
+  out: string;
+  batch: number; // programs a boot
+  vm: { vmlinuz: string; initrd: string; accel: 'kvm' | 'tcg'; kernel: string };
+  boot: (progs: string) => Promise<{ lines: string[]; wallMs: number; guestBootSeconds: number | null; finished: boolean }>;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ConformResult {
+  kernel: string;
+  variant: string;
+  programs: number;
+  ops: number;
+  mismatches: { file: string; op: string; expected: string; observed: string; listed: boolean }[];
+  bootSeconds: number; // guest boot to the executor's start, the median over boots
+  programsPerSecond: number; // once booted
+  coverage: Record<string, Record<string, number>>; // op -> outcome -> times the kernel gave it
+  boots: number;
+  wallSeconds: number;
+  skipped: number; // programs on which the model diverged from its own reference
+  problems: string[];
+  kernelWarnings: string[];
+}
+
+export async function runConform(o: ConformOptions): Promise<ConformResult> {
+  const t0 = Date.now();
+  const all = programs(o.seed, o.runs).filter((_, i) => i % o.shard.count === o.shard.index);
+  const exps = all.map((tc) => expectation(o.variant, tc));
+  const keep = all.map((_, i) => i).filter((i) => exps[i].modelDivergence === null);
+  const listed = listedMismatches();
+  const coverage: Record<string, Record<string, number>> = Object.create(null);
+  const mismatches: ConformResult['mismatches'] = [];
+  const bootTimes: number[] = [];
+  let runSeconds = 0;
+  let ops = 0;
+  let boots = 0;
+  const problems: string[] = [];
+  const kernelWarnings: string[] = [];
+  for (let b = 0; b < keep.length; b += o.batch) {
+    const ids = keep.slice(b, b + o.batch);
+    const text = batchText(ids.map((i) => all[i]), ids.map((i) => exps[i]));
+    const r = await o.boot(text);
+    boots++;
+    if (r.guestBootSeconds !== null) {
+      bootTimes.push(r.guestBootSeconds);
+      runSeconds += Math.max(0.001, r.wallMs / 1000 - r.guestBootSeconds);
+    }
+    if (!r.finished) problems.push(`boot ${boots}: the executor did not finish (timed out or crashed)`);
+    const seen = parseOutput(r.lines);
+    problems.push(...seen.problems);
+    kernelWarnings.push(...seen.kernelWarnings);
+    ids.forEach((i, j) => {
+      const res = seen.results.get(j);
+      exps[i].steps.forEach((s, k) => {
+        ops++;
+        const got = res?.[k];
+        if (got === undefined) return;
+        const per = (coverage[s.op.op] ??= Object.create(null) as Record<string, number>);
+        const key = got.startsWith('ok') ? 'ok' : got.split(' ')[1];
+        per[key] = (per[key] ?? 0) + 1;
+      });
+      const m = compare(o.vm.kernel, o.variant, all[i], exps[i], res, seen.files.get(j), listed);
+      if (m) {
+        const file = writeMismatch(o.out, m);
+        mismatches.push({ file, op: m.opText, expected: m.expected, observed: m.observed, listed: m.listed });
+      }
+    });
+    o.onProgress?.(Math.min(keep.length, b + o.batch), keep.length);
+  }
+  const mid = [...bootTimes].sort((a, b) => a - b)[bootTimes.length >> 1] ?? 0;
+  return {
+    kernel: o.vm.kernel, variant: o.variant.name, programs: keep.length, ops, mismatches,
+    bootSeconds: Math.round(mid * 10) / 10,
+    programsPerSecond: Math.round((keep.length / Math.max(0.001, runSeconds)) * 10) / 10,
+    coverage, boots, wallSeconds: Math.round((Date.now() - t0) / 100) / 10, skipped: all.length - keep.length, problems, kernelWarnings,
+  };
+}
+
+function writeMismatch(out: string, m: Mismatch): string {
+  const path = join(out, 'kernel-mismatch', `${mismatchHash(m)}.json`);
+  writeFileAtomic(path, JSON.stringify(MismatchSchema.parse(m), null, 2) + '\n');
+  return path;
+}

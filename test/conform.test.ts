@@ -1,0 +1,95 @@
+// The kernel oracle: the host side (expectations, the executor's input,
+// reading its output, comparing) with no VM, and a conformance smoke on
+// the real kernel in the guest when one can be built (required in CI:
+// .ci/run installs Debian's packages and sets DAXCHECK_VM=required).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findVariant } from '../models/variants/index.ts';
+import { CONFORM_OPS, batchText, compare, expectation, listedMismatches, parseOutput, programs } from '../fuzz/conform.ts';
+import { daxcheck } from './daxcheck.ts';
+
+const upstream = findVariant('upstream');
+
+test('programs are deterministic, single-threaded, synchronous, and use every op conformance runs', () => {
+  const a = programs(1, 300);
+  assert.equal(programs(1, 300), a);
+  const used = new Set(a.flatMap((tc) => tc.threads[0].ops.map((o) => o.op)));
+  for (const op of CONFORM_OPS) assert.ok(used.has(op), op);
+  for (const tc of a) {
+    assert.is(tc.threads.length, 1);
+    assert.ok(tc.threads[0].ops.every((o) => !('aio' in o) || o.aio === false));
+  }
+});
+
+test('the model gives every op an outcome, and the executor input names each resolved op', () => {
+  for (const tc of programs(2, 50)) {
+    const e = expectation(upstream, tc);
+    assert.is(e.modelDivergence, null);
+    assert.is(e.steps.length, tc.threads[0].ops.length);
+    assert.is(e.files.length, tc.config.files.length);
+    const text = batchText([tc], [e]);
+    assert.is(text.split('\n').filter((l) => /^[a-z] /.test(l) || l === 'k').length, e.steps.length);
+  }
+});
+
+test('compare reports the first op whose kernel outcome differs, then the files; listed rows are marked', () => {
+  const tc = programs(3, 1)[0];
+  const e = expectation(upstream, tc);
+  const same = e.steps.map((s) => (s.expected === 'ok' ? 'ok 140' : s.expected));
+  assert.is(compare('k', upstream, tc, e, same, e.files, []), null);
+  const changed = [...same];
+  changed[0] = 'err EPERM';
+  const m = compare('k', upstream, tc, e, changed, e.files, []);
+  assert.ok(m);
+  assert.equal([m!.op, m!.observed, m!.listed], [0, 'err EPERM', false]);
+  assert.ok(compare('k', upstream, tc, e, changed, e.files, [{ op: tc.threads[0].ops[0].op, expected: '*', observed: 'err E*' }])!.listed);
+  const files = [...e.files];
+  files[0] = `${files[0]} 9`;
+  assert.is(compare('k', upstream, tc, e, same, files, [])!.op, -1);
+  // what the executor writes, read back
+  const o = parseOutput(['R 0 0 ok 3', 'R 0 1 sig SIGBUS', 'S 0 0 4096 1 11', 'X 0 trouble', 'K WARNING: at fs/dax.c']);
+  assert.equal(o.results.get(0), ['ok 3', 'sig SIGBUS']);
+  assert.equal(o.files.get(0), ['4096 1 11']);
+  assert.is(o.problems.length, 1);
+  assert.is(o.kernelWarnings.length, 1);
+});
+
+test('docs/fidelity.md lists its mismatches in the table conform reads', () => {
+  const rows = listedMismatches();
+  assert.ok(rows.length >= 4);
+  for (const r of rows) assert.ok([...CONFORM_OPS, 'files'].includes(r.op as never), r.op);
+});
+
+// The real kernel: only where the guest's packages are (CI installs them).
+const required = process.env.DAXCHECK_VM === 'required';
+const tools = ['qemu-system-x86_64', 'busybox', 'mkfs.xfs', 'cpio', 'modinfo', 'gcc'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
+
+if (tools || required) {
+  test('conformance smoke on the real kernel: 200 programs, every op run, no mismatch outside docs/fidelity.md', () => {
+    const setup = daxcheck('vm', 'setup', '--json');
+    assert.is(setup.code, 0, setup.err);
+    const out = mkdtempSync(join(tmpdir(), 'daxcheck-conform-'));
+    const r = daxcheck('conform', '--runs', '200', '--seed', '1', '--json', '--out', out);
+    const doc = JSON.parse(r.out);
+    assert.equal(doc.problems, []);
+    assert.is(doc.programs, 200);
+    assert.equal(doc.mismatches.filter((m: { listed: boolean }) => !m.listed), []);
+    assert.is(r.code, 0, r.err);
+    for (const op of CONFORM_OPS) assert.ok(doc.coverage[op], `${op} ran on the kernel`);
+    // success and an error each, for the ops that have both
+    for (const op of ['mmap', 'munmap', 'truncate', 'fallocate', 'write', 'dio_read', 'dio_write', 'close', 'load', 'store']) {
+      const outs = Object.keys(doc.coverage[op]);
+      assert.ok(outs.includes('ok') && outs.length >= 2, `${op}: ${outs.join(', ')}`);
+    }
+    assert.ok(doc.mismatches.every((m: { file: string }) => existsSync(m.file)));
+  });
+} else {
+  test('conformance smoke on the real kernel (skipped: qemu-system-x86, busybox-static, xfsprogs, cpio, kmod or gcc missing; CI installs them)', () => {});
+}
+
+test.run();
