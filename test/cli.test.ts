@@ -235,7 +235,7 @@ test('the package holds the compiled command and what it reads, not the tests', 
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const names = (JSON.parse(r.stdout)[0].files as { path: string }[]).map((f) => f.path);
-  for (const want of ['bin/daxcheck.js', 'dist/cli/main.js', 'dist/cli/commands.js', 'dist/fuzz/worker-entry.js', 'scenarios/mmap-flags.json', 'LICENSE', 'README.md', 'package.json']) assert.ok(names.includes(want), want);
+  for (const want of ['bin/daxcheck.js', 'dist/cli/main.js', 'dist/cli/commands.js', 'dist/fuzz/worker-entry.js', 'scenarios/mmap-flags.json', 'executor/executor.c', 'docs/fidelity.md', 'LICENSE', 'README.md', 'package.json']) assert.ok(names.includes(want), want);
   assert.not.ok(names.some((n) => n.endsWith('.ts') || n.startsWith('test/')), names.filter((n) => n.endsWith('.ts')).join(' '));
 });
 
