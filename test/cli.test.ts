@@ -165,7 +165,7 @@ test('bad input: unknown variant, bad flag value, unknown option, unknown comman
   oneLineError(daxcheck('replay', join(tmp, 'does-not-exist.json')));
 });
 
-const COMMANDS = ['list', 'check', 'replay', 'matrix', 'explore', 'fuzz', 'merge', 'report', 'bench', 'help'];
+const COMMANDS = ['list', 'check', 'replay', 'matrix', 'explore', 'fuzz', 'merge', 'report', 'bench', 'vm', 'conform', 'help'];
 
 test('help: daxcheck --help, help CMD and CMD --help for every command, on stdout, exit 0; --version', () => {
   for (const args of [['--help'], ['help'], ['-h']]) {
@@ -192,7 +192,7 @@ test('help: daxcheck --help, help CMD and CMD --help for every command, on stdou
 });
 
 test('a stray argument is refused alike by every command that takes none', () => {
-  for (const c of ['list', 'check', 'matrix', 'explore', 'fuzz', 'bench']) {
+  for (const c of ['list', 'check', 'matrix', 'explore', 'fuzz', 'bench', 'conform']) {
     const r = daxcheck(c, 'stray');
     oneLineError(r, c);
     assert.match(r.err, /unexpected argument "stray"/, c);
