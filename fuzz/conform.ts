@@ -299,6 +299,7 @@ export async function runConform(o: ConformOptions): Promise<ConformResult> {
   let boots = 0;
   const problems: string[] = [];
   const kernelWarnings: string[] = [];
+  const found: Mismatch[] = [];
   for (let b = 0; b < keep.length; b += o.batch) {
     const ids = keep.slice(b, b + o.batch);
     const text = batchText(ids.map((i) => all[i]), ids.map((i) => exps[i]));
@@ -323,12 +324,16 @@ export async function runConform(o: ConformOptions): Promise<ConformResult> {
         per[key] = (per[key] ?? 0) + 1;
       });
       const m = compare(o.vm.kernel, o.variant, all[i], exps[i], res, seen.files.get(j), listed);
-      if (m) {
-        const file = writeMismatch(o.out, m);
-        mismatches.push({ file, op: m.opText, expected: m.expected, observed: m.observed, listed: m.listed });
-      }
+      if (m) found.push(m);
     });
     o.onProgress?.(Math.min(keep.length, b + o.batch), keep.length);
+  }
+  // the mismatches no listing explains are shrunk, a boot a round
+  const shrunk = await shrinkMismatches(o, found.filter((m) => !m.listed), listed, () => boots++);
+  for (const m of found) {
+    const s = m.listed ? m : shrunk.get(m)!;
+    const file = writeMismatch(o.out, s);
+    mismatches.push({ file, op: s.opText, expected: s.expected, observed: s.observed, listed: s.listed });
   }
   const mid = [...bootTimes].sort((a, b) => a - b)[bootTimes.length >> 1] ?? 0;
   return {
@@ -343,4 +348,52 @@ function writeMismatch(out: string, m: Mismatch): string {
   const path = join(out, 'kernel-mismatch', `${mismatchHash(m)}.json`);
   writeFileAtomic(path, JSON.stringify(MismatchSchema.parse(m), null, 2) + '\n');
   return path;
+}
+
+// What makes two mismatches the same: the operation and both outcomes.
+const signature = (m: Mismatch) => `${m.op < 0 ? 'files' : m.testCase.threads[0].ops[m.op].op}|${m.expected}|${m.observed}`;
+
+// One operation less, each way (the first open stays: the rest need a file).
+function smaller(tc: TestCase): TestCase[] {
+  const ops = tc.threads[0].ops;
+  return ops.slice(1).map((_, k) => ({ ...tc, threads: [{ ...tc.threads[0], ops: ops.filter((__, i) => i !== k + 1) }] }));
+}
+
+export const SHRINK_ROUNDS = 8;
+
+// Shrinks each mismatch on the model and re-checks every candidate on the
+// kernel: a round boots once with every candidate of every mismatch, and
+// each mismatch moves to its shortest candidate that still shows the same
+// mismatch; rounds go on while one got shorter.
+async function shrinkMismatches(o: ConformOptions, ms: Mismatch[], listed: ReturnType<typeof listedMismatches>, booted: () => void): Promise<Map<Mismatch, Mismatch>> {
+  const out = new Map<Mismatch, Mismatch>(ms.map((m) => [m, m]));
+  let current = new Map(out);
+  for (let round = 0; round < SHRINK_ROUNDS && current.size; round++) {
+    const cands: { from: Mismatch; tc: TestCase; exp: Expectation }[] = [];
+    for (const m of current.values()) {
+      for (const tc of smaller(m.testCase)) {
+        const exp = expectation(o.variant, tc);
+        if (exp.modelDivergence === null) cands.push({ from: m, tc, exp });
+      }
+    }
+    if (!cands.length) break;
+    const r = await o.boot(batchText(cands.map((c) => c.tc), cands.map((c) => c.exp)));
+    booted();
+    const seen = parseOutput(r.lines);
+    const next = new Map<Mismatch, Mismatch>();
+    for (const [orig, m] of current) {
+      let best: Mismatch | null = null;
+      cands.forEach((c, j) => {
+        if (c.from !== m) return;
+        const got = compare(o.vm.kernel, o.variant, c.tc, c.exp, seen.results.get(j), seen.files.get(j), listed);
+        if (got && signature(got) === signature(m) && (!best || c.tc.threads[0].ops.length < best.testCase.threads[0].ops.length)) best = got;
+      });
+      if (best) {
+        out.set(orig, best);
+        next.set(orig, best);
+      }
+    }
+    current = next;
+  }
+  return out;
 }
