@@ -26,6 +26,9 @@
  *   x <fd> <page> <slot> <bufpage>  pwrite(2) of one page with O_DIRECT from a mapped page
  *   f <fd>                          fcntl(2) F_MAP_DIRECT (never upstream: EINVAL)
  *   k                               tick: nothing to do
+ *   y                               fork(2): the child keeps its copies of the
+ *                                   fds and mappings, and waits to be killed
+ *                                   when the program ends
  *   E                               the program ends: report the files
  *
  * Out, one line each:
@@ -52,6 +55,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef MAP_SHARED_VALIDATE
@@ -84,6 +88,8 @@ static char *slot_addr[SLOTS];
 static long slot_len[SLOTS];
 static sigjmp_buf fault_jmp;
 static volatile int fault_sig;
+static pid_t children[16];
+static int nchildren;
 
 static void on_fault(int sig) {
 	fault_sig = sig;
@@ -181,6 +187,11 @@ static char *addr_of(int slot, int page) {
 }
 
 static void end_program(int id) {
+	for (int c = 0; c < nchildren; c++) {
+		kill(children[c], SIGKILL);
+		waitpid(children[c], NULL, 0);
+	}
+	nchildren = 0;
 	for (int s = 0; s < SLOTS; s++)
 		if (slot_addr[s]) { munmap(slot_addr[s], slot_len[s]); slot_addr[s] = NULL; }
 	for (int fd = 0; fd < 16; fd++) close(fd);
@@ -285,6 +296,17 @@ static void run_op(int id, int n, char *line) {
 	case 'k':
 		result(id, n, 0, 0);
 		break;
+	case 'y': {
+		fflush(out);
+		pid_t pid = fork();
+		if (pid == 0) {
+			for (;;) pause();
+		}
+		int err = errno;
+		if (pid > 0 && nchildren < 16) children[nchildren++] = pid;
+		result(id, n, pid, err);
+		break;
+	}
 	default:
 		fprintf(out, "X %d unknown operation %c\n", id, op);
 	}

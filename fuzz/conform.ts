@@ -21,10 +21,11 @@ import { writeFileAtomic } from './corpus.ts';
 
 const P = LIMITS.pagesPerFile;
 
-// The operations conformance runs: every op of the upstream contract a
-// single process can make.  fork, reg_mr, dereg_mr and NIC work are not
-// yet run on the kernel (they need a second process and soft-RoCE).
-export const CONFORM_OPS: OpName[] = ['open', 'close', 'mmap', 'munmap', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'fcntl_map_direct', 'tick'];
+// The operations conformance runs: every op of the upstream contract one
+// process thread can make (a forked child only holds its copies).
+// reg_mr, dereg_mr and NIC work are not yet run on the kernel (they need
+// soft-RoCE or io_uring fixed buffers).
+export const CONFORM_OPS: OpName[] = ['open', 'close', 'mmap', 'munmap', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'fcntl_map_direct', 'tick'];
 
 // A program: one process thread, its ops run one at a time; files set up
 // as the config says; O_DIRECT synchronous (an AIO completion would land
@@ -69,7 +70,7 @@ export interface Expectation {
 function outcome(op: Op, r: number | string | undefined): string {
   if (r === undefined) return 'none';
   if (typeof r === 'string') return r.startsWith('SIG') ? `sig ${r}` : `err ${r}`;
-  if (op.op === 'mmap') return 'ok'; // the map id is the model's; the kernel returns an address
+  if (op.op === 'mmap' || op.op === 'fork') return 'ok'; // the map id and process index are the model's; the kernel returns an address, a pid
   return `ok ${r}`;
 }
 
@@ -82,6 +83,7 @@ export function expectation(variant: Variant, tc: TestCase): Expectation {
   const ops = tc.threads[0].ops;
   const steps: Step[] = [];
   let maps = 0; // mappings the model has made: the next one's slot
+  let copied = 0; // the process's mappings now: what a fork would copy
   let next = resolve(null, ops[0], 0, tc.config.files.length);
   const r = runTestCase(variant, tc, {
     observe: (ex, entry) => {
@@ -89,7 +91,9 @@ export function expectation(variant: Variant, tc: TestCase): Expectation {
       const expected = outcome(entry.op, entry.result);
       steps.push({ op: entry.op, line: next, expected });
       if (entry.op.op === 'mmap' && expected === 'ok') maps++;
+      if (entry.op.op === 'fork' && expected === 'ok') maps += copied; // the child's copies take the next map ids
       if (steps.length < ops.length) next = resolve(ex.ref, ops[steps.length], maps, tc.config.files.length);
+      copied = ex.ref.procs[0].maps.length;
     },
   });
   const files = finalFiles(variant, tc);
@@ -131,6 +135,7 @@ function resolve(ref: Reference | null, op: Op, maps: number, nfiles: number): s
     }
     case 'fcntl_map_direct': return `f ${fdOf(op.fd)}`;
     case 'tick': return 'k';
+    case 'fork': return 'y';
     default: return `# ${op.op} is not run on the kernel`;
   }
 }
@@ -190,7 +195,7 @@ export function parseOutput(lines: string[]): Observed {
 
 // The kernel's outcome in the model's terms.
 function normalize(op: Op, got: string): string {
-  if (op.op === 'mmap' && got.startsWith('ok')) return 'ok';
+  if ((op.op === 'mmap' || op.op === 'fork') && got.startsWith('ok')) return 'ok';
   return got;
 }
 
