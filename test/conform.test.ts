@@ -61,7 +61,7 @@ test('compare reports the first op whose kernel outcome differs, then the files;
 
 test('docs/fidelity.md lists its mismatches in the table conform reads', () => {
   const rows = listedMismatches();
-  assert.ok(rows.length >= 4);
+  assert.ok(rows.length >= 2, 'the table is found');
   for (const r of rows) assert.ok([...CONFORM_OPS, 'files'].includes(r.op as never), r.op);
 });
 

@@ -72,12 +72,13 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
   entry(k, t, f) {
     const filp = fdget(k, t.proc, f.op.fd);
     if (!filp || (f.op.op === 'dio_write' && !filp.write)) return k.ret(t, EBADF);
+    // no mapping at all: the buffer is an address nothing maps, which only
+    // the pin (gup) finds out; a read at the end of the file never gets there
     const vmas = k.procs[t.proc].vmas;
-    if (vmas.length === 0) return k.ret(t, EFAULT);
-    const vma = vmas[f.op.map % vmas.length];
+    const vma = vmas.length ? vmas[f.op.map % vmas.length] : null;
     f.inode = filp.inode;
-    f.vma = vma.id;
-    f.page = f.op.page % vma.npages;
+    f.vma = vma ? vma.id : -1;
+    f.page = vma ? f.op.page % vma.npages : 0;
     return 'xfs_ilock_iolock_shared';
   },
   xfs_ilock_iolock_shared(k, t, f) {
@@ -92,12 +93,14 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
       return 'xfs_iunlock';
     }
     const ip = k.inodes[f.inode];
-    if (ip.size === 0) {
+    // a read at the end of the file returns 0 before the buffer is pinned
+    // (6.1 fs/iomap/direct-io.c:523, fs/dax.c:1332); a write there extends the file
+    if (ip.size === 0 && f.op.op === 'dio_read') {
       k.ref.commit(t.id);
       f.error = 0;
       return 'xfs_iunlock';
     }
-    f.off = f.op.off % ip.size;
+    f.off = ip.size ? f.op.off % ip.size : 0;
     ip.dioCount++; // inode_dio_begin
     return k.call(t, get_user_pages_fast, gupFrame(f.vma, f.page, 1, f.op.op === 'dio_read', f.pins), 'submit_bio');
   },
@@ -127,6 +130,7 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
       } else xfs_convert_unwritten(k, f.inode, f.off);
     }
     const page = file_page(k, f.inode, f.off);
+    if (!read) k.inodes[f.inode].size = Math.max(k.inodes[f.inode].size, f.off + 1); // the model grows the file at submission, the kernel at completion
     const req: DioReq = {
       refId: k.ref.commit(t.id), tid: t.id, dir: read ? 'read' : 'write', aio: f.op.aio, inode: f.inode, off: f.off,
       filePage: page < 0 ? ZERO_PAGE : page, fileEpoch: page < 0 ? 0 : k.pageEpoch[page], buf: f.pins[0],

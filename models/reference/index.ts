@@ -256,13 +256,15 @@ export class Reference {
       case 'write':
         if (!this.resolveFd(p, pr) || !p.fd!.write) p.earlyError = 'EBADF';
         break;
+      // with no mapping, the buffer is unmapped: the pin fails (EFAULT),
+      // unless a read at the end of the file returns 0 before pinning
       case 'dio_read':
         if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
-        else if (!this.resolveMap(p, pr)) p.earlyError = 'EFAULT';
+        else this.resolveMap(p, pr);
         break;
       case 'dio_write':
         if (!this.resolveFd(p, pr) || !p.fd!.write) p.earlyError = 'EBADF';
-        else if (!this.resolveMap(p, pr)) p.earlyError = 'EFAULT';
+        else this.resolveMap(p, pr);
         break;
       case 'truncate':
         if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
@@ -583,11 +585,11 @@ export class Reference {
     const file = p.fd!.file;
     const s = this.files[file];
     if (op.op === 'dio_write' && this.hasLiveLease(file)) this.diverge('result-mismatch', `O_DIRECT write to file ${file} started while a layout lease was held on it`);
-    if (s.size === 0) {
+    if (s.size === 0 && op.op === 'dio_read') {
       p.expected = 0;
       return -1;
     }
-    const off = op.off % s.size;
+    const off = s.size ? op.off % s.size : 0; // a write to an empty file writes its first page
     const target = p.pins[0];
     if (!target) {
       this.diverge('result-mismatch', `${op.op} submitted I/O without pinning its buffer`);
@@ -600,6 +602,7 @@ export class Reference {
       s.state[off] = WRITTEN;
       s.page[off].v = 0;
     }
+    if (op.op === 'dio_write') s.size = Math.max(s.size, off + 1);
     const holeRead = op.op === 'dio_read' && s.state[off] !== WRITTEN;
     let id = 0; // the lowest request id free, as a tag allocator hands them out
     while (this.inflight.some((x) => x.id === id)) id++;
