@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigSchema, ScenarioSchema, TestCaseSchema } from '../models/testcase.ts';
-import { VariantRecordSchema } from '../models/variants/index.ts';
+import { VariantRecordSchema } from '../models/variants/record.ts';
 import { CounterexampleSchema } from '../fuzz/corpus.ts';
 import { SummarySchema } from '../fuzz/campaign.ts';
 import { PlanSchema } from '../fuzz/slots.ts';
