@@ -272,6 +272,9 @@ export interface ConformOptions {
   vm: { vmlinuz: string; initrd: string; accel: 'kvm' | 'tcg'; kernel: string };
   boot: (progs: string) => Promise<{ lines: string[]; wallMs: number; guestBootSeconds: number | null; finished: boolean }>;
   onProgress?: (done: number, total: number) => void;
+  // what the model says of a program (a test puts a mutated model here to
+  // show that conform catches it)
+  expect?: (variant: Variant, tc: TestCase) => Expectation;
 }
 
 export interface ConformResult {
@@ -293,7 +296,8 @@ export interface ConformResult {
 export async function runConform(o: ConformOptions): Promise<ConformResult> {
   const t0 = Date.now();
   const all = programs(o.seed, o.runs).filter((_, i) => i % o.shard.count === o.shard.index);
-  const exps = all.map((tc) => expectation(o.variant, tc));
+  const expect = o.expect ?? expectation;
+  const exps = all.map((tc) => expect(o.variant, tc));
   const keep = all.map((_, i) => i).filter((i) => exps[i].modelDivergence === null);
   const listed = listedMismatches();
   const coverage: Record<string, Record<string, number>> = Object.create(null);
@@ -358,10 +362,19 @@ function writeMismatch(out: string, m: Mismatch): string {
 // What makes two mismatches the same: the operation and both outcomes.
 const signature = (m: Mismatch) => `${m.op < 0 ? 'files' : m.testCase.threads[0].ops[m.op].op}|${m.expected}|${m.observed}`;
 
-// One operation less, each way (the first open stays: the rest need a file).
-function smaller(tc: TestCase): TestCase[] {
+// Smaller programs: the ops up to the one that differed (what follows it
+// cannot change its outcome), then each run of half, a quarter, ... of the
+// ops taken out, down to one operation less, each way (ddmin's chunks).
+function smaller(m: Mismatch): TestCase[] {
+  const tc = m.testCase;
   const ops = tc.threads[0].ops;
-  return ops.slice(1).map((_, k) => ({ ...tc, threads: [{ ...tc.threads[0], ops: ops.filter((__, i) => i !== k + 1) }] }));
+  const withOps = (list: Op[]) => ({ ...tc, threads: [{ ...tc.threads[0], ops: list }] });
+  const out = m.op >= 0 && m.op + 1 < ops.length ? [withOps(ops.slice(0, m.op + 1))] : [];
+  for (let size = Math.max(1, ops.length >> 1); ; size >>= 1) {
+    for (let at = 0; at < ops.length; at += size) if (ops.length - size >= 1) out.push(withOps([...ops.slice(0, at), ...ops.slice(at + size)]));
+    if (size === 1) break;
+  }
+  return out;
 }
 
 export const SHRINK_ROUNDS = 8;
@@ -376,8 +389,8 @@ async function shrinkMismatches(o: ConformOptions, ms: Mismatch[], listed: Retur
   for (let round = 0; round < SHRINK_ROUNDS && current.size; round++) {
     const cands: { from: Mismatch; tc: TestCase; exp: Expectation }[] = [];
     for (const m of current.values()) {
-      for (const tc of smaller(m.testCase)) {
-        const exp = expectation(o.variant, tc);
+      for (const tc of smaller(m)) {
+        const exp = (o.expect ?? expectation)(o.variant, tc);
         if (exp.modelDivergence === null) cands.push({ from: m, tc, exp });
       }
     }
