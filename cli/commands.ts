@@ -17,10 +17,10 @@ import { nameTable } from '../models/names.ts';
 import { Campaign, CampaignError, counterexampleFiles, SUMMARY, SUMMARY_TEXT, duration as seconds, mergeCampaigns, summaryText, parseShard, readSummary, type CampaignEvent, type FoundEntry, type Summary } from '../fuzz/campaign.ts';
 import { judge, verdictSummary } from '../fuzz/verdict.ts';
 import { FileError, printableLines } from '../fuzz/files.ts';
-import { LockError, lockHolder } from '../fuzz/lock.ts';
+import { LOCK_FILE, LockError, acquireLock, lockHolder } from '../fuzz/lock.ts';
 import { VmError, buildGuest, readVm, vmFile, writeVm } from '../vm/setup.ts';
 import { boot } from '../vm/qemu.ts';
-import { runConform } from '../fuzz/conform.ts';
+import { isConform, mergeConform, runConform } from '../fuzz/conform.ts';
 import { PORTFOLIO, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
 import { HORIZON } from '../fuzz/schedulers.ts';
 import { report } from '../reports/index.ts';
@@ -513,6 +513,30 @@ function cmdMerge(argv: string[]): number {
   const { values, positionals } = args(argv, { out: { type: 'string' }, json: { type: 'boolean' } });
   if (!positionals.length) throw new UsageError('merge: give the campaign folders to merge');
   if (!values.out) throw new UsageError('merge: give --out DIR');
+  const conform = positionals.filter(isConform);
+  if (conform.length) {
+    if (conform.length !== positionals.length) throw new UsageError('merge: give campaign folders or conformance folders, not both');
+    const created = !existsSync(values.out);
+    if (!created && readdirSync(values.out).length) throw new UsageError(`--out: ${printable(values.out)} is not empty: merge into a new folder`);
+    const release = acquireLock(values.out, 'merge');
+    let r;
+    try {
+      r = mergeConform(positionals, values.out);
+    } catch (e) {
+      for (const name of readdirSync(values.out)) if (name !== LOCK_FILE) rmSync(join(values.out, name), { recursive: true, force: true });
+      throw e;
+    } finally {
+      release();
+      if (created && !existsSync(join(values.out, 'conform.json'))) rmSync(values.out, { recursive: true, force: true });
+    }
+    const unlisted = r.mismatches.filter((m) => !m.listed);
+    if (values.json) console.log(JSON.stringify(r, null, 2));
+    else {
+      console.log(`merged ${positionals.length} conformance shards (${r.plan.shards.join(', ')}) -> ${values.out}/: ${r.programs} programs, ${r.ops} operations on ${r.kernel}`);
+      console.log(unlisted.length ? `${unlisted.length} mismatches not listed in docs/fidelity.md` : 'no mismatch outside docs/fidelity.md');
+    }
+    return unlisted.length || r.problems.length ? 1 : 0;
+  }
   const s = mergeCampaigns(positionals, values.out);
   const { verdicts } = campaignVerdicts(s);
   if (values.json) console.log(JSON.stringify({ ...campaignJson(values.out, s), asExpected: verdicts.every((v) => v.asExpected), unexpected: verdicts.filter((v) => !v.asExpected) }, null, 2));

@@ -126,7 +126,9 @@ unsharded run budget.  130 (143) when stopped by SIGINT (SIGTERM).`,
 
   merge: `usage: daxcheck merge DIR... --out DIR [--json]
 
-Shards of one campaign into one folder, deduplicated as one campaign would be.
+Shards of one campaign into one folder, deduplicated as one campaign would
+be; or shards of one conformance run (conform --shard i/N), their counts
+and coverage summed and their mismatch files gathered.
 
 ${EXIT}, judged as fuzz judges a campaign.`,
 

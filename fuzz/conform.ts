@@ -7,7 +7,7 @@
 
 import fc from 'fast-check';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { LIMITS, OP_NAMES, TestCaseSchema, type Op, type OpName, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
@@ -16,8 +16,9 @@ import { runTestCase } from './lockstep.ts';
 import type { Reference } from '../models/reference/index.ts';
 import { WRITTEN } from '../models/abstract.ts';
 import { ROOT } from './root.ts';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { writeFileAtomic } from './corpus.ts';
+import { FileError, parseWith, printable, readJsonFile } from './files.ts';
 
 const P = LIMITS.pagesPerFile;
 
@@ -277,21 +278,27 @@ export interface ConformOptions {
   expect?: (variant: Variant, tc: TestCase) => Expectation;
 }
 
-export interface ConformResult {
-  kernel: string;
-  variant: string;
-  programs: number;
-  ops: number;
-  mismatches: { file: string; op: string; expected: string; observed: string; listed: boolean }[];
-  bootSeconds: number; // guest boot to the executor's start, the median over boots
-  programsPerSecond: number; // once booted
-  coverage: Record<string, Record<string, number>>; // op -> outcome -> times the kernel gave it
-  boots: number;
-  wallSeconds: number;
-  skipped: number; // programs on which the model diverged from its own reference
-  problems: string[];
-  kernelWarnings: string[];
-}
+// What `conform --json` prints and DIR/conform.json holds, declared once.
+const n = z.number().min(0);
+export const ConformResultSchema = z.strictObject({
+  kind: z.literal('daxcheck-conform'),
+  plan: z.strictObject({ seed: z.number().int().min(0), runs: z.number().int().min(1), variant: z.string().max(100), shards: z.array(z.string().regex(/^\d{1,6}\/\d{1,6}$/)).min(1) }),
+  kernel: z.string().max(200),
+  variant: z.string().max(100),
+  programs: n,
+  ops: n,
+  mismatches: z.array(z.strictObject({ file: z.string().max(4096), op: z.string().max(200), expected: z.string().max(400), observed: z.string().max(400), listed: z.boolean() })).max(1_000_000),
+  bootSeconds: n, // guest boot to the executor's start, the median over boots
+  programsPerSecond: n, // once booted
+  coverage: z.record(z.string().max(40), z.record(z.string().max(40), n)), // op -> outcome -> times the kernel gave it
+  boots: n,
+  wallSeconds: n,
+  skipped: n, // programs on which the model diverged from its own reference
+  problems: z.array(z.string().max(2000)).max(10_000),
+  kernelWarnings: z.array(z.string().max(2000)).max(10_000),
+});
+export type ConformResult = z.infer<typeof ConformResultSchema>;
+export const CONFORM_SUMMARY = 'conform.json';
 
 export async function runConform(o: ConformOptions): Promise<ConformResult> {
   const t0 = Date.now();
@@ -345,12 +352,71 @@ export async function runConform(o: ConformOptions): Promise<ConformResult> {
     mismatches.push({ file, op: s.opText, expected: s.expected, observed: s.observed, listed: s.listed });
   }
   const mid = [...bootTimes].sort((a, b) => a - b)[bootTimes.length >> 1] ?? 0;
-  return {
+  const result: ConformResult = {
+    kind: 'daxcheck-conform', plan: { seed: o.seed, runs: o.runs, variant: o.variant.name, shards: [`${o.shard.index}/${o.shard.count}`] },
     kernel: o.vm.kernel, variant: o.variant.name, programs: keep.length, ops, mismatches,
     bootSeconds: Math.round(mid * 10) / 10,
     programsPerSecond: Math.round((keep.length / Math.max(0.001, runSeconds)) * 10) / 10,
     coverage, boots, wallSeconds: Math.round((Date.now() - t0) / 100) / 10, skipped: all.length - keep.length, problems, kernelWarnings,
   };
+  writeFileAtomic(join(o.out, CONFORM_SUMMARY), JSON.stringify(ConformResultSchema.parse(result), null, 2) + '\n');
+  return result;
+}
+
+export function isConform(dir: string): boolean {
+  return existsSync(join(dir, CONFORM_SUMMARY));
+}
+
+export function readConform(dir: string): ConformResult {
+  const file = join(dir, CONFORM_SUMMARY);
+  return parseWith(ConformResultSchema, readJsonFile(file, 'conformance summary'), printable(file));
+}
+
+// Shards of one conformance run into one folder: the same plan but the
+// shard, no shard twice; counts summed, coverage added up, mismatch files
+// copied.  Every input is read and checked before anything is written;
+// the caller holds `out`, new or empty.
+export function mergeConform(dirs: string[], out: string): ConformResult {
+  const parts = dirs.map((d) => ({ dir: d, r: readConform(d) }));
+  const first = parts[0].r;
+  const shards = new Set<string>();
+  for (const { dir, r } of parts) {
+    const { shards: s, ...plan } = r.plan;
+    const { shards: _f, ...plan0 } = first.plan;
+    if (JSON.stringify(plan) !== JSON.stringify(plan0) || r.kernel !== first.kernel) throw new FileError(`${printable(dir)}: not a shard of the same conformance run as ${printable(parts[0].dir)} (seed, runs, variant or kernel differ)`);
+    for (const x of s) {
+      if (shards.has(x)) throw new FileError(`${printable(dir)}: shard ${x} given twice`);
+      shards.add(x);
+    }
+  }
+  const files = parts.flatMap(({ dir, r }) => r.mismatches.map((m) => {
+    const name = basename(m.file);
+    if (!/^[0-9a-f]{16}\.json$/.test(name)) throw new FileError(`${printable(dir)}: mismatch file ${printable(m.file)} is not <hash>.json`);
+    const src = join(dir, 'kernel-mismatch', name);
+    return { m, name, mismatch: parseWith(MismatchSchema, readJsonFile(src, 'kernel-mismatch file'), printable(src)) };
+  }));
+  const coverage: ConformResult['coverage'] = Object.create(null);
+  for (const { r } of parts) {
+    for (const [op, outs] of Object.entries(r.coverage)) {
+      const per = (coverage[op] ??= Object.create(null) as Record<string, number>);
+      for (const [k, v] of Object.entries(outs)) per[k] = (per[k] ?? 0) + v;
+    }
+  }
+  const sum = (f: (r: ConformResult) => number) => parts.reduce((a, p) => a + f(p.r), 0);
+  const mismatches = files.map(({ m, name, mismatch }) => {
+    const file = join(out, 'kernel-mismatch', name);
+    writeFileAtomic(file, JSON.stringify(mismatch, null, 2) + '\n');
+    return { ...m, file };
+  });
+  const boots = parts.map((p) => p.r.bootSeconds).sort((a, b) => a - b);
+  const merged: ConformResult = {
+    ...first, plan: { ...first.plan, shards: [...shards].sort() }, programs: sum((r) => r.programs), ops: sum((r) => r.ops), mismatches,
+    bootSeconds: boots[boots.length >> 1], programsPerSecond: Math.round((sum((r) => r.programs) / Math.max(0.001, sum((r) => r.programs / Math.max(0.001, r.programsPerSecond)))) * 10) / 10,
+    coverage, boots: sum((r) => r.boots), wallSeconds: Math.max(...parts.map((p) => p.r.wallSeconds)), skipped: sum((r) => r.skipped),
+    problems: parts.flatMap((p) => p.r.problems), kernelWarnings: parts.flatMap((p) => p.r.kernelWarnings),
+  };
+  writeFileAtomic(join(out, CONFORM_SUMMARY), JSON.stringify(ConformResultSchema.parse(merged), null, 2) + '\n');
+  return merged;
 }
 
 function writeMismatch(out: string, m: Mismatch): string {

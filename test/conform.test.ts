@@ -117,6 +117,22 @@ if (tools || required) {
       assert.ok(file.testCase.threads[0].ops.length <= 3, `shrunk to an open or two and the mmap: ${file.testCase.threads[0].ops.length} ops`);
     }
   });
+
+  test('conform --shard i/N, then merge: the same programs, operations, coverage and mismatches as one run; a shard twice is refused', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'daxcheck-conform-shards-'));
+    const run = (...args: string[]) => daxcheck('conform', '--runs', '40', '--seed', '5', '--json', ...args);
+    const whole = JSON.parse(run('--out', join(tmp, 'whole')).out);
+    for (const i of ['0', '1']) assert.ok([0, 1].includes(run('--shard', `${i}/2`, '--out', join(tmp, `s${i}`)).code!));
+    const m = daxcheck('merge', join(tmp, 's0'), join(tmp, 's1'), '--out', join(tmp, 'm'), '--json');
+    assert.ok([0, 1].includes(m.code!), m.err);
+    const merged = JSON.parse(m.out);
+    assert.equal([merged.programs, merged.ops, merged.coverage, merged.mismatches.length], [whole.programs, whole.ops, whole.coverage, whole.mismatches.length]);
+    assert.equal(merged.plan.shards, ['0/2', '1/2']);
+    const twice = daxcheck('merge', join(tmp, 's0'), join(tmp, 's0'), '--out', join(tmp, 'm2'));
+    assert.is(twice.code, 2);
+    assert.match(twice.err, /shard 0\/2 given twice/);
+    assert.not.ok(existsSync(join(tmp, 'm2')));
+  });
 } else {
   test('conformance smoke on the real kernel (skipped: qemu-system-x86, busybox-static, xfsprogs, cpio, kmod or gcc missing; CI installs them)', () => {});
 }

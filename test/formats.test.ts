@@ -13,6 +13,7 @@ import { CounterexampleSchema } from '../fuzz/corpus.ts';
 import { SummarySchema } from '../fuzz/campaign.ts';
 import { PlanSchema } from '../fuzz/slots.ts';
 import { BenchOutputSchema, StartupBenchSchema } from '../fuzz/bench.ts';
+import { ConformResultSchema } from '../fuzz/conform.ts';
 import { daxcheck } from './daxcheck.ts';
 
 const readme = readFileSync('README.md', 'utf8');
@@ -35,6 +36,7 @@ const FORMATS: [string, z.ZodObject][] = [
   ['campaign summary (', SummarySchema],
   ['its `plan`', PlanSchema],
   ['bench output (', BenchOutputSchema],
+  ['conformance summary (', ConformResultSchema],
 ];
 
 for (const [label, schema] of FORMATS) {
