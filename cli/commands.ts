@@ -1,5 +1,6 @@
-// The commands that run the models: check, replay, matrix, explore, fuzz,
-// merge, report, bench.  Loaded by cli/main.ts only when one is asked for.
+// The commands that run the models or the kernel: check, replay, matrix,
+// explore, fuzz, merge, report, bench, vm, conform.  Loaded by cli/main.ts
+// only when one is asked for.
 
 import { join } from 'node:path';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -15,9 +16,9 @@ import { runPool } from '../fuzz/pool.ts';
 import { siblingModule } from '../fuzz/root.ts';
 import { nameTable } from '../models/names.ts';
 import { Campaign, CampaignError, counterexampleFiles, SUMMARY, SUMMARY_TEXT, duration as seconds, mergeCampaigns, summaryText, parseShard, readSummary, type CampaignEvent, type FoundEntry, type Summary } from '../fuzz/campaign.ts';
-import { judge, verdictSummary } from '../fuzz/verdict.ts';
+import { judge, verdictSummary, type Verdict } from '../fuzz/verdict.ts';
 import { FileError, printableLines } from '../fuzz/files.ts';
-import { LOCK_FILE, LockError, acquireLock, lockHolder } from '../fuzz/lock.ts';
+import { LockError, lockHolder, writeNewFolder } from '../fuzz/lock.ts';
 import { VmError, buildGuest, readVm, vmFile, writeVm } from '../vm/setup.ts';
 import { boot } from '../vm/qemu.ts';
 import { isConform, mergeConform, runConform } from '../fuzz/conform.ts';
@@ -32,8 +33,8 @@ import { UsageError, args, bold, dim, green, intOption, noPositionals, printable
 // The check's portfolio runs in slots of this many test cases: a segment
 // of a variant (one slot of each engine) is 2000 runs, and a variant that
 // met an expected class takes no further segment.
-export const CHECK_SLOT_RUNS = 250;
-export const CHECK_RUNS = 24_000;
+const CHECK_SLOT_RUNS = 250;
+const CHECK_RUNS = 24_000;
 
 async function cmdCheck(argv: string[]): Promise<number> {
   const { values, positionals } = args(argv, {
@@ -87,7 +88,7 @@ async function cmdCheck(argv: string[]): Promise<number> {
     console.log(bold(`${'variant'.padEnd(w)} ${'runs'.padStart(6)}  ${'verdict'.padEnd(11)}  met`));
     for (const [i, r] of results.entries()) {
       const v = verdicts[i];
-      const mark = v.asExpected ? green('as expected') : red((v.unexpected.length ? 'UNEXPECTED' : 'MISSED').padEnd(11));
+      const mark = verdictMark(v, 11);
       const met = r.classes.length ? r.classes.map((c) => c.class).join(', ') : 'clean';
       const want = v.asExpected ? '' : ` (expected ${r.expect.length ? r.expect.join(' or ') : 'clean'})`;
       console.log(`${printable(r.variant).padEnd(w)} ${String(r.runs).padStart(6)}  ${mark}  ${met}${want}`);
@@ -132,6 +133,11 @@ function runsPerVariant(s: Summary): Map<string, number> {
   return out;
 }
 
+// A row's verdict, coloured, padded to `width`.
+function verdictMark(v: Verdict, width = 0): string {
+  return v.asExpected ? green('as expected'.padEnd(width)) : red((v.unexpected.length ? 'UNEXPECTED' : 'MISSED').padEnd(width));
+}
+
 function checkFastCheck(variants: Variant[], runs: number, seed: number, corpus: string, json: boolean): number {
   const results = [];
   const verdicts = [];
@@ -146,7 +152,7 @@ function checkFastCheck(variants: Variant[], runs: number, seed: number, corpus:
     verdicts.push(verdict);
     results.push({ variant: v.name, runs: r.runs, expect: v.expect, asExpected: verdict.asExpected, divergence: d ? { class: d.class, message: d.message, step: d.step, length: d.step + 1, file } : null });
     if (!json) {
-      const mark = verdict.asExpected ? green('as expected') : red(verdict.unexpected.length ? 'UNEXPECTED' : 'MISSED');
+      const mark = verdictMark(verdict);
       if (!d) console.log(`${v.name.padEnd(16)} clean       ${runs} runs  ${mark}`);
       else {
         const ops = r.testCase!.threads.reduce((n, t) => n + t.ops.length, 0) + r.testCase!.nic.length;
@@ -177,7 +183,7 @@ function checkGuided(variants: Variant[], runs: number, seed: number, corpus: st
     verdicts.push(verdict);
     results.push({ variant: v.name, runs: r.runs, expect: v.expect, asExpected: verdict.asExpected, divergence: classes[0] ?? null, classes });
     if (!json) {
-      const mark = verdict.asExpected ? green('as expected') : red(verdict.unexpected.length ? 'UNEXPECTED' : 'MISSED');
+      const mark = verdictMark(verdict);
       if (!classes.length) console.log(`${v.name.padEnd(16)} clean       ${r.runs} runs (guided)  ${mark}`);
       for (const [i, c] of classes.entries()) {
         console.log(`${(i === 0 ? v.name : '').padEnd(16)} ${bold(c.class)} after ${c.run} runs (shrunk to ${c.length} steps)${i === 0 ? `  ${mark}` : ''}`);
@@ -516,19 +522,8 @@ function cmdMerge(argv: string[]): number {
   const conform = positionals.filter(isConform);
   if (conform.length) {
     if (conform.length !== positionals.length) throw new UsageError('merge: give campaign folders or conformance folders, not both');
-    const created = !existsSync(values.out);
-    if (!created && readdirSync(values.out).length) throw new UsageError(`--out: ${printable(values.out)} is not empty: merge into a new folder`);
-    const release = acquireLock(values.out, 'merge');
-    let r;
-    try {
-      r = mergeConform(positionals, values.out);
-    } catch (e) {
-      for (const name of readdirSync(values.out)) if (name !== LOCK_FILE) rmSync(join(values.out, name), { recursive: true, force: true });
-      throw e;
-    } finally {
-      release();
-      if (created && !existsSync(join(values.out, 'conform.json'))) rmSync(values.out, { recursive: true, force: true });
-    }
+    const out = values.out;
+    const r = writeNewFolder(out, 'merge', () => mergeConform(positionals, out));
     const unlisted = r.mismatches.filter((m) => !m.listed);
     if (values.json) console.log(JSON.stringify(r, null, 2));
     else {

@@ -23,7 +23,7 @@ import { HARNESS_VERSION } from './version.ts';
 import { ENGINES, PCT_DEPTHS, PlanSchema, findingKey, shardChains, shardSlots, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
 import { pctBound } from './schedulers.ts';
 import { ROOT, siblingModule } from './root.ts';
-import { acquireLock } from './lock.ts';
+import { acquireLock, writeNewFolder } from './lock.ts';
 
 export const SUMMARY = 'summary.json';
 export const SUMMARY_TEXT = 'summary.txt';
@@ -519,7 +519,6 @@ export class Campaign {
 // of the earliest (slot, run) over all of them, as one campaign would.
 export function mergeCampaigns(dirs: string[], out: string): Summary {
   if (existsSync(join(out, SUMMARY))) throw new CampaignError(`${printable(out)} already holds a campaign: merge into a new folder`);
-  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) throw new CampaignError(`--out: ${printable(out)} is not empty: merge into a new folder`);
   const parts = dirs.map((d) => ({ dir: d, s: readSummary(d) }));
   const plan = parts[0].s.plan;
   const same = (a: Plan, b: Plan) => JSON.stringify(a) === JSON.stringify(b);
@@ -555,19 +554,8 @@ export function mergeCampaigns(dirs: string[], out: string): Summary {
     }
   });
   const known = corpusPairs();
-  // every input is read and valid: now write, holding the folder, and
-  // leave nothing behind if a write fails
-  const created = !existsSync(out);
-  const release = acquireLock(out, 'merge');
-  try {
-    return writeMerged(out, parts, loaded, hits, first, known, plan);
-  } catch (e) {
-    if (created) rmSync(out, { recursive: true, force: true });
-    else for (const name of readdirSync(out)) rmSync(join(out, name), { recursive: true, force: true });
-    throw e;
-  } finally {
-    release();
-  }
+  // every input is read and valid: now write
+  return writeNewFolder(out, 'merge', () => writeMerged(out, parts, loaded, hits, first, known, plan));
 }
 
 function writeMerged(

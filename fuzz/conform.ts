@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { LIMITS, OP_NAMES, TestCaseSchema, type Op, type OpName, type TestCase } from '../models/testcase.ts';
+import { LIMITS, TestCaseSchema, initialValue, type Op, type OpName, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { arbConfig, arbOpOf } from './arbitraries.ts';
 import { runTestCase } from './lockstep.ts';
@@ -68,11 +68,15 @@ export interface Expectation {
   modelDivergence: string | null; // the model diverged from its own reference: not a program to compare
 }
 
+// Ops whose success value is the model's own numbering (a map id, a
+// process index) where the kernel returns an address or a pid: only
+// success is compared.
+const KERNEL_CHOOSES: ReadonlySet<string> = new Set(['mmap', 'fork']);
+
 function outcome(op: Op, r: number | string | undefined): string {
   if (r === undefined) return 'none';
   if (typeof r === 'string') return r.startsWith('SIG') ? `sig ${r}` : `err ${r}`;
-  if (op.op === 'mmap' || op.op === 'fork') return 'ok'; // the map id and process index are the model's; the kernel returns an address, a pid
-  return `ok ${r}`;
+  return KERNEL_CHOOSES.has(op.op) ? 'ok' : `ok ${r}`;
 }
 
 // Runs the program on the model one op at a time (the process thread
@@ -86,8 +90,10 @@ export function expectation(variant: Variant, tc: TestCase): Expectation {
   let maps = 0; // mappings the model has made: the next one's slot
   let copied = 0; // the process's mappings now: what a fork would copy
   let next = resolve(null, ops[0], 0, tc.config.files.length);
+  let ref: Reference | null = null;
   const r = runTestCase(variant, tc, {
     observe: (ex, entry) => {
+      ref = ex.ref;
       if (entry.tid !== 0 || !entry.op || entry.result === undefined) return;
       const expected = outcome(entry.op, entry.result);
       steps.push({ op: entry.op, line: next, expected });
@@ -97,8 +103,7 @@ export function expectation(variant: Variant, tc: TestCase): Expectation {
       copied = ex.ref.procs[0].maps.length;
     },
   });
-  const files = finalFiles(variant, tc);
-  return { steps, files, modelDivergence: r.divergence ? `${r.divergence.class}: ${r.divergence.message}` : null };
+  return { steps, files: ref ? finalFiles(ref) : [], modelDivergence: r.divergence ? `${r.divergence.class}: ${r.divergence.message}` : null };
 }
 
 // The executor's line for an op, from the reference's state before it
@@ -141,14 +146,10 @@ function resolve(ref: Reference | null, op: Op, maps: number, nfiles: number): s
   }
 }
 
-function finalFiles(variant: Variant, tc: TestCase): string[] {
-  let out: string[] = [];
-  runTestCase(variant, tc, {
-    observe: (ex) => {
-      out = ex.ref.files.map((f) => [f.size * 4096, f.dax ? 1 : 0, ...f.page.slice(0, f.size).map((pg, i) => (f.state[i] === WRITTEN ? pg.v : 0))].join(' '));
-    },
-  });
-  return out;
+// The files as the executor reports them at the end: bytes, DAX, and the
+// value of each page below the size (a hole or unwritten extent reads 0).
+function finalFiles(ref: Reference): string[] {
+  return ref.files.map((f) => [f.size * 4096, f.dax ? 1 : 0, ...f.page.slice(0, f.size).map((pg, i) => (f.state[i] === WRITTEN ? pg.v : 0))].join(' '));
 }
 
 // The executor's input for a batch.
@@ -157,7 +158,7 @@ export function batchText(tcs: TestCase[], exps: Expectation[]): string {
   tcs.forEach((tc, id) => {
     lines.push(`P ${id}`);
     tc.config.files.forEach((f, i) => {
-      const vals = Array.from({ length: P }, (_, pg) => (pg < f.size && !f.sparse ? 10 * (i + 1) + pg + 1 : 0));
+      const vals = Array.from({ length: P }, (_, pg) => (pg < f.size && !f.sparse ? initialValue(i, pg) : 0));
       lines.push(`F ${i} ${f.dax ? 1 : 0} ${f.size} ${f.sparse ? 1 : 0} ${vals.join(' ')}`);
     });
     lines.push('G');
@@ -181,7 +182,7 @@ export function parseOutput(lines: string[]): Observed {
     if (w[0] === 'R') {
       const id = Number(w[1]);
       const list = o.results.get(id) ?? [];
-      list[Number(w[2])] = w[3] === 'ok' ? `ok ${w[4]}` : `${w[3]} ${w[4]}`;
+      list[Number(w[2])] = `${w[3]} ${w[4]}`;
       o.results.set(id, list);
     } else if (w[0] === 'S') {
       const id = Number(w[1]);
@@ -196,8 +197,7 @@ export function parseOutput(lines: string[]): Observed {
 
 // The kernel's outcome in the model's terms.
 function normalize(op: Op, got: string): string {
-  if ((op.op === 'mmap' || op.op === 'fork') && got.startsWith('ok')) return 'ok';
-  return got;
+  return KERNEL_CHOOSES.has(op.op) && got.startsWith('ok') ? 'ok' : got;
 }
 
 export const MismatchSchema = z.strictObject({
@@ -261,7 +261,6 @@ export function mismatchHash(m: Mismatch): string {
   return createHash('sha256').update(JSON.stringify(m.testCase)).digest('hex').slice(0, 16);
 }
 
-export { OP_NAMES };
 
 export interface ConformOptions {
   variant: Variant;
@@ -375,7 +374,7 @@ export function readConform(dir: string): ConformResult {
 // Shards of one conformance run into one folder: the same plan but the
 // shard, no shard twice; counts summed, coverage added up, mismatch files
 // copied.  Every input is read and checked before anything is written;
-// the caller holds `out`, new or empty.
+// the caller holds `out`, new or empty (writeNewFolder).
 export function mergeConform(dirs: string[], out: string): ConformResult {
   const parts = dirs.map((d) => ({ dir: d, r: readConform(d) }));
   const first = parts[0].r;

@@ -3,7 +3,7 @@
 // owner's pid) while they write.  A lock whose process is gone is stale
 // and taken over.
 
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { printable } from './files.ts';
 
@@ -54,4 +54,21 @@ export function acquireLock(dir: string, command: string): () => void {
     rmSync(path, { force: true }); // stale: its process is gone
   }
   throw new LockError(`${printable(dir)}: cannot take the lock`);
+}
+
+// Writes a new folder (or fills an empty one) holding its lock, and leaves
+// nothing behind if `write` fails: what `merge --out` does.
+export function writeNewFolder<T>(out: string, command: string, write: () => T): T {
+  if (existsSync(out) && (!statSync(out).isDirectory() || readdirSync(out).length > 0)) throw new LockError(`--out: ${printable(out)} is not empty: merge into a new folder`);
+  const created = !existsSync(out);
+  const release = acquireLock(out, command);
+  try {
+    return write();
+  } catch (e) {
+    if (created) rmSync(out, { recursive: true, force: true });
+    else for (const name of readdirSync(out)) if (name !== LOCK_FILE) rmSync(join(out, name), { recursive: true, force: true });
+    throw e;
+  } finally {
+    release();
+  }
 }
