@@ -12,7 +12,7 @@ function stale() {
   if (!existsSync(new URL('cli/main.ts', root))) return false; // an installed package: dist/ is all there is
   if (!existsSync(built)) return true;
   const at = statSync(built).mtimeMs;
-  for (const dir of ['cli', 'fuzz', 'models', 'properties', 'reports']) {
+  for (const dir of ['cli', 'fuzz', 'models', 'properties', 'reports', 'vm']) {
     for (const e of readdirSync(new URL(`${dir}/`, root), { withFileTypes: true, recursive: true })) {
       if (e.isFile() && /\.(ts|js)$/.test(e.name) && statSync(`${e.parentPath}/${e.name}`).mtimeMs > at) return true;
     }

@@ -17,11 +17,16 @@ export class VmError extends Error {}
 
 // The Debian packages the guest is built from; `.ci/run` and the README's
 // apt-get line install them.
-export const PACKAGES = ['qemu-system-x86', 'busybox-static', 'xfsprogs', 'cpio', 'kmod', 'gcc', 'libc6-dev'];
+export const PACKAGES = ['qemu-system-x86', 'busybox-static', 'xfsprogs', 'cpio', 'kmod', 'gcc', 'libc6-dev', 'libibverbs-dev'];
 
-// The modules fs-DAX on legacy e820 pmem needs (their dependencies are
-// found with modinfo and loaded first).
-const MODULES = ['nd_pmem', 'nd_e820', 'crc32c_generic', 'xfs'];
+// The modules fs-DAX on legacy e820 pmem needs, and soft-RoCE on a dummy
+// netdev for the RDMA ops (their dependencies are found with modinfo and
+// loaded first).
+const MODULES = ['nd_pmem', 'nd_e820', 'crc32c_generic', 'xfs', 'dummy', 'crc32_generic', 'rdma_rxe', 'ib_uverbs'];
+
+// The executor links libibverbs and its rxe provider statically (from
+// libibverbs-dev), with libnl, which libibverbs uses.
+const EXECUTOR_LIBS = ['-Wl,--whole-archive', '-lrxe-rdmav34', '-Wl,--no-whole-archive', '-libverbs', '-lnl-route-3', '-lnl-3', '-lpthread'];
 
 // The kernel command line: 512 MiB of RAM at 1 GiB as persistent memory
 // (legacy e820 pmem, struct pages included), no printk on the console.
@@ -105,7 +110,8 @@ function moduleOrder(moddir: string): string[] {
 
 const INIT = `#!/bin/sh
 # daxcheck guest: load fs-DAX, make and mount XFS on /dev/pmem0 with
-# dax=inode, run the executor on /progs, report, power off.
+# dax=inode, give soft-RoCE a netdev with an address, run the executor on
+# /progs, report, power off.
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev
@@ -116,6 +122,8 @@ LD_LIBRARY_PATH=/lib /sbin/mkfs.xfs -q -f -m reflink=0 /dev/pmem0 > /dev/null 2>
 mkdir -p /mnt
 mount -t xfs -o dax=inode /dev/pmem0 /mnt || echo "X -1 mount failed"
 echo 1 > /proc/sys/fs/lease-break-time
+ip link set lo up
+ip addr add 10.9.0.1/24 dev dummy0 && ip link set dummy0 up || echo "X -1 no dummy0"
 echo "B $(cat /proc/uptime) $(uname -r)"
 /bin/executor /progs
 dmesg | grep -E "WARNING|BUG|Oops" | sed 's/^/K /'
@@ -133,7 +141,7 @@ function buildInitramfs(dir: string, modules: string[]): string {
   rmSync(tree, { recursive: true, force: true });
   for (const d of ['bin', 'sbin', 'lib', 'lib64', 'proc', 'sys', 'dev', 'mnt', 'tmp', 'lib/modules']) mkdirSync(join(tree, d), { recursive: true });
   copyFileSync(which('busybox'), join(tree, 'bin', 'busybox'));
-  for (const applet of ['sh', 'mount', 'insmod', 'mkdir', 'poweroff', 'sleep', 'cat', 'echo', 'dmesg', 'grep', 'sed', 'sync', 'uname']) symlinkSync('busybox', join(tree, 'bin', applet));
+  for (const applet of ['sh', 'mount', 'insmod', 'mkdir', 'poweroff', 'sleep', 'cat', 'echo', 'dmesg', 'grep', 'sed', 'sync', 'uname', 'ip']) symlinkSync('busybox', join(tree, 'bin', applet));
   const mkfs = which('mkfs.xfs');
   copyFileSync(mkfs, join(tree, 'sbin', 'mkfs.xfs'));
   for (const lib of libsOf(mkfs)) {
@@ -145,7 +153,10 @@ function buildInitramfs(dir: string, modules: string[]): string {
   modules.forEach((m) => copyFileSync(m, join(tree, 'lib', 'modules', basename(m))));
   writeFileSync(join(tree, 'modules.order'), names.join('\n') + '\n');
   const src = fileURLToPath(new URL('executor/executor.c', ROOT));
-  run('gcc', ['-static', '-O2', '-o', join(tree, 'bin', 'executor'), src]);
+  for (const lib of ['librxe-rdmav34.a', 'libibverbs.a', 'libnl-3.a']) {
+    if (!existsSync(run('gcc', [`-print-file-name=${lib}`]).trim())) throw new VmError(`${lib} is not installed (apt-get install ${PACKAGES.join(' ')})`);
+  }
+  run('gcc', ['-static', '-O2', '-o', join(tree, 'bin', 'executor'), src, ...EXECUTOR_LIBS]);
   writeFileSync(join(tree, 'init'), INIT);
   chmodSync(join(tree, 'init'), 0o755);
   const out = join(dir, 'initramfs.cpio.gz');
