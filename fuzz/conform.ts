@@ -9,10 +9,10 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { LIMITS, TestCaseSchema, initialValue, type Op, type OpName, type TestCase } from '../models/testcase.ts';
+import { LIMITS, TestCaseSchema, initialValue, mrSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
-import { arbConfig, arbOpOf } from './arbitraries.ts';
-import { runTestCase } from './lockstep.ts';
+import { arbConfig, arbNicOp, arbOpOf } from './arbitraries.ts';
+import { runTestCase, type Picker } from './lockstep.ts';
 import type { Reference } from '../models/reference/index.ts';
 import { WRITTEN } from '../models/abstract.ts';
 import { ROOT } from './root.ts';
@@ -23,28 +23,34 @@ import { FileError, parseWith, printable, readJsonFile } from './files.ts';
 const P = LIMITS.pagesPerFile;
 
 // The operations conformance runs: every op of the upstream contract one
-// process thread can make (a forked child only holds its copies).
-// reg_mr, dereg_mr and NIC work are not yet run on the kernel (they need
-// soft-RoCE or io_uring fixed buffers).
-export const CONFORM_OPS: OpName[] = ['open', 'close', 'mmap', 'munmap', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'fcntl_map_direct', 'tick'];
+// process thread can make (a forked child only holds its copies), and the
+// NIC's work requests.
+export const CONFORM_OPS: OpName[] = ['open', 'close', 'mmap', 'munmap', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'reg_mr', 'dereg_mr', 'fcntl_map_direct', 'tick'];
 
-// A program: one process thread, its ops run one at a time; files set up
-// as the config says; O_DIRECT synchronous (an AIO completion would land
-// at a time the sequential order does not fix).
+// A program: one process thread, its ops run one at a time, and NIC work
+// requests, each carried out as soon as it is posted (at its virtual time,
+// which the thread's ticks advance) and a registration exists; files set
+// up as the config says.
 export function arbProgram(kinds: OpName[] = CONFORM_OPS): fc.Arbitrary<TestCase> {
-  const body = arbOpOf(kinds).map((op): Op => (op.op === 'dio_read' || op.op === 'dio_write' ? { ...op, aio: false } : op));
   return fc
     .record({
       config: arbConfig,
-      opens: fc.array(arbOpOf(['open']), { minLength: 1, maxLength: 2 }),
+      // DAX or not, even odds (the fuzzer leans to DAX): registrations,
+      // which DAX refuses, need page-cache files as often
+      dax: fc.array(fc.boolean(), { minLength: LIMITS.files, maxLength: LIMITS.files }),
+      // now and then more opens than RLIMIT_NOFILE allows
+      opens: fc.oneof({ weight: 6, arbitrary: fc.array(arbOpOf(['open']), { minLength: 1, maxLength: 2 }) }, { weight: 1, arbitrary: fc.array(arbOpOf(['open']), { minLength: 6, maxLength: 7 }) }),
       map: fc.option(arbOpOf(['mmap']), { freq: 3 }),
-      body: fc.array(body, { minLength: 1, maxLength: 10 }),
+      // a registration of that mapping, which the NIC's work needs
+      reg: kinds.includes('reg_mr') ? fc.option(arbOpOf(['reg_mr']), { freq: 3 }) : fc.constant(null),
+      body: fc.array(arbOpOf(kinds), { minLength: 1, maxLength: 10 }),
+      nic: kinds.includes('reg_mr') ? fc.array(arbNicOp, { maxLength: 3 }) : fc.constant<NicOp[]>([]),
     })
-    .map(({ config, opens, map, body }) => ({
+    .map(({ config, dax, opens, map, reg, body, nic }) => ({
       // one process as root; every file root's, none reflinked; blocks enough that the model never runs out where 512 MiB of pmem would not
-      config: { ...config, procs: [{ uid: 0, capLease: false }], files: config.files.map((f) => ({ ...f, owner: 0, reflink: false })), blocks: LIMITS.maxBlocks },
-      threads: [{ proc: 0, ops: [...opens, ...(map ? [map] : []), ...body], loop: false }],
-      nic: [],
+      config: { ...config, procs: [{ uid: 0, capLease: false }], files: config.files.map((f, i) => ({ ...f, dax: dax[i], owner: 0, reflink: false })), blocks: LIMITS.maxBlocks },
+      threads: [{ proc: 0, ops: [...opens, ...(map ? [map] : []), ...(map && reg ? [reg] : []), ...body], loop: false }],
+      nic,
       schedule: [],
       cycle: [],
       faults: [],
@@ -57,23 +63,25 @@ export function programs(seed: number, runs: number): TestCase[] {
 
 // One op as the executor runs it, and what the model says it returns.
 export interface Step {
-  op: Op;
+  op: Op | NicOp;
   line: string; // the executor's line, every index resolved
   expected: string; // "ok N", "ok" (a value the kernel chooses), "err EBADF", "sig SIGBUS"
+  ops: number; // the process thread's ops up to and including this step
 }
 
 export interface Expectation {
   steps: Step[];
   files: string[]; // "<bytes> <dax> <b0> <b1> ..." per file, as the executor reports them
   modelDivergence: string | null; // the model diverged from its own reference: not a program to compare
+  schedule: number[]; // the order the model ran things in, as a schedule: a file replays it
 }
 
 // Ops whose success value is the model's own numbering (a map id, a
-// process index) where the kernel returns an address or a pid: only
+// process index, an MR) where the kernel returns an address, a pid or a handle: only
 // success is compared.
-const KERNEL_CHOOSES: ReadonlySet<string> = new Set(['mmap', 'fork']);
+const KERNEL_CHOOSES: ReadonlySet<string> = new Set(['mmap', 'fork', 'reg_mr']);
 
-function outcome(op: Op, r: number | string | undefined): string {
+function outcome(op: Op | NicOp, r: number | string | undefined): string {
   if (r === undefined) return 'none';
   if (typeof r === 'string') return r.startsWith('SIG') ? `sig ${r}` : `err ${r}`;
   return KERNEL_CHOOSES.has(op.op) ? 'ok' : `ok ${r}`;
@@ -84,31 +92,63 @@ function outcome(op: Op, r: number | string | undefined): string {
 // from the reference's state when the op before it returned, by the index
 // rules the reference applies (an fd or mapping index taken modulo what
 // the process has, in order).
+//
+// The order is one a sequential executor can follow: whenever the process
+// thread is between two ops, the device finishes what is queued (an AIO
+// completes before the next op, as the executor waits for it), the NIC
+// carries out what is posted, and kernel work runs; then the thread goes
+// on.  Inside an op, the thread runs whenever it can.
 export function expectation(variant: Variant, tc: TestCase): Expectation {
   const ops = tc.threads[0].ops;
   const steps: Step[] = [];
   let maps = 0; // mappings the model has made: the next one's slot
+  let mrs = 0; // registrations the model has made: the next one's slot
+  let done = 0; // the process thread's ops returned
+  let nics = 0; // NIC work requests carried out
+  let inside = false; // the process thread is in the middle of an op
   let copied = 0; // the process's mappings now: what a fork would copy
-  let next = resolve(null, ops[0], 0, tc.config.files.length);
+  let next = resolve(null, ops[0], 0, 0, tc.config.files.length);
   let ref: Reference | null = null;
   const r = runTestCase(variant, tc, {
+    picker: sequential(tc, () => !inside),
     observe: (ex, entry) => {
       ref = ex.ref;
+      if (entry.tid === 0) inside = entry.result === undefined;
+      if (entry.thread === 'nic') {
+        const op = tc.nic[nics++];
+        steps.push({ op, line: resolveNic(ex.ref, op), expected: outcome(op, ex.ref.lastNicResult ?? undefined), ops: done });
+        return;
+      }
       if (entry.tid !== 0 || !entry.op || entry.result === undefined) return;
       const expected = outcome(entry.op, entry.result);
-      steps.push({ op: entry.op, line: next, expected });
+      steps.push({ op: entry.op, line: next, expected, ops: ++done });
       if (entry.op.op === 'mmap' && expected === 'ok') maps++;
+      if (entry.op.op === 'reg_mr' && expected.startsWith('ok')) mrs++;
       if (entry.op.op === 'fork' && expected === 'ok') maps += copied; // the child's copies take the next map ids
-      if (steps.length < ops.length) next = resolve(ex.ref, ops[steps.length], maps, tc.config.files.length);
+      if (done < ops.length) next = resolve(ex.ref, ops[done], maps, mrs, tc.config.files.length);
       copied = ex.ref.procs[0].maps.length;
     },
   });
-  return { steps, files: ref ? finalFiles(ref) : [], modelDivergence: r.divergence ? `${r.divergence.class}: ${r.divergence.message}` : null };
+  return { steps, files: ref ? finalFiles(ref) : [], modelDivergence: r.divergence ? `${r.divergence.class}: ${r.divergence.message}` : null, schedule: r.schedule ?? [] };
+}
+
+// The scheduler that order is: threads are the program's, then the
+// device, the NIC, the timer and the kernel worker (models/impl/kernel.ts).
+function sequential(tc: TestCase, between: () => boolean): Picker {
+  const n = tc.threads.length;
+  const [device, nic, timer, kworker] = [n, n + 1, n + 2, n + 3];
+  return {
+    horizon: 4096,
+    pick(order) {
+      const prefer = between() ? [device, nic, kworker, 0, timer] : [0, device, kworker, timer, nic];
+      return prefer.map((id) => order.indexOf(id)).find((i) => i >= 0) ?? 0;
+    },
+  };
 }
 
 // The executor's line for an op, from the reference's state before it
 // (null: the initial state, before any op; the first op is an open).
-function resolve(ref: Reference | null, op: Op, maps: number, nfiles: number): string {
+function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfiles: number): string {
   const fds = ref ? ref.openFds(0) : [];
   const list = ref ? ref.procs[0].maps : [];
   const fdOf = (i: number) => (fds.length ? fds[i % fds.length] : 63); // 63: never open, so EBADF as the model says
@@ -137,13 +177,30 @@ function resolve(ref: Reference | null, op: Op, maps: number, nfiles: number): s
       const fd = fdOf(op.fd);
       const size = ref && fds.length ? ref.files[ref.procs[0].fds[fd]!.file].size : 0;
       const m = mapOf(op.map);
-      return `${op.op === 'dio_read' ? 'r' : 'x'} ${fd} ${size ? op.off % size : 0} ${slotOf(m)} ${page(m, op.page)}`;
+      return `${op.op === 'dio_read' ? 'r' : 'x'} ${fd} ${size ? op.off % size : 0} ${slotOf(m)} ${page(m, op.page)} ${op.aio ? 1 : 0}`;
+    }
+    case 'reg_mr': {
+      const m = mapOf(op.map);
+      const { first, span, unaligned } = mrSpan(op, m ? m.npages : null);
+      return `g ${Math.min(mrs, 63)} ${slotOf(m)} ${first} ${span} ${unaligned ? 1 : 0}`;
+    }
+    case 'dereg_mr': {
+      const mine = ref ? ref.liveMrs().filter((x) => x.proc === 0) : [];
+      return `d ${mine.length ? mine[op.mr % mine.length].id : -1}`;
     }
     case 'fcntl_map_direct': return `f ${fdOf(op.fd)}`;
     case 'tick': return 'k';
     case 'fork': return 'y';
-    default: return `# ${op.op} is not run on the kernel`;
   }
+}
+
+// The executor's line for a NIC work request the model has just carried
+// out: the registration and page it chose (the live ones do not change).
+function resolveNic(ref: Reference, op: NicOp): string {
+  const live = ref.liveMrs();
+  const mr = live[op.mr % live.length];
+  const page = op.page % mr.span;
+  return op.op === 'rdma_write' ? `W ${mr.id} ${page} ${op.val}` : `Q ${mr.id} ${page}`;
 }
 
 // The files as the executor reports them at the end: bytes, DAX, and the
@@ -196,7 +253,7 @@ export function parseOutput(lines: string[]): Observed {
 }
 
 // The kernel's outcome in the model's terms.
-function normalize(op: Op, got: string): string {
+function normalize(op: Op | NicOp, got: string): string {
   return KERNEL_CHOOSES.has(op.op) && got.startsWith('ok') ? 'ok' : got;
 }
 
@@ -244,7 +301,7 @@ function glob(pattern: string, text: string): boolean {
 export function compare(kernel: string, variant: Variant, tc: TestCase, exp: Expectation, results: string[] | undefined, files: string[] | undefined, listed: ReturnType<typeof listedMismatches>): Mismatch | null {
   const isListed = (op: string, e: string, o: string) => listed.some((l) => l.op === op && glob(l.expected, e) && glob(l.observed, o));
   const mk = (op: number, opText: string, opName: string, expected: string, observed: string): Mismatch => ({
-    kind: 'kernel-mismatch', format: 1, kernel, variant: variant.name, testCase: tc, op, opText, expected, observed, listed: isListed(opName, expected, observed),
+    kind: 'kernel-mismatch', format: 1, kernel, variant: variant.name, testCase: { ...tc, schedule: exp.schedule }, op, opText, expected, observed, listed: isListed(opName, expected, observed),
   });
   for (const [i, s] of exp.steps.entries()) {
     const got = results?.[i] === undefined ? 'none' : normalize(s.op, results[i]);
@@ -334,7 +391,8 @@ export async function runConform(o: ConformOptions): Promise<ConformResult> {
         ops++;
         const got = res?.[k];
         if (got === undefined) return;
-        const per = (coverage[s.op.op] ??= Object.create(null) as Record<string, number>);
+        const name = 'aio' in s.op && s.op.aio ? `${s.op.op} (aio)` : s.op.op;
+        const per = (coverage[name] ??= Object.create(null) as Record<string, number>);
         const key = got.startsWith('ok') ? 'ok' : got.split(' ')[1];
         per[key] = (per[key] ?? 0) + 1;
       });
@@ -425,20 +483,23 @@ function writeMismatch(out: string, m: Mismatch): string {
 }
 
 // What makes two mismatches the same: the operation and both outcomes.
-const signature = (m: Mismatch) => `${m.op < 0 ? 'files' : m.testCase.threads[0].ops[m.op].op}|${m.expected}|${m.observed}`;
+const signature = (m: Mismatch) => `${m.opText.split(' ')[0]}|${m.expected}|${m.observed}`;
 
-// Smaller programs: the ops up to the one that differed (what follows it
+// Smaller programs: the ops up to the step that differed (what follows it
 // cannot change its outcome), then each run of half, a quarter, ... of the
-// ops taken out, down to one operation less, each way (ddmin's chunks).
-function smaller(m: Mismatch): TestCase[] {
-  const tc = m.testCase;
+// ops taken out, down to one operation less, each way (ddmin's chunks),
+// then each NIC work request taken out.
+function smaller(m: Mismatch, exp: Expectation): TestCase[] {
+  const tc = { ...m.testCase, schedule: [] };
   const ops = tc.threads[0].ops;
   const withOps = (list: Op[]) => ({ ...tc, threads: [{ ...tc.threads[0], ops: list }] });
-  const out = m.op >= 0 && m.op + 1 < ops.length ? [withOps(ops.slice(0, m.op + 1))] : [];
+  const upTo = m.op >= 0 ? exp.steps[m.op]?.ops ?? ops.length : ops.length;
+  const out = upTo < ops.length ? [withOps(ops.slice(0, Math.max(1, upTo)))] : [];
   for (let size = Math.max(1, ops.length >> 1); ; size >>= 1) {
     for (let at = 0; at < ops.length; at += size) if (ops.length - size >= 1) out.push(withOps([...ops.slice(0, at), ...ops.slice(at + size)]));
     if (size === 1) break;
   }
+  tc.nic.forEach((_, i) => out.push({ ...tc, nic: tc.nic.filter((_, j) => j !== i) }));
   return out;
 }
 
@@ -454,7 +515,7 @@ async function shrinkMismatches(o: ConformOptions, ms: Mismatch[], listed: Retur
   for (let round = 0; round < SHRINK_ROUNDS && current.size; round++) {
     const cands: { from: Mismatch; tc: TestCase; exp: Expectation }[] = [];
     for (const m of current.values()) {
-      for (const tc of smaller(m)) {
+      for (const tc of smaller(m, (o.expect ?? expectation)(o.variant, m.testCase))) {
         const exp = (o.expect ?? expectation)(o.variant, tc);
         if (exp.modelDivergence === null) cands.push({ from: m, tc, exp });
       }
@@ -469,7 +530,8 @@ async function shrinkMismatches(o: ConformOptions, ms: Mismatch[], listed: Retur
       cands.forEach((c, j) => {
         if (c.from !== m) return;
         const got = compare(o.vm.kernel, o.variant, c.tc, c.exp, seen.results.get(j), seen.files.get(j), listed);
-        if (got && signature(got) === signature(m) && (!best || c.tc.threads[0].ops.length < best.testCase.threads[0].ops.length)) best = got;
+        const size = (x: TestCase) => x.threads[0].ops.length + x.nic.length;
+        if (got && signature(got) === signature(m) && (!best || size(c.tc) < size(best.testCase))) best = got;
       });
       if (best) {
         out.set(orig, best);

@@ -2,6 +2,7 @@
 // pseudo-codes at the end stand for how a memory access can end.
 
 export const EPERM = -1;
+export const ENOENT = -2;
 export const EINTR = -4;
 export const EBADF = -9;
 export const EWOULDBLOCK = -11;
@@ -22,6 +23,7 @@ export const IOMMU_FAULT = -1003;
 
 const NAMES: Record<number, string> = {
   [EPERM]: 'EPERM',
+  [ENOENT]: 'ENOENT',
   [EINTR]: 'EINTR',
   [EBADF]: 'EBADF',
   [EWOULDBLOCK]: 'EAGAIN',

@@ -15,7 +15,7 @@ export const LIMITS = {
   mapsPerProc: 4,
   mapPages: 2,
   mrPages: 2,
-  mrsPerProc: 2, // RLIMIT_MEMLOCK: live registrations per process
+  memlockPages: 4, // RLIMIT_MEMLOCK: pages a process's registrations may pin (mm->pinned_vm)
   maxProcs: 4, // RLIMIT_NPROC: fork fails beyond this many processes
   queueDepth: 2, // device tags: requests in flight at once
   iovaPages: 64,
@@ -207,7 +207,9 @@ export function blocksNeeded(config: Config): number {
 // The pages an ibv_reg_mr covers within its mapping: `npages` pages of
 // data from page `page`, plus one more if the buffer is not page-aligned,
 // cut short at the end of the mapping (an index modulo what exists).
-export function mrSpan(op: { page: number; npages: number; unaligned: boolean }, mapPages: number): { first: number; span: number; unaligned: boolean } {
+// With no mapping, the buffer is one unmapped page.
+export function mrSpan(op: { page: number; npages: number; unaligned: boolean }, mapPages: number | null): { first: number; span: number; unaligned: boolean } {
+  if (mapPages === null) return { first: 0, span: 1, unaligned: false };
   const first = op.page % mapPages;
   const span = Math.min(1 + (op.npages % LIMITS.mrPages) + (op.unaligned ? 1 : 0), mapPages - first);
   return { first, span, unaligned: op.unaligned && span > 1 };

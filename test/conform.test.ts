@@ -19,26 +19,33 @@ import { daxcheck } from './daxcheck.ts';
 
 const upstream = findVariant('upstream');
 
-test('programs are deterministic, single-threaded, synchronous, and use every op conformance runs', () => {
+test('programs are deterministic, single-threaded, and use every op conformance runs, AIO and NIC work among them', () => {
   const a = programs(1, 300);
   assert.equal(programs(1, 300), a);
-  const used = new Set(a.flatMap((tc) => tc.threads[0].ops.map((o) => o.op)));
-  for (const op of CONFORM_OPS) assert.ok(used.has(op), op);
-  for (const tc of a) {
-    assert.is(tc.threads.length, 1);
-    assert.ok(tc.threads[0].ops.every((o) => !('aio' in o) || o.aio === false));
-  }
+  const used = new Set(a.flatMap((tc) => [...tc.threads[0].ops, ...tc.nic].map((o) => o.op)));
+  for (const op of [...CONFORM_OPS, 'rdma_write', 'rdma_read']) assert.ok(used.has(op as never), op);
+  const dio = a.flatMap((tc) => tc.threads[0].ops).filter((o) => o.op === 'dio_read' || o.op === 'dio_write');
+  assert.ok(dio.some((o) => 'aio' in o && o.aio) && dio.some((o) => 'aio' in o && !o.aio));
+  for (const tc of a) assert.is(tc.threads.length, 1);
 });
 
-test('the model gives every op an outcome, and the executor input names each resolved op', () => {
-  for (const tc of programs(2, 50)) {
+test('the model gives every op an outcome in an order the executor can follow, and its input names each resolved op', () => {
+  let nic = 0;
+  for (const tc of programs(2, 200)) {
     const e = expectation(upstream, tc);
     assert.is(e.modelDivergence, null);
-    assert.is(e.steps.length, tc.threads[0].ops.length);
+    const own = e.steps.filter((s) => !s.op.op.startsWith('rdma_'));
+    assert.equal(own.map((s) => s.op), tc.threads[0].ops);
+    let seen = 0;
+    for (const s of e.steps) assert.is(s.ops, own.includes(s) ? ++seen : seen);
+    nic += e.steps.length - own.length;
     assert.is(e.files.length, tc.config.files.length);
     const text = batchText([tc], [e]);
-    assert.is(text.split('\n').filter((l) => /^[a-z]( |$)/.test(l)).length, e.steps.length);
+    assert.is(text.split('\n').filter((l) => /^[a-zWQ]( |$)/.test(l)).length, e.steps.length);
+    // the recorded order replays: the same steps come out of the file's schedule
+    assert.equal(expectation(upstream, { ...tc, schedule: e.schedule }).steps, e.steps);
   }
+  assert.ok(nic > 0, 'some NIC work is carried out');
 });
 
 test('compare reports the first op whose kernel outcome differs, then the files; listed rows are marked', () => {
@@ -71,7 +78,7 @@ test('docs/fidelity.md lists its mismatches in the table conform reads', () => {
 
 // The real kernel: only where the guest's packages are (CI installs them).
 const required = process.env.DAXCHECK_VM === 'required';
-const tools = ['qemu-system-x86_64', 'busybox', 'mkfs.xfs', 'cpio', 'modinfo', 'gcc'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0);
+const tools = ['qemu-system-x86_64', 'busybox', 'mkfs.xfs', 'cpio', 'modinfo', 'gcc'].every((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status === 0) && existsSync('/usr/lib/x86_64-linux-gnu/librxe-rdmav34.a');
 
 if (tools || required) {
   test('conformance smoke on the real kernel: 200 programs, every op run, no mismatch outside docs/fidelity.md', () => {
@@ -84,9 +91,9 @@ if (tools || required) {
     assert.is(doc.programs, 200);
     assert.equal(doc.mismatches.filter((m: { listed: boolean }) => !m.listed), []);
     assert.is(r.code, 0, r.err);
-    for (const op of CONFORM_OPS) assert.ok(doc.coverage[op], `${op} ran on the kernel`);
+    for (const op of [...CONFORM_OPS, 'rdma_write', 'rdma_read', 'dio_read (aio)', 'dio_write (aio)']) assert.ok(doc.coverage[op], `${op} ran on the kernel`);
     // success and an error each, for the ops that have both
-    for (const op of ['mmap', 'munmap', 'truncate', 'fallocate', 'write', 'dio_read', 'dio_write', 'close', 'load', 'store']) {
+    for (const op of ['mmap', 'munmap', 'truncate', 'fallocate', 'write', 'dio_read', 'dio_write', 'close', 'load', 'store', 'reg_mr', 'dereg_mr']) {
       const outs = Object.keys(doc.coverage[op]);
       assert.ok(outs.includes('ok') && outs.length >= 2, `${op}: ${outs.join(', ')}`);
     }
@@ -134,7 +141,7 @@ if (tools || required) {
     assert.not.ok(existsSync(join(tmp, 'm2')));
   });
 } else {
-  test('conformance smoke on the real kernel (skipped: qemu-system-x86, busybox-static, xfsprogs, cpio, kmod or gcc missing; CI installs them)', () => {});
+  test('conformance smoke on the real kernel (skipped: qemu-system-x86, busybox-static, xfsprogs, cpio, kmod, gcc or libibverbs-dev missing; CI installs them)', () => {});
 }
 
 test.run();

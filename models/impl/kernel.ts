@@ -124,6 +124,7 @@ export interface Proc {
   vmas: Vma[];
   mmapSem: number;
   sigio: number[]; // si_fd of every SIGIO delivered
+  pinnedVm: number; // mm->pinned_vm: pages charged by registrations
 }
 
 // An FL_LAYOUT lease (fs/locks.c file_lock) with the MAP_DIRECT or
@@ -326,7 +327,7 @@ export class Kernel {
   }
 
   newProc(id: number, uid: number, capLease: boolean, capImmutable: boolean): Proc {
-    return { id, uid, capLease, capImmutable, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [] };
+    return { id, uid, capLease, capImmutable, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [], pinnedVm: 0 };
   }
 
   // ---- procedure engine ----

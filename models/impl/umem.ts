@@ -11,9 +11,9 @@
 // it cannot be reused while the NIC still holds it (000, "Fix IOVA reuse
 // race"), and dropping the page pins so truncate can proceed.
 
-import { EFAULT, EINVAL, ENOMEM, EOPNOTSUPP } from '../errno.ts';
+import { EFAULT, ENOENT, ENOMEM, EOPNOTSUPP } from '../errno.ts';
 import { LIMITS, mrSpan, type Op } from '../testcase.ts';
-import { fn, type FileLock, type Frame, type Kernel, type Mr, type Pin } from './kernel.ts';
+import { ANON_PAGE, fn, type FileLock, type Frame, type Kernel, type Mr, type Pin, type Vma } from './kernel.ts';
 import { down_write, up_write } from './rwsem.ts';
 import { unpin_user_page } from './page.ts';
 import { get_user_pages, gupFrame } from './gup.ts';
@@ -30,36 +30,69 @@ interface RegFrame extends Frame {
   iolocked: boolean;
   unaligned: boolean;
   pins: Pin[];
+  charged: number; // pages added to mm->pinned_vm
+  fastOnly: boolean; // only pages the lockless walk can pin may be pinned
   result: number;
 }
 
 export function regFrame(op: Extract<Op, { op: 'reg_mr' }>): Omit<RegFrame, 'fn' | 'pc'> {
-  return { op, vma: -1, inode: -1, first: 0, span: 0, leased: false, iolocked: false, unaligned: false, pins: [], result: 0 };
+  return { op, vma: -1, inode: -1, first: 0, span: 0, leased: false, iolocked: false, unaligned: false, pins: [], charged: 0, fastOnly: false, result: 0 };
 }
 
 function unpin(k: Kernel, pins: Pin[]): void {
   for (const pin of pins) unpin_user_page(k, pin);
 }
 
+// pin_user_pages_fast(FOLL_LONGTERM): the lockless walk pins a present,
+// writable pte of an ordinary page without looking at the vma, so a
+// DAX mapping's private copies can be pinned; a devmap (DAX) page or a
+// missing pte sends the walk to the slow path, where check_vma_flags
+// refuses FOLL_LONGTERM on an fs-DAX vma.
+function privateCopies(vma: Vma, first: number, span: number): boolean {
+  for (let p = first; p < first + span; p++) if (vma.pte[p] !== ANON_PAGE || !vma.pteWrite[p]) return false;
+  return true;
+}
+
+// ib_umem_get charges the pages to mm->pinned_vm before it pins them, and
+// refuses beyond RLIMIT_MEMLOCK (no CAP_IPC_LOCK); the charge is undone
+// when the registration fails or is released.
+function uncharge(k: Kernel, t: { proc: number }, f: { charged: number }): void {
+  k.procs[t.proc].pinnedVm -= f.charged;
+  f.charged = 0;
+}
+
 export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
   ib_umem_get(k, t, f) {
-    const vmas = k.procs[t.proc].vmas;
-    if (vmas.length === 0) return k.ret(t, EFAULT);
-    const vma = vmas[f.op.map % vmas.length];
-    const { first, span, unaligned } = mrSpan(f.op, vma.npages);
+    const pr = k.procs[t.proc];
+    const vmas = pr.vmas;
+    const vma = vmas.length ? vmas[f.op.map % vmas.length] : null;
+    const { first, span, unaligned } = mrSpan(f.op, vma ? vma.npages : null);
+    if (pr.pinnedVm + span > LIMITS.memlockPages) return k.ret(t, ENOMEM);
+    pr.pinnedVm += span;
+    f.charged = span;
+    if (!vma) {
+      uncharge(k, t, f);
+      return k.ret(t, EFAULT);
+    }
     f.vma = vma.id;
     f.unaligned = unaligned;
     f.inode = vma.inode;
     f.first = first;
     f.span = span;
     if (k.inodes[vma.inode].dax) {
+      let refused = false;
       if (!k.mapdirect) {
-        if (!k.flags.longtermPinFsdax) return k.ret(t, EOPNOTSUPP); // vma_is_fsdax: FOLL_LONGTERM refused
-      } else if (k.flags.rdmaFsdaxRefused) {
-        return k.ret(t, EOPNOTSUPP); // v9: "Defer the lease_direct mechanism and RDMA core changes" (004)
-      } else if (!k.flags.rdmaPinsWithoutLease) {
-        if (!vma.direct) return k.ret(t, EOPNOTSUPP);
-        f.leased = true;
+        refused = !k.flags.longtermPinFsdax && !privateCopies(vma, first, span);
+        f.fastOnly = !k.flags.longtermPinFsdax;
+      }
+      else if (k.flags.rdmaFsdaxRefused) refused = true; // v9: "Defer the lease_direct mechanism and RDMA core changes" (004)
+      else if (!k.flags.rdmaPinsWithoutLease) {
+        refused = !vma.direct;
+        f.leased = !refused;
+      }
+      if (refused) {
+        uncharge(k, t, f);
+        return k.ret(t, EOPNOTSUPP);
       }
     }
     f.iolocked = f.leased && !k.flags.mapDirectSetupUnlocked;
@@ -73,8 +106,9 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     return k.call(t, get_user_pages, gupFrame(f.vma, f.first, f.span, true, f.pins), 'after_gup');
   },
   after_gup(k, t, f) {
-    if (t.rv < 0) {
-      f.result = EFAULT;
+    if (t.rv < 0 || (f.fastOnly && f.pins.some((p) => p.page !== ANON_PAGE))) {
+      if (t.rv >= 0) unpin(k, f.pins); // a page the lockless walk would not have taken: check_vma_flags refuses it
+      f.result = t.rv < 0 ? EFAULT : EOPNOTSUPP;
       return 'unlock';
     }
     return 'dma_map_sg';
@@ -82,12 +116,6 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
   // IOVA allocation, IOMMU mapping, the lease, and publication: one step,
   // so no lease breaker sees a lease whose registration does not exist.
   dma_map_sg(k, t, f) {
-    if (k.liveMrs().filter((m) => m.proc === t.proc).length >= LIMITS.mrsPerProc) {
-      unpin(k, f.pins);
-      k.ref.commit(t.id);
-      f.result = ENOMEM;
-      return 'unlock';
-    }
     if (k.allocFails(t, 'ENOMEM') || (f.leased && !lease_alloc(k, t, 'ENOMEM'))) {
       unpin(k, f.pins);
       f.result = ENOMEM;
@@ -112,8 +140,11 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     f.result = mr.id;
     return 'unlock';
   },
+  // The charge goes back as the call returns, where the reference sees
+  // the failure.
   unlock(k, t, f) {
     if (f.iolocked) up_write(k, t, k.inodes[f.inode].iolock);
+    if (f.result < 0) uncharge(k, t, f);
     return k.ret(t, f.result);
   },
 });
@@ -136,12 +167,13 @@ export const ib_uverbs_dereg_mr = fn<DeregFrame>('ib_uverbs_dereg_mr', {
   // ib_dereg_mr + ib_umem_release
   ib_dereg_mr(k, t, f) {
     const mine = k.liveMrs().filter((m) => m.proc === t.proc);
-    if (mine.length === 0) return k.ret(t, EINVAL);
+    if (mine.length === 0) return k.ret(t, ENOENT); // no such handle: uobj_get_destroy finds none
     const mr = mine[f.op.mr % mine.length];
     drop_lease(k, mr);
     if (!mr.revoked) iommu_unmap(k, mr.iova, mr.iovaPages);
     if (mr.iovaPages > 0) free_iova(k, mr.iova, mr.iovaPages);
     if (mr.pinned) unpin(k, mr.pins);
+    k.procs[mr.proc].pinnedVm -= mr.span; // ib_umem_release
     mr.pinned = false;
     mr.live = false;
     k.ref.commit(t.id);

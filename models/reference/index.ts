@@ -14,7 +14,7 @@
 // divergence.  The reference reads the variant's contract, never its flags.
 
 import type { Contract } from '../variants/index.ts';
-import { LIMITS, initialValue, type Op, type NicOp, type TestCase } from '../testcase.ts';
+import { LIMITS, initialValue, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
 import { ANY, HOLE, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
@@ -54,6 +54,7 @@ interface RProc {
   fds: (RFd | null)[];
   maps: RMap[];
   sigio: number[];
+  pinned: number; // pages registrations have charged to RLIMIT_MEMLOCK
 }
 
 interface RLease {
@@ -115,6 +116,7 @@ interface Pending {
   failed: string | null; // dynamic failure decided by a fault (SIGBUS, EFAULT)
   dio: RDio | null; // the O_DIRECT request it issued
   pins: Target[]; // pages pinned by get_user_pages, in order
+  charged: number; // pages a registration charged to RLIMIT_MEMLOCK
 }
 
 const P = LIMITS.pagesPerFile;
@@ -131,6 +133,7 @@ export class Reference {
   pending: (Pending | null)[];
   divergence: Divergence | null = null;
   version = 0; // counts the actions taken, so a caller knows when to look again
+  lastNicResult: Result | null = null; // what the model's last NIC work request returned
   private nextMap = 0;
   private nextMr = 0;
   private nextOfid = 0;
@@ -150,7 +153,7 @@ export class Reference {
       }
       return { uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size, state, page };
     });
-    this.procs = tc.config.procs.map((p) => ({ uid: p.uid, capLease: p.capLease, alive: true, fds: new Array(LIMITS.fds).fill(null), maps: [], sigio: [] }));
+    this.procs = tc.config.procs.map((p) => ({ uid: p.uid, capLease: p.capLease, alive: true, fds: new Array(LIMITS.fds).fill(null), maps: [], sigio: [], pinned: 0 }));
     this.pending = new Array(tc.threads.length).fill(null);
   }
 
@@ -219,7 +222,7 @@ export class Reference {
   invoke(tid: number, proc: number, op: Op): void {
     this.version++;
     const p: Pending = {
-      op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [],
+      op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], charged: 0,
       committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, pins: [],
     };
     this.pending[tid] = p;
@@ -274,7 +277,13 @@ export class Reference {
         if (!this.resolveFd(p, pr) || !p.fd!.write) p.earlyError = 'EBADF';
         break;
       case 'reg_mr': {
-        if (!this.resolveMap(p, pr)) { p.earlyError = 'EFAULT'; break; }
+        // the pages are charged to RLIMIT_MEMLOCK before anything is looked up
+        const mapped = this.resolveMap(p, pr);
+        const span = mrSpan(op, mapped ? this.findMap(p.map)!.map.npages : null).span;
+        if (pr.pinned + span > LIMITS.memlockPages) { p.earlyError = 'ENOMEM'; break; }
+        pr.pinned += span;
+        p.charged = span;
+        if (!mapped) { p.earlyError = 'EFAULT'; break; }
         const m = this.findMap(p.map)!.map;
         const f = this.files[m.file];
         if (f.dax) {
@@ -290,7 +299,7 @@ export class Reference {
         break;
       case 'dereg_mr': {
         const mine = this.liveMrsOf(proc);
-        if (mine.length === 0) p.earlyError = 'EINVAL';
+        if (mine.length === 0) p.earlyError = 'ENOENT'; // no registration: a handle the kernel never gave
         else p.mr = mine[op.mr % mine.length].id;
         break;
       }
@@ -460,7 +469,7 @@ export class Reference {
       }
       case 'fork': {
         if (this.procs.length >= LIMITS.maxProcs) { p.expected = 'EAGAIN'; break; }
-        const child: RProc = { uid: pr.uid, capLease: pr.capLease, alive: true, fds: pr.fds.map((f) => (f ? { ...f } : null)), maps: [], sigio: [] };
+        const child: RProc = { uid: pr.uid, capLease: pr.capLease, alive: true, fds: pr.fds.map((f) => (f ? { ...f } : null)), maps: [], sigio: [], pinned: 0 };
         for (const m of pr.maps) {
           const c: RMap = { ...m, id: this.nextMap++, cow: m.cow.map((x) => (x ? { v: x.v } : null)) };
           if (m.lease >= 0) this.leases.find((l) => l.id === m.lease)!.refs++;
@@ -556,7 +565,6 @@ export class Reference {
       case 'reg_mr': {
         // the pinned pages make the registration, whatever became of the vma since
         const f = this.files[p.mapFile];
-        if (this.liveMrsOf(p.proc).length >= LIMITS.mrsPerProc) { p.expected = 'ENOMEM'; break; }
         const mr: RMr = { id: this.nextMr++, proc: p.proc, span: p.pins.length, targets: [...p.pins], revoked: false, live: true, lease: -1 };
         if (this.contract === 'mapdirect' && f.dax && p.mapShared) {
           const l: RLease = { id: this.nextLease++, holder: 'mr', holderId: mr.id, file: p.mapFile, breaking: false, since: 0, notify: null, refs: 1 };
@@ -570,6 +578,7 @@ export class Reference {
       case 'dereg_mr': {
         const mr = this.mrs.find((x) => x.id === p.mr)!;
         mr.live = false;
+        this.procs[mr.proc].pinned -= mr.span;
         this.removeLease(mr.lease);
         p.expected = 0;
         break;
@@ -668,6 +677,7 @@ export class Reference {
 
   nicDma(op: NicOp, got: Result): void {
     this.version++;
+    this.lastNicResult = got;
     const live = this.liveMrs();
     if (live.length === 0) return;
     const mr = live[op.mr % live.length];
@@ -729,6 +739,7 @@ export class Reference {
     this.version++;
     const p = this.p(tid);
     this.pending[tid] = null;
+    if (typeof got === 'string') this.procs[p.proc].pinned -= p.charged; // a failed registration gives its charge back
     const allowed: Result[] = [];
     if (p.committed) {
       allowed.push(p.expected);
