@@ -49,7 +49,7 @@ export function arbProgram(kinds: OpName[] = CONFORM_OPS): fc.Arbitrary<TestCase
     .map(({ config, dax, opens, map, reg, body, nic }) => ({
       // one process as root; every file root's, none reflinked; blocks enough that the model never runs out where 512 MiB of pmem would not
       config: { ...config, procs: [{ uid: 0, capLease: false }], files: config.files.map((f, i) => ({ ...f, dax: dax[i], owner: 0, reflink: false })), blocks: LIMITS.maxBlocks },
-      threads: [{ proc: 0, ops: [...opens, ...(map ? [map] : []), ...(map && reg ? [reg] : []), ...body], loop: false }],
+      threads: [{ proc: 0, ops: [...opens, ...(map ? [map] : []), ...(map && reg ? [reg] : []), ...body].slice(0, LIMITS.opsPerThread), loop: false }],
       nic,
       schedule: [],
       cycle: [],

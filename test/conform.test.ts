@@ -14,7 +14,7 @@ import { CONFORM_OPS, MismatchSchema, batchText, compare, expectation, listedMis
 import { readVm } from '../vm/setup.ts';
 import { boot } from '../vm/qemu.ts';
 import type { Variant } from '../models/variants/index.ts';
-import type { TestCase } from '../models/testcase.ts';
+import { TestCaseSchema, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
 
 const upstream = findVariant('upstream');
@@ -26,7 +26,10 @@ test('programs are deterministic, single-threaded, and use every op conformance 
   for (const op of [...CONFORM_OPS, 'rdma_write', 'rdma_read']) assert.ok(used.has(op as never), op);
   const dio = a.flatMap((tc) => tc.threads[0].ops).filter((o) => o.op === 'dio_read' || o.op === 'dio_write');
   assert.ok(dio.some((o) => 'aio' in o && o.aio) && dio.some((o) => 'aio' in o && !o.aio));
-  for (const tc of a) assert.is(tc.threads.length, 1);
+  for (const tc of a) {
+    assert.is(tc.threads.length, 1);
+    TestCaseSchema.parse(tc); // a valid test case, as a mismatch file must hold
+  }
 });
 
 test('the model gives every op an outcome in an order the executor can follow, and its input names each resolved op', () => {

@@ -20,6 +20,7 @@ import { get_user_pages_fast, gupFrame } from './gup.ts';
 import { file_page, free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { BREAK_WRITE, xfs_break_layouts } from './xfs_file.ts';
 import { fdget } from './file.ts';
+import { invalidate_inode_pages2_range } from './mm.ts';
 
 interface DioFrame extends Frame {
   op: Extract<Op, { op: 'dio_read' | 'dio_write' }>;
@@ -112,6 +113,7 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
       return 'xfs_iunlock';
     }
     const read = f.op.op === 'dio_read';
+    if (!read) invalidate_inode_pages2_range(k, f.inode, f.off);
     if (!read && page_state(k, f.inode, f.off) !== WRITTEN) {
       const hole = page_state(k, f.inode, f.off) === HOLE;
       // The kernel allocates (iomap_begin) before it builds the bio and
@@ -181,7 +183,10 @@ export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
     const r = k.dioQueue[0];
     const file: Pin = { page: r.filePage, epoch: r.fileEpoch, inode: r.inode, index: r.off, anon: -1 };
     if (r.dir === 'read') dma_write_page(k, t, r.buf, 'dio', dma_read_page(k, t, file, 'dio'));
-    else dma_write_page(k, t, file, 'dio', dma_read_page(k, t, r.buf, 'dio'));
+    else {
+      dma_write_page(k, t, file, 'dio', dma_read_page(k, t, r.buf, 'dio'));
+      invalidate_inode_pages2_range(k, r.inode, r.off); // iomap_dio_complete, here as the data lands
+    }
     k.ref.dioLand(r.refId);
     return 'bio_endio';
   },

@@ -12,7 +12,7 @@ import { down_read, down_write, up_read, up_write } from './rwsem.ts';
 import { __xfs_filemap_fault } from './xfs_file.ts';
 import { generic_map_direct_close, generic_map_direct_open, map_direct_setup } from './mapdirect.ts';
 import { fd_lookup, fput } from './file.ts';
-import { anon_alloc, anon_put } from './page.ts';
+import { anon_alloc, anon_put, page_cache_alloc, page_cache_release } from './page.ts';
 import { read_file_page } from './xfs_bmap.ts';
 
 function do_cow_fault_copy(k: Kernel, vma: Vma, p: number, value: number): void {
@@ -48,6 +48,28 @@ export function unmap_mapping_range(k: Kernel, inode: number, from: number, to: 
       }
     }
   }
+}
+
+// invalidate_inode_pages2_range for one page of a page-cache file
+// (mm/truncate.c), as O_DIRECT writes do before and after the transfer
+// (fs/iomap/direct-io.c): the page is unmapped (private copies stay) and
+// leaves the cache even when pinned; what it held is on disk, so the next
+// lookup reads it into a fresh page.  The model's cache page is also the
+// disk block: O_DIRECT requests in flight to it go to the fresh one, and a
+// page no one but the cache holds, which would read back the same, stays.
+export function invalidate_inode_pages2_range(k: Kernel, inode: number, pg: number): void {
+  const ip = k.inodes[inode];
+  const old = ip.cache[pg];
+  if (ip.dax || old < 0 || k.pageRef[old] <= 1) return;
+  unmap_mapping_range(k, inode, pg, pg + 1, false);
+  const fresh = page_cache_alloc(k, inode, pg); // before the old one is free, so not the same page
+  k.pageData[fresh] = k.pageData[old];
+  for (const r of k.dioQueue) {
+    if (r.filePage !== old) continue;
+    r.filePage = fresh;
+    r.fileEpoch = k.pageEpoch[fresh];
+  }
+  page_cache_release(k, old);
 }
 
 // do_cow_fault: give the page of a private mapping its own anonymous

@@ -64,6 +64,11 @@ export function delete_from_page_cache(k: Kernel, inode: number, index: number):
   const page = ino.cache[index];
   if (page < 0) return;
   ino.cache[index] = -1;
+  page_cache_release(k, page);
+}
+
+// A page out of the cache drops the cache's reference.
+export function page_cache_release(k: Kernel, page: number): void {
   k.pageOwner[page] = -1;
   k.pageIndex[page] = -1;
   put_page(k, page); // touches it

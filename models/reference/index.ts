@@ -605,6 +605,9 @@ export class Reference {
       p.expected = 0;
       return -1;
     }
+    // a page-cache page leaves the file before an O_DIRECT write (it is
+    // read back into a fresh page); a pin keeps the old one
+    if (op.op === 'dio_write' && !s.dax && s.state[off] !== HOLE) s.page[off] = { v: s.page[off].v };
     if (op.op === 'dio_write' && s.state[off] !== WRITTEN) {
       // the model gives O_DIRECT writes a zeroed, written extent up front
       if (s.dax && s.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
@@ -665,6 +668,7 @@ export class Reference {
       if (d.off < s.size) {
         s.state[d.off] = WRITTEN;
         s.page[d.off].v = v;
+        if (!s.dax) s.page[d.off] = { v }; // and again after the write
       }
     }
     if (d.aio) this.inflight = this.inflight.filter((x) => x !== d);
