@@ -110,8 +110,8 @@ function moduleOrder(moddir: string): string[] {
 
 const INIT = `#!/bin/sh
 # daxcheck guest: load fs-DAX, make and mount XFS on /dev/pmem0 with
-# dax=inode, give soft-RoCE a netdev with an address, run the executor on
-# /progs, report, power off.
+# dax=inode without readahead, give soft-RoCE a netdev with an address,
+# run the executor on /progs, report, power off.
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev
@@ -121,6 +121,9 @@ while [ ! -e /dev/pmem0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 LD_LIBRARY_PATH=/lib /sbin/mkfs.xfs -q -f -m reflink=0 /dev/pmem0 > /dev/null 2>&1 || echo "X -1 mkfs.xfs failed"
 mkdir -p /mnt
 mount -t xfs -o dax=inode /dev/pmem0 /mnt || echo "X -1 mount failed"
+# no readahead: a fault reads one page into an order-0 folio, as the
+# model's page cache holds single pages (docs/fidelity.md)
+echo 0 > /sys/block/pmem0/queue/read_ahead_kb
 echo 1 > /proc/sys/fs/lease-break-time
 ip link set lo up
 ip addr add 10.9.0.1/24 dev dummy0 && ip link set dummy0 up || echo "X -1 no dummy0"
