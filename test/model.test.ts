@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { findVariant } from '../models/variants/index.ts';
 import type { FileSpec, Op, TestCase } from '../models/testcase.ts';
 import { runTestCase, Scheduler } from '../fuzz/lockstep.ts';
+import { expectation } from '../fuzz/conform.ts';
 
 const dax = (size: number): FileSpec => ({ owner: 0, dax: true, reflink: false, size, sparse: false });
 const pagecache = (size: number): FileSpec => ({ owner: 0, dax: false, reflink: false, size, sparse: false });
@@ -82,6 +83,42 @@ test('upstream: ibv_reg_mr of a DAX mapping is refused, of a page-cache mapping 
   const { r, results } = run('upstream', t);
   assert.is(r.divergence, null);
   assert.equal(results(0), [0, 0, 'EOPNOTSUPP', 1, 1, 0]);
+});
+
+const reg = (map: number, page = 0, npages = 0, unaligned = false): Op => ({ op: 'reg_mr', map, page, npages, unaligned });
+
+test('upstream (6.1): the private copies of a DAX mapping register, its file pages do not (pin_user_pages_fast)', () => {
+  const priv = (write: boolean) => mmap(0, { type: 'private', len: 1, write });
+  const store = (page: number): Op => ({ op: 'store', map: 0, page, val: 7 });
+  // both pages written: both private copies, present and writable
+  assert.equal(run('upstream', tc([dax(2)], [[open(0), priv(true), store(0), store(1), reg(0, 0, 1)]])).results(0).slice(2), [0, 0, 0]);
+  // one page not copied: the slow path reaches the fs-DAX vma
+  assert.equal(run('upstream', tc([dax(2)], [[open(0), priv(true), store(0), reg(0, 0, 1)]])).results(0).slice(2), [0, 'EOPNOTSUPP']);
+  // a fork write-protects the copies: off the fast path again
+  assert.equal(run('upstream', tc([dax(2)], [[open(0), priv(true), store(0), store(1), { op: 'fork' }, reg(0, 0, 1)]])).results(0).slice(5), ['EOPNOTSUPP']);
+});
+
+test('RLIMIT_MEMLOCK counts pinned pages: charged before the pin, given back on failure and at dereg; no registration to drop is ENOENT', () => {
+  const two = reg(0, 0, 1); // two pages
+  const t = tc([pagecache(2)], [[open(0), mmap(0, { len: 1 }), { op: 'dereg_mr', mr: 0 }, two, two, two, { op: 'dereg_mr', mr: 0 }, two, reg(0, 0, 0), reg(0, 0, 0)]]);
+  assert.equal(run('upstream', t).results(0).slice(2), ['ENOENT', 0, 1, 'ENOMEM', 0, 2, 'ENOMEM', 'ENOMEM']);
+  // a failed pin gives its charge back: a read-only mapping cannot be registered for the NIC to write
+  const ro = tc([pagecache(2)], [[open(0), mmap(0, { len: 1, write: false }), two, two, two, open(0), mmap(1, { len: 1 }), reg(1, 0, 1), reg(1, 0, 1)]]);
+  assert.equal(run('upstream', ro).results(0).slice(2), ['EFAULT', 'EFAULT', 'EFAULT', 1, 1, 0, 1]);
+});
+
+test('an O_DIRECT write to a page-cache file takes a registered page out of the file: the NIC no longer reaches it', () => {
+  // the NIC writes 9 through a registration of page 0, after an O_DIRECT write of page 0 from page 1
+  const ops = (dio: boolean): Op[] => [open(0), mmap(0, { len: 1 }), reg(0, 0, 0), ...(dio ? [{ op: 'dio_write', fd: 0, off: 0, map: 0, page: 1, aio: false } as Op] : []), { op: 'tick' }, { op: 'load', map: 0, page: 0 }];
+  const nic = [{ op: 'rdma_write' as const, mr: 0, page: 0, val: 9, at: 1 }];
+  // in conform's order: the NIC's work as soon as it is posted, between two ops
+  const last = (dio: boolean) => {
+    const e = expectation(findVariant('upstream'), tc([pagecache(2)], [ops(dio)], { nic }));
+    assert.is(e.modelDivergence, null);
+    return [e.steps.map((x) => x.op.op).join(' '), e.steps.at(-1)!.expected];
+  };
+  assert.equal(last(false), ['open mmap reg_mr tick rdma_write load', 'ok 9']);
+  assert.equal(last(true), ['open mmap reg_mr dio_write tick rdma_write load', 'ok 12']); // page 1's value, written by O_DIRECT; the NIC's 9 went to the page the registration kept
 });
 
 test('MAP_SHARED_VALIDATE rejects MAP_DIRECT upstream; legacy MAP_SHARED drops it (004)', () => {

@@ -102,6 +102,8 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
       return 'xfs_iunlock';
     }
     f.off = ip.size ? f.op.off % ip.size : 0;
+    // before the buffer is pinned: a write that then fails has still taken the page out
+    if (f.op.op === 'dio_write') invalidate_inode_pages2_range(k, f.inode, f.off);
     ip.dioCount++; // inode_dio_begin
     return k.call(t, get_user_pages_fast, gupFrame(f.vma, f.page, 1, f.op.op === 'dio_read', f.pins), 'submit_bio');
   },
@@ -113,7 +115,6 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
       return 'xfs_iunlock';
     }
     const read = f.op.op === 'dio_read';
-    if (!read) invalidate_inode_pages2_range(k, f.inode, f.off);
     if (!read && page_state(k, f.inode, f.off) !== WRITTEN) {
       const hole = page_state(k, f.inode, f.off) === HOLE;
       // The kernel allocates (iomap_begin) before it builds the bio and
@@ -181,12 +182,13 @@ export function dma_write_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic
 export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
   dma_transfer(k, t) {
     const r = k.dioQueue[0];
+    // a write goes to the disk block, not to the cached page, which
+    // iomap_dio_complete then drops: here the page is dropped as the data
+    // lands, so a pin of it keeps what it held
+    if (r.dir === 'write') invalidate_inode_pages2_range(k, r.inode, r.off);
     const file: Pin = { page: r.filePage, epoch: r.fileEpoch, inode: r.inode, index: r.off, anon: -1 };
     if (r.dir === 'read') dma_write_page(k, t, r.buf, 'dio', dma_read_page(k, t, file, 'dio'));
-    else {
-      dma_write_page(k, t, file, 'dio', dma_read_page(k, t, r.buf, 'dio'));
-      invalidate_inode_pages2_range(k, r.inode, r.off); // iomap_dio_complete, here as the data lands
-    }
+    else dma_write_page(k, t, file, 'dio', dma_read_page(k, t, r.buf, 'dio'));
     k.ref.dioLand(r.refId);
     return 'bio_endio';
   },

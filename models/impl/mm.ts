@@ -70,6 +70,7 @@ export function invalidate_inode_pages2_range(k: Kernel, inode: number, pg: numb
     r.fileEpoch = k.pageEpoch[fresh];
   }
   page_cache_release(k, old);
+  k.ref.pageCacheDrop(inode, pg);
 }
 
 // do_cow_fault: give the page of a private mapping its own anonymous
@@ -373,8 +374,18 @@ export const sys_fork = fn<ForkFrame>('sys_fork', {
         ...v, id: k.nextMapId++, pte: new Int16Array(v.npages).fill(-1), pteWrite: new Uint8Array(v.npages),
         pteEpoch: new Int32Array(v.npages), cow: new Int16Array(v.npages).fill(-1),
       };
-      // the child gets its own copy of each private page
-      for (let p = 0; p < c.npages; p++) if (v.cow[p] >= 0) do_cow_fault_copy(k, c, p, k.anonData[v.cow[p]]);
+      // the child gets its own copy of each private page (the kernel shares
+      // it until a write, which looks the same); the parent's pte is
+      // write-protected (copy_present_pte), unless the page may be pinned
+      // for DMA, which is copied at once and stays writable
+      for (let p = 0; p < c.npages; p++) {
+        if (v.cow[p] < 0) continue;
+        do_cow_fault_copy(k, c, p, k.anonData[v.cow[p]]);
+        if (v.pte[p] === ANON_PAGE && k.anonRef[v.cow[p]] === 1) {
+          v.pteWrite[p] = 0;
+          k.touchPte(v, p);
+        }
+      }
       k.filps[c.filp]!.refs++;
       if (c.lease >= 0) generic_map_direct_open(k, c);
       child.vmas.push(c);

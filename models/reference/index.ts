@@ -605,9 +605,6 @@ export class Reference {
       p.expected = 0;
       return -1;
     }
-    // a page-cache page leaves the file before an O_DIRECT write (it is
-    // read back into a fresh page); a pin keeps the old one
-    if (op.op === 'dio_write' && !s.dax && s.state[off] !== HOLE) s.page[off] = { v: s.page[off].v };
     if (op.op === 'dio_write' && s.state[off] !== WRITTEN) {
       // the model gives O_DIRECT writes a zeroed, written extent up front
       if (s.dax && s.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
@@ -668,7 +665,6 @@ export class Reference {
       if (d.off < s.size) {
         s.state[d.off] = WRITTEN;
         s.page[d.off].v = v;
-        if (!s.dax) s.page[d.off] = { v }; // and again after the write
       }
     }
     if (d.aio) this.inflight = this.inflight.filter((x) => x !== d);
@@ -677,6 +673,15 @@ export class Reference {
   // The NIC's view of registrations: every live one, in registration order.
   liveMrs(): RMr[] {
     return this.mrs.filter((m) => m.live);
+  }
+
+  // The kernel took a page-cache page out of the cache (an O_DIRECT
+  // write's invalidation): the file reads back the same data from a fresh
+  // page, and a pin keeps the old one.
+  pageCacheDrop(file: number, pg: number): void {
+    this.version++;
+    const s = this.files[file];
+    s.page[pg] = { v: s.page[pg].v };
   }
 
   nicDma(op: NicOp, got: Result): void {
