@@ -103,12 +103,12 @@ if (tools || required) {
     assert.ok(doc.mismatches.every((m: { file: string }) => existsSync(m.file)));
   });
 
-  test('a mutated model is caught: refusing MAP_PRIVATE|MAP_SYNC of a DAX file, which 6.1 allows, gives shrunk kernel-mismatches', async () => {
+  test('a mutated model is caught: refusing MAP_SHARED|MAP_SYNC of a DAX file, which 6.1 allows, gives shrunk kernel-mismatches', async () => {
     // the model's mmap made to refuse one combination the kernel accepts
     const mutated = (v: Variant, tc: TestCase) => {
       const e = expectation(v, tc);
       e.steps.forEach((s) => {
-        if (s.op.op === 'mmap' && s.op.type === 'private' && s.op.sync && s.expected === 'ok' && / 1 1 [01] [01]$/.test(s.line)) s.expected = 'err EOPNOTSUPP';
+        if (s.op.op === 'mmap' && s.op.type === 'shared' && s.op.sync && s.expected === 'ok' && / 0 1 [01] [01]$/.test(s.line)) s.expected = 'err EOPNOTSUPP';
       });
       return e;
     };
@@ -122,7 +122,7 @@ if (tools || required) {
     assert.ok(caught.length >= 1, 'the mutant is caught');
     for (const m of caught) {
       assert.equal([m.expected, m.observed], ['err EOPNOTSUPP', 'ok']);
-      assert.match(m.op, /^m \d+ \d+ \d+ \d+ 1 1 /);
+      assert.match(m.op, /^m \d+ \d+ \d+ \d+ 0 1 /);
       const file = MismatchSchema.parse(JSON.parse(readFileSync(m.file, 'utf8')));
       assert.ok(file.testCase.threads[0].ops.length <= 3, `shrunk to an open or two and the mmap: ${file.testCase.threads[0].ops.length} ops`);
     }
