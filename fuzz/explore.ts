@@ -24,6 +24,7 @@ import { FileError, parseWith, printable, readJsonFile } from './files.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { checkDeadlock } from '../properties/checks.ts';
 import { DONE, type Kernel } from '../models/impl/kernel.ts';
+import type { Reference } from '../models/reference/index.ts';
 import { Execution, excusedMask, runOrder, runTestCase } from './lockstep.ts';
 import type { Divergence } from '../properties/classes.ts';
 import { stateFingerprint } from './fingerprint.ts';
@@ -157,10 +158,10 @@ function fingerprint(r: Replay): [number, number] {
 
 // The process threads with an operation under way that the no-progress
 // promise covers, as a mask.
-function pendingMask(k: Kernel): number {
+function pendingMask(k: Kernel, ref: Reference): number {
   let m = 0;
   for (const t of k.threads) if (t.kind === 'proc' && t.status !== DONE) m |= 1 << t.id;
-  return m & ~excusedMask(k);
+  return m & ~excusedMask(ref);
 }
 
 // The path's thread choices as schedule entries: entry x picks the x-th
@@ -283,7 +284,7 @@ export function explore(variant: Variant, tc: TestCase, opts: ExploreOptions): E
       continue;
     }
     enabled.a[head] = ids.reduce((m, id) => m | (1 << id), 0);
-    pending.a[head] = pendingMask(here.ex.k);
+    pending.a[head] = pendingMask(here.ex.k, here.ex.ref);
     for (const [j, tid] of ids.entries()) {
       const r = j === ids.length - 1 ? here : replay(path);
       advance(r, tid);

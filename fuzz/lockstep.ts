@@ -213,7 +213,7 @@ export function runTestCase(variant: Variant, tc: TestCase, opts: RunOptions = {
       let mask = 0;
       for (const id of ids) mask |= 1 << id;
       enabled.push(mask);
-      excused.push(excusedMask(k));
+      excused.push(excusedMask(ref));
     }
     if (opts.coverage && ids.length > 1) opts.coverage.choice(n);
     const tid = sched.pick(ids);
@@ -276,9 +276,9 @@ export function lasso(k: Kernel, trace: TraceStep[], masks: { enabled: number[];
   });
 }
 
-export function excusedMask(k: Kernel): number {
+export function excusedMask(ref: Reference): number {
   let m = 0;
-  for (const id of starvedOutsideThePromise(k)) m |= 1 << id;
+  for (const id of starvedOutsideThePromise(ref)) m |= 1 << id;
   return m;
 }
 

@@ -237,38 +237,44 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // The kernel promises that a wait for a DAX page to go idle ends only if
 // the DMA into it is transient (001: "This approach assumes that the page
 // pinning is transient"); holding the IOLOCK across rescans bounds the
-// direct I/O to the file itself, nothing else.  So a thread starved while
-// the page it waits for is pinned by direct I/O to another file is not a
-// broken promise, nor is one that waits for a lock such a thread holds.
-// Returns the threads starved outside the promise.
+// direct I/O to the file itself, nothing else.  So, in the reference's
+// terms, a layout change of a DAX file (truncate, fallocate) under way
+// while a page of that file is the buffer of direct I/O to another file
+// (submitted and not yet landed, or being pinned) is not promised to
+// finish, nor is any operation that involves that file or waits behind
+// one that does: an op on an fd or a mapping of it, and mmap, munmap and
+// fork in a process with such an op under way (they need the address
+// space a fault on the file holds).  Returns the threads starved outside
+// the promise.
 const NOBODY: ReadonlySet<number> = new Set();
+const LAYOUT_CHANGES: ReadonlySet<string> = new Set(['truncate', 'fallocate']);
+const ADDRESS_SPACE_OPS: ReadonlySet<string> = new Set(['mmap', 'munmap', 'fork']);
 
-export function starvedOutsideThePromise(k: Kernel): ReadonlySet<number> {
-  let out: Set<number> | null = null;
-  for (const t of k.threads) if (t.status === BLOCKED && t.wait === 'page' && pinnedByOtherFileIo(k, t.waitId)) (out ??= new Set()).add(t.id);
-  if (!out) return NOBODY; // asked after every step of a looping run
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const t of k.threads) {
-      if (out.has(t.id) || t.status !== BLOCKED || t.wait !== 'rwsem') continue;
-      const l = k.locks[t.waitId];
-      if (out.has(l.writer) || l.readers.some((r) => out.has(r))) {
-        out.add(t.id);
-        grew = true;
-      }
-    }
+export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
+  const held = new Set<number>(); // files whose layout change waits outside the promise
+  for (const p of ref.pending) {
+    if (!p || !LAYOUT_CHANGES.has(p.op.op) || !p.fd) continue;
+    if (ref.files[p.fd.file].dax && pinnedByOtherFileIo(ref, p.fd.file)) held.add(p.fd.file);
   }
+  if (held.size === 0) return NOBODY; // asked after every step of a looping run
+  const out = new Set<number>();
+  const procs = new Set<number>();
+  ref.pending.forEach((p, tid) => {
+    if (p && ((p.fd && held.has(p.fd.file)) || held.has(p.mapFile))) {
+      out.add(tid);
+      procs.add(p.proc);
+    }
+  });
+  ref.pending.forEach((p, tid) => {
+    if (p && procs.has(p.proc) && ADDRESS_SPACE_OPS.has(p.op.op)) out.add(tid);
+  });
   return out;
 }
 
-function pinnedByOtherFileIo(k: Kernel, page: number): boolean {
-  const file = k.inodes.findIndex((ip) => ip.bmap.includes(page));
-  if (k.dioQueue.some((r) => r.buf.page === page && r.inode !== file)) return true;
-  // pinned by get_user_pages, not yet queued to the device
-  for (const o of k.threads) {
-    for (const f of o.stack as Array<{ fn: { name: string }; inode?: number; pins?: { page: number }[] }>) {
-      if (f.fn.name === 'xfs_file_dio_aio_rw' && f.inode !== file && f.pins?.some((p) => p.page === page)) return true;
-    }
-  }
-  return false;
+function pinnedByOtherFileIo(ref: Reference, file: number): boolean {
+  const pages = ref.files[file].page;
+  const ofFile = (t: { kind: string; page?: unknown }) => t.kind === 'page' && pages.includes(t.page as never);
+  if (ref.inflight.some((d) => d.file !== file && !d.landed && ofFile(d.target))) return true;
+  // pinned by get_user_pages, not yet submitted
+  return ref.pending.some((p) => p !== null && !p.dio && (p.op.op === 'dio_read' || p.op.op === 'dio_write') && p.fd !== null && p.fd.file !== file && p.pins.some(ofFile));
 }
