@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findVariant } from '../models/variants/index.ts';
@@ -77,6 +77,24 @@ test('docs/fidelity.md lists its mismatches in the table conform reads', () => {
   const rows = listedMismatches();
   assert.ok(rows.length >= 2, 'the table is found');
   for (const r of rows) assert.ok([...CONFORM_OPS, 'files'].includes(r.op as never), r.op);
+});
+
+test('a missing guest, or one built from another executor or init, is refused in one line with exit 2', () => {
+  const cache = mkdtempSync(join(tmpdir(), 'daxcheck-cache-'));
+  const run = () => spawnSync(process.execPath, ['bin/daxcheck.js', 'conform', '--runs', '1', '--out', join(cache, 'out')], { encoding: 'utf8', env: { ...process.env, DAXCHECK_CACHE: cache } });
+  let r = run();
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /no guest built yet .*run daxcheck vm setup/);
+  // what an older daxcheck wrote: no record of what the guest was built from
+  const vm = { kernel: 'linux-image-x', release: 'x', vmlinuz: '/nonexistent/vmlinuz', initrd: '/nonexistent/initrd', accel: 'tcg', bootSeconds: 9, built: '2026-11-30T00:00:00.000Z' };
+  writeFileSync(join(cache, 'vm.json'), JSON.stringify(vm));
+  r = run();
+  assert.is(r.status, 2);
+  assert.is(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /built from another executor or init than this daxcheck's: run daxcheck vm setup/);
+  writeFileSync(join(cache, 'vm.json'), JSON.stringify({ ...vm, guest: 'ffffffffffffffff' }));
+  assert.match(run().stderr, /built from another executor/);
+  assert.not.ok(existsSync(join(cache, 'out')), 'nothing written');
 });
 
 // The real kernel: only where the guest's packages are (CI installs them).

@@ -5,6 +5,7 @@
 // cache folder; `vm.json` there says what was built.
 
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -40,6 +41,7 @@ export const VmSchema = z.strictObject({
   accel: z.enum(['kvm', 'tcg']),
   bootSeconds: z.number().min(0),
   built: z.string().max(40),
+  guest: z.string().max(64).optional(), // what the guest was built from (guestHash); absent: an older daxcheck
 });
 export type Vm = z.infer<typeof VmSchema>;
 
@@ -177,6 +179,14 @@ export interface SetupOptions {
   log?: (line: string) => void;
 }
 
+// What a guest is built from, as a hash: the executor's source, the init
+// script, the modules and the kernel command line.  A guest built from
+// anything else (an older daxcheck's) runs programs differently.
+export function guestHash(): string {
+  const src = readFileSync(fileURLToPath(new URL('executor/executor.c', ROOT)));
+  return createHash('sha256').update(src).update(INIT).update(MODULES.join(' ')).update(EXECUTOR_LIBS.join(' ')).update(APPEND).digest('hex').slice(0, 16);
+}
+
 // Builds (or rebuilds) the guest; returns what vm.json records, without the boot figures.
 export function buildGuest(opts: SetupOptions): Omit<Vm, 'accel' | 'bootSeconds'> {
   for (const tool of ['qemu-system-x86_64', 'busybox', 'mkfs.xfs', 'cpio', 'modinfo', 'gcc', 'dpkg-deb']) which(tool);
@@ -193,7 +203,7 @@ export function buildGuest(opts: SetupOptions): Omit<Vm, 'accel' | 'bootSeconds'
   opts.log?.(`modules: ${modules.map((m) => basename(m, '.ko')).join(' ')}`);
   const initrd = buildInitramfs(dir, modules);
   opts.log?.(`initramfs ${initrd}`);
-  return { kernel: basename(pkg), release, vmlinuz, initrd, built: new Date().toISOString() };
+  return { kernel: basename(pkg), release, vmlinuz, initrd, built: new Date().toISOString(), guest: guestHash() };
 }
 
 export function vmFile(): string {
@@ -203,11 +213,14 @@ export function vmFile(): string {
 export function readVm(): Vm {
   const file = vmFile();
   if (!existsSync(file)) throw new VmError(`no guest built yet (${printable(file)}): run daxcheck vm setup`);
+  let vm: Vm;
   try {
-    return parseWith(VmSchema, readJsonFile(file, 'guest description'), printable(file));
+    vm = parseWith(VmSchema, readJsonFile(file, 'guest description'), printable(file));
   } catch (e) {
     throw e instanceof FileError ? new VmError(e.message) : e;
   }
+  if (vm.guest !== guestHash()) throw new VmError(`the guest in ${printable(cacheDir())} was built from another executor or init than this daxcheck's: run daxcheck vm setup`);
+  return vm;
 }
 
 export function writeVm(vm: Vm): void {
