@@ -100,6 +100,7 @@
 #endif
 
 #define PAGE 4096
+#define MEMLOCK_PAGES 4 /* the model's LIMITS.memlockPages */
 #define MID (PAGE / 2)
 #define PAGES 4
 #define FILES 3
@@ -605,7 +606,7 @@ int main(int argc, char **argv) {
 	for (int fd = 0; fd < 32; fd++) if (fd != null) dup2(null, fd);
 	/* before the device is opened: uverbs refuses a descriptor whose
 	 * opener's credentials have since changed (ib_safe_file_access) */
-	memlock_limit(argc > 2 ? atoi(argv[2]) : 4);
+	memlock_limit(MEMLOCK_PAGES);
 	rdma_init();
 	/* the model's fd numbers start at 0 and stop at LIMITS.fds */
 	for (int fd = 0; fd < 32; fd++) close(fd);

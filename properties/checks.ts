@@ -7,7 +7,7 @@ import { Encoding, firstDifference, sameState, type AbstractState } from '../mod
 import type { Event, Kernel, Thread, Vma } from '../models/impl/kernel.ts';
 import { BLOCKED, DONE } from '../models/impl/kernel.ts';
 import { is_zone_device_page } from '../models/impl/page.ts';
-import type { Reference } from '../models/reference/index.ts';
+import type { Reference, Target } from '../models/reference/index.ts';
 import { abstractImpl, encodeImpl } from './abstraction.ts';
 import { divergence, type Divergence } from './classes.ts';
 import type { Lockdep } from './lockdep.ts';
@@ -273,7 +273,7 @@ export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
 
 function pinnedByOtherFileIo(ref: Reference, file: number): boolean {
   const pages = ref.files[file].page;
-  const ofFile = (t: { kind: string; page?: unknown }) => t.kind === 'page' && pages.includes(t.page as never);
+  const ofFile = (t: Target) => t.kind === 'page' && pages.includes(t.page);
   if (ref.inflight.some((d) => d.file !== file && !d.landed && ofFile(d.target))) return true;
   // pinned by get_user_pages, not yet submitted
   return ref.pending.some((p) => p !== null && !p.dio && (p.op.op === 'dio_read' || p.op.op === 'dio_write') && p.fd !== null && p.fd.file !== file && p.pins.some(ofFile));

@@ -14,7 +14,7 @@ import { CONFORM_OPS, MismatchSchema, batchText, compare, expectation, listedMis
 import { readVm } from '../vm/setup.ts';
 import { boot } from '../vm/qemu.ts';
 import type { Variant } from '../models/variants/index.ts';
-import { TestCaseSchema, type TestCase } from '../models/testcase.ts';
+import { LIMITS, TestCaseSchema, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
 
 const upstream = findVariant('upstream');
@@ -71,6 +71,11 @@ test('compare reports the first op whose kernel outcome differs, then the files;
   assert.equal(o.files.get(0), ['4096 1 11']);
   assert.is(o.problems.length, 1);
   assert.is(o.kernelWarnings.length, 1);
+});
+
+test('the executor sets the RLIMIT_MEMLOCK of the model', () => {
+  const src = readFileSync(new URL('../executor/executor.c', import.meta.url), 'utf8');
+  assert.is(Number(/#define MEMLOCK_PAGES (\d+)/.exec(src)?.[1]), LIMITS.memlockPages);
 });
 
 test('docs/fidelity.md lists its mismatches in the table conform reads', () => {

@@ -31,12 +31,11 @@ interface RegFrame extends Frame {
   unaligned: boolean;
   pins: Pin[];
   charged: number; // pages added to mm->pinned_vm
-  fastOnly: boolean; // only pages the lockless walk can pin may be pinned
   result: number;
 }
 
 export function regFrame(op: Extract<Op, { op: 'reg_mr' }>): Omit<RegFrame, 'fn' | 'pc'> {
-  return { op, vma: -1, inode: -1, first: 0, span: 0, leased: false, iolocked: false, unaligned: false, pins: [], charged: 0, fastOnly: false, result: 0 };
+  return { op, vma: -1, inode: -1, first: 0, span: 0, leased: false, iolocked: false, unaligned: false, pins: [], charged: 0, result: 0 };
 }
 
 function unpin(k: Kernel, pins: Pin[]): void {
@@ -53,27 +52,24 @@ function privateCopies(vma: Vma, first: number, span: number): boolean {
   return true;
 }
 
-// ib_umem_get charges the pages to mm->pinned_vm before it pins them, and
-// refuses beyond RLIMIT_MEMLOCK (no CAP_IPC_LOCK); the charge is undone
-// when the registration fails or is released.
-function uncharge(k: Kernel, t: { proc: number }, f: { charged: number }): void {
-  k.procs[t.proc].pinnedVm -= f.charged;
-  f.charged = 0;
+// Whether FOLL_LONGTERM may pin only what the lockless walk takes from
+// this vma: an fs-DAX vma, where upstream refuses the slow path.
+function longtermFastOnly(k: Kernel, inode: number): boolean {
+  return k.inodes[inode].dax && !k.mapdirect && !k.flags.longtermPinFsdax;
 }
 
 export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
+  // The pages are charged to mm->pinned_vm before anything is pinned, and
+  // refused beyond RLIMIT_MEMLOCK (no CAP_IPC_LOCK); a registration that
+  // fails gives its charge back, as does ib_umem_release.  A failure in
+  // this step never takes the charge at all.
   ib_umem_get(k, t, f) {
     const pr = k.procs[t.proc];
     const vmas = pr.vmas;
     const vma = vmas.length ? vmas[f.op.map % vmas.length] : null;
     const { first, span, unaligned } = mrSpan(f.op, vma ? vma.npages : null);
     if (pr.pinnedVm + span > LIMITS.memlockPages) return k.ret(t, ENOMEM);
-    pr.pinnedVm += span;
-    f.charged = span;
-    if (!vma) {
-      uncharge(k, t, f);
-      return k.ret(t, EFAULT);
-    }
+    if (!vma) return k.ret(t, EFAULT);
     f.vma = vma.id;
     f.unaligned = unaligned;
     f.inode = vma.inode;
@@ -81,20 +77,16 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     f.span = span;
     if (k.inodes[vma.inode].dax) {
       let refused = false;
-      if (!k.mapdirect) {
-        refused = !k.flags.longtermPinFsdax && !privateCopies(vma, first, span);
-        f.fastOnly = !k.flags.longtermPinFsdax;
-      }
+      if (!k.mapdirect) refused = longtermFastOnly(k, vma.inode) && !privateCopies(vma, first, span);
       else if (k.flags.rdmaFsdaxRefused) refused = true; // v9: "Defer the lease_direct mechanism and RDMA core changes" (004)
       else if (!k.flags.rdmaPinsWithoutLease) {
         refused = !vma.direct;
         f.leased = !refused;
       }
-      if (refused) {
-        uncharge(k, t, f);
-        return k.ret(t, EOPNOTSUPP);
-      }
+      if (refused) return k.ret(t, EOPNOTSUPP);
     }
+    pr.pinnedVm += span;
+    f.charged = span;
     f.iolocked = f.leased && !k.flags.mapDirectSetupUnlocked;
     return f.iolocked ? 'inode_lock' : 'get_user_pages';
   },
@@ -106,7 +98,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     return k.call(t, get_user_pages, gupFrame(f.vma, f.first, f.span, true, f.pins), 'after_gup');
   },
   after_gup(k, t, f) {
-    if (t.rv < 0 || (f.fastOnly && f.pins.some((p) => p.page !== ANON_PAGE))) {
+    if (t.rv < 0 || (longtermFastOnly(k, f.inode) && f.pins.some((p) => p.page !== ANON_PAGE))) {
       if (t.rv >= 0) unpin(k, f.pins); // a page the lockless walk would not have taken: check_vma_flags refuses it
       f.result = t.rv < 0 ? EFAULT : EOPNOTSUPP;
       return 'unlock';
@@ -140,11 +132,11 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     f.result = mr.id;
     return 'unlock';
   },
-  // The charge goes back as the call returns, where the reference sees
-  // the failure.
+  // A failure gives the charge back as the call returns, where the
+  // reference sees it.
   unlock(k, t, f) {
     if (f.iolocked) up_write(k, t, k.inodes[f.inode].iolock);
-    if (f.result < 0) uncharge(k, t, f);
+    if (f.result < 0) k.procs[t.proc].pinnedVm -= f.charged;
     return k.ret(t, f.result);
   },
 });

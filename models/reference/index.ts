@@ -75,7 +75,7 @@ interface Page {
   v: number;
 }
 
-type Target = { kind: 'page'; page: Page } | { kind: 'zero' };
+export type Target = { kind: 'page'; page: Page } | { kind: 'zero' };
 
 interface RMr {
   id: number;
@@ -277,13 +277,13 @@ export class Reference {
         if (!this.resolveFd(p, pr) || !p.fd!.write) p.earlyError = 'EBADF';
         break;
       case 'reg_mr': {
-        // the pages are charged to RLIMIT_MEMLOCK before anything is looked up
+        // RLIMIT_MEMLOCK is checked before anything is looked up
         const mapped = this.resolveMap(p, pr);
         const span = mrSpan(op, mapped ? this.findMap(p.map)!.map.npages : null).span;
         if (pr.pinned + span > LIMITS.memlockPages) { p.earlyError = 'ENOMEM'; break; }
+        if (!mapped) { p.earlyError = 'EFAULT'; break; }
         pr.pinned += span;
         p.charged = span;
-        if (!mapped) { p.earlyError = 'EFAULT'; break; }
         const m = this.findMap(p.map)!.map;
         const f = this.files[m.file];
         if (f.dax) {
