@@ -91,7 +91,7 @@ test('matrix: one row per known bug and clean variant, the same rows whatever th
   const one = daxcheck('matrix', '--runs', '300', '--workers', '1', '--json', '--out', join(tmp, 'm1'));
   const two = daxcheck('matrix', '--runs', '300', '--workers', '2', '--json', '--out', join(tmp, 'm2'));
   const rows = strip(one.out);
-  assert.equal(rows.map((row: { id: string }) => row.id), ['K1', 'K2', 'K3', 'K4', 'K5', 'K6', 'K7', 'K8', 'K9', 'K10', 'K11', 'K12', 'upstream', 'mapdirect-fixed']);
+  assert.equal(rows.map((row: { id: string }) => row.id), ['K1', 'K2', 'K4', 'K5', 'K6', 'K7', 'K8', 'K9', 'K10', 'K11', 'K12', 'upstream', 'mapdirect-fixed']);
   assert.equal(strip(two.out), rows);
   // at this budget the shallow bugs are found and nothing else is claimed
   const k7 = rows.find((row: { id: string }) => row.id === 'K7');
@@ -139,7 +139,7 @@ test('explore --scenario takes a path: the shipped file and a copy elsewhere giv
 });
 
 test('replay --variant runs a program on another variant: how a fix is checked', () => {
-  const k1 = 'corpus/dma-into-reallocated-block/2be31540dd80c242.json';
+  const k1 = 'corpus/dma-into-reallocated-block/a99ee9695091278a.json';
   const fixed = daxcheck('replay', k1, '--variant', 'upstream');
   assert.is(fixed.code, 0, fixed.err);
   assert.match(fixed.out, /no longer diverges on upstream/);

@@ -81,7 +81,7 @@ test('states kept for queued nodes and states reached by replay give the same se
 test('an unfair cycle is no lasso: a thread kept from running while it could is not starvation', () => {
   // T1's stream of direct I/O runs forever while T0, runnable throughout, never runs
   const tc = loadScenario('truncate-vs-dio-stream').cases[0].testCase;
-  for (const name of ['upstream', 'K3']) {
+  for (const name of ['upstream', 'dax-v8']) {
     const run = runTestCase(findVariant(name), { ...tc, schedule: [1, 0], repeatFrom: 1 });
     assert.is(run.divergence, null, name);
     assert.ok(run.trace.every((s) => s.tid === 1));

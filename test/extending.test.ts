@@ -28,7 +28,7 @@ test('the worked example: check finds it as expected, upstream stays clean', () 
   assert.is(r.code, 0, r.out + r.err);
   const [ex, up] = JSON.parse(r.out).results;
   assert.is(ex.variant, 'example-no-dio-wait');
-  assert.is(ex.divergence.class, 'dma-into-reallocated-block');
+  assert.is(ex.divergence.class, 'data-mismatch');
   assert.is(up.divergence, null);
   cx = ex.divergence.file;
 });
@@ -48,7 +48,7 @@ test("the page's scenario explores: the race on the example, complete and clean 
   writeFileSync(file, json);
   const bug = daxcheck('explore', '--variant', 'example-no-dio-wait', '--scenario', file, '--json', '--out', join(tmp, 'x'));
   assert.is(bug.code, 0, bug.err);
-  assert.is(JSON.parse(bug.out).results[0].divergence.class, 'dma-into-reallocated-block');
+  assert.is(JSON.parse(bug.out).results[0].divergence.class, 'data-mismatch');
   const clean = daxcheck('explore', '--variant', 'upstream', '--scenario', file, '--json', '--out', join(tmp, 'x'));
   assert.is(clean.code, 0, clean.err);
   const [c] = JSON.parse(clean.out).results;

@@ -10,17 +10,17 @@
 // written at submission (XFS_BMAPI_ZERO), so completion needs no
 // conversion.
 
-import { HOLE, WRITTEN } from '../abstract.ts';
+import { HOLE, UNWRITTEN, WRITTEN } from '../abstract.ts';
 import { EBADF, EFAULT, ENOSPC } from '../errno.ts';
 import { LIMITS, type Op } from '../testcase.ts';
 import { ANON_PAGE, BLOCKED, ZERO_PAGE, fn, type DioReq, type Frame, type Kernel, type Pin, type Thread } from './kernel.ts';
-import { down_read, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
+import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { unpin_user_page } from './page.ts';
 import { get_user_pages_fast, gupFrame } from './gup.ts';
 import { file_page, free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { BREAK_WRITE, xfs_break_layouts } from './xfs_file.ts';
 import { fdget } from './file.ts';
-import { invalidate_inode_pages2_range } from './mm.ts';
+import { do_user_addr_fault, invalidate_inode_pages2_range } from './mm.ts';
 
 interface DioFrame extends Frame {
   op: Extract<Op, { op: 'dio_read' | 'dio_write' }>;
@@ -80,7 +80,11 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     f.inode = filp.inode;
     f.vma = vma ? vma.id : -1;
     f.page = vma ? f.op.page % vma.npages : 0;
+    if (k.inodes[f.inode].dax) return k.call(t, xfs_file_dax_rw, { ...dioFrame(f.op), inode: f.inode, vma: f.vma, page: f.page }, 'dax_done'); // xfs_file_read_iter / _write_iter: IS_DAX first
     return 'xfs_ilock_iolock_shared';
+  },
+  dax_done(k, t) {
+    return k.ret(t, t.rv);
   },
   xfs_ilock_iolock_shared(k, t, f) {
     return down_read(k, t, k.inodes[f.inode].iolock, f.op.op === 'dio_write' ? 'xfs_file_aio_write_checks' : 'iomap_dio_rw');
@@ -115,23 +119,9 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
       return 'xfs_iunlock';
     }
     const read = f.op.op === 'dio_read';
-    if (!read && page_state(k, f.inode, f.off) !== WRITTEN) {
-      const hole = page_state(k, f.inode, f.off) === HOLE;
-      // The kernel allocates (iomap_begin) before it builds the bio and
-      // takes a tag; here the tag came first, so a failed allocation gives
-      // it back to whoever waits for one.
-      if (hole && k.inodes[f.inode].dax && free_blocks(k) === 0) {
-        k.ref.commit(t.id);
-        blk_mq_put_tag(k);
-        return 'enospc';
-      }
-      if (hole) {
-        if (xfs_bmapi_write(k, t, f.inode, f.off, false, 'ENOSPC') < 0) {
-          blk_mq_put_tag(k);
-          return 'enospc';
-        }
-      } else xfs_convert_unwritten(k, f.inode, f.off);
-    }
+    // a page-cache file: a hole or unwritten page becomes a written page, which cannot fail
+    if (!read && page_state(k, f.inode, f.off) === HOLE) xfs_bmapi_write(k, t, f.inode, f.off, false, null);
+    else if (!read && page_state(k, f.inode, f.off) === UNWRITTEN) xfs_convert_unwritten(k, f.inode, f.off);
     const page = file_page(k, f.inode, f.off);
     if (!read) k.inodes[f.inode].size = Math.max(k.inodes[f.inode].size, f.off + 1); // the model grows the file at submission, the kernel at completion
     const req: DioReq = {
@@ -144,11 +134,105 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     if (f.op.aio) return 'xfs_iunlock'; // -EIOCBQUEUED: the I/O completes on its own
     return k.sleep(t, 'dio', t.id, 'xfs_iunlock', false);
   },
-  enospc(k, t, f) {
-    for (const pin of f.pins) unpin_user_page(k, pin);
-    inode_dio_end(k, f.inode);
-    f.error = ENOSPC;
+  xfs_iunlock(k, t, f) {
+    unlock_iolock(k, t, f.inode);
+    return k.ret(t, f.error);
+  },
+});
+
+// xfs_file_dax_read / xfs_file_dax_write -> dax_iomap_rw: O_DIRECT on a
+// DAX file is a CPU copy between the user buffer and the block, under the
+// IOLOCK (exclusive for a write): no pin, no bio, nothing in flight.  The
+// copy faults the buffer in like any user access; the data moves in one
+// step once its pte is there.
+export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
+  xfs_ilock(k, t, f) {
+    const lock = k.inodes[f.inode].iolock;
+    return f.op.op === 'dio_write' ? down_write(k, t, lock, 'xfs_file_write_checks') : down_read(k, t, lock, 'dax_iomap_rw');
+  },
+  xfs_file_write_checks(k, t, f) {
+    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_WRITE, stage: 0, error: 0, retry: false }, 'dax_iomap_rw');
+  },
+  dax_iomap_rw(k, t, f) {
+    const read = f.op.op === 'dio_read';
+    if (!read && t.rv) {
+      f.error = t.rv;
+      return 'xfs_iunlock';
+    }
+    const ip = k.inodes[f.inode];
+    if (ip.size === 0 && read) {
+      k.ref.commit(t.id);
+      f.error = 0;
+      return 'xfs_iunlock';
+    }
+    f.off = ip.size ? f.op.off % ip.size : 0;
+    return read || f.off >= ip.size ? 'dax_iomap_iter' : 'xfs_dax_write_iomap_begin';
+  },
+  // The block is allocated (zeroed and written, XFS_BMAPI_ZERO) before the
+  // copy, so a write that then faults on its buffer leaves it allocated.
+  xfs_dax_write_iomap_begin(k, t, f) {
+    const state = page_state(k, f.inode, f.off);
+    if (state === WRITTEN) return 'dax_iomap_iter';
+    if (state === HOLE && free_blocks(k) === 0) {
+      k.ref.commit(t.id);
+      f.error = ENOSPC;
+      return 'xfs_iunlock';
+    }
+    if (state === HOLE) xfs_bmapi_write(k, t, f.inode, f.off, false, null);
+    else xfs_convert_unwritten(k, f.inode, f.off);
+    k.ref.daxWriteBegin(t.id);
+    return 'dax_iomap_iter';
+  },
+  dax_iomap_iter(k, t, f) {
+    const read = f.op.op === 'dio_read';
+    const hole = page_state(k, f.inode, f.off) !== WRITTEN;
+    const vma = f.vma >= 0 ? k.vmaById(t.proc, f.vma) : null;
+    // the buffer: written by a read, read by a write
+    if (!vma || (read && !vma.write)) {
+      if (read && hole) {
+        k.ref.commit(t.id); // iov_iter_zero copies nothing into a bad buffer, and that is no error
+        f.error = 0;
+        return 'xfs_iunlock';
+      }
+      if (read) k.ref.writeFault(t.id, f.vma, f.page);
+      else k.ref.readFault(t.id, f.vma, f.page);
+      f.error = EFAULT;
+      return 'xfs_iunlock';
+    }
+    const p = f.page;
+    if (vma.pte[p] === -1 || (read && !vma.pteWrite[p])) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write: read }, 'faulted');
+    k.ref.pin(t.id, vma.id, p, read);
+    const buf: Pin = { page: vma.pte[p], epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, anon: vma.pte[p] === ANON_PAGE ? vma.cow[p] : -1 };
+    if (!read && f.off >= k.inodes[f.inode].size) {
+      // a write to an empty file: its first page, past EOF (the model keeps no blocks past EOF until now)
+      if (free_blocks(k) === 0 && page_state(k, f.inode, f.off) === HOLE) {
+        k.ref.commit(t.id);
+        f.error = ENOSPC;
+        return 'xfs_iunlock';
+      }
+      if (page_state(k, f.inode, f.off) === HOLE) xfs_bmapi_write(k, t, f.inode, f.off, false, null);
+      else if (hole) xfs_convert_unwritten(k, f.inode, f.off);
+    }
+    if (!read) k.inodes[f.inode].size = Math.max(k.inodes[f.inode].size, f.off + 1); // xfs_file_dax_write: past EOF, i_size_write
+    k.ref.dioLand(k.ref.commit(t.id));
+    const page = file_page(k, f.inode, f.off);
+    const file: Pin = { page: page < 0 ? ZERO_PAGE : page, epoch: page < 0 ? 0 : k.pageEpoch[page], inode: f.inode, index: f.off, anon: -1 };
+    if (read) dma_write_page(k, t, buf, 'cpu', dma_read_page(k, t, file, 'cpu'));
+    else dma_write_page(k, t, file, 'cpu', dma_read_page(k, t, buf, 'cpu'));
+    f.error = 0;
     return 'xfs_iunlock';
+  },
+  faulted(k, t, f) {
+    if (t.rv < 0 && f.op.op === 'dio_read' && page_state(k, f.inode, f.off) !== WRITTEN) {
+      k.ref.commit(t.id); // iov_iter_zero stops at the fault: a short read, no error
+      f.error = 0;
+      return 'xfs_iunlock';
+    }
+    if (t.rv < 0) {
+      f.error = EFAULT;
+      return 'xfs_iunlock';
+    }
+    return 'dax_iomap_iter';
   },
   xfs_iunlock(k, t, f) {
     unlock_iolock(k, t, f.inode);
@@ -160,14 +244,14 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
 
 // `held`: whether whoever took the pin still holds it (a registration
 // the kernel revoked has dropped its pins, whatever the IOMMU still maps).
-export function dma_read_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic', held = true): number {
+export function dma_read_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic' | 'cpu', held = true): number {
   if (pin.page === ZERO_PAGE) return 0;
   if (pin.page === ANON_PAGE) return k.anonData[pin.anon];
   k.emit({ kind: 'access', who, tid: t.id, page: pin.page, epoch: pin.epoch, inode: pin.inode, index: pin.index, write: false, held });
   return k.pageData[pin.page];
 }
 
-export function dma_write_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic', v: number, held = true): void {
+export function dma_write_page(k: Kernel, t: Thread, pin: Pin, who: 'dio' | 'nic' | 'cpu', v: number, held = true): void {
   if (pin.page === ZERO_PAGE) return;
   if (pin.page === ANON_PAGE) {
     k.anonData[pin.anon] = v;
