@@ -601,7 +601,7 @@ async function cmdConform(argv: string[]): Promise<number> {
     out: { type: 'string' }, batch: { type: 'string' },
   });
   noPositionals('conform', positionals);
-  const variant = findVariant(values.variant ?? 'upstream');
+  const variant = findVariant(values.variant ?? 'linux-6.1'); // the version of the guest's kernel
   const runs = intOption('runs', values.runs, 200, 1, 1_000_000);
   const seed = intOption('seed', values.seed, 1, 0);
   const batch = intOption('batch', values.batch, 1000, 1, 100_000);

@@ -1,6 +1,6 @@
 // `daxcheck list`: the catalog, read without loading the models.
 
-import { VARIANTS, FLAGS, KNOWN_BUGS, setFlags } from '../models/variants/index.ts';
+import { ALIASES, KERNELS, VARIANTS, FLAGS, KNOWN_BUGS, setFlags } from '../models/variants/index.ts';
 import { CLASSES } from '../properties/classes.ts';
 import { scenarioAbout, scenarioNames } from '../fuzz/scenarios.ts';
 import { args, bold, dim, noPositionals } from './common.ts';
@@ -11,7 +11,12 @@ export function cmdList(argv: string[]): number {
   const scenarios = scenarioNames().map((name) => ({ name, about: scenarioAbout(name) }));
   if (values.json) {
     const doc = {
-      variants: VARIANTS.map((v) => ({ name: v.name, contract: v.contract, expect: v.expect, flags: v.flags, seed: v.seed, summary: v.summary })),
+      variants: VARIANTS.map((v) => ({
+        name: v.name, contract: v.contract, kernel: v.kernel, source: { release: KERNELS[v.kernel].release, tree: KERNELS[v.kernel].tree },
+        expect: v.expect, flags: v.flags, seed: v.seed, summary: v.summary,
+      })),
+      aliases: ALIASES,
+      kernels: KERNELS,
       knownBugs: KNOWN_BUGS,
       flags: FLAGS,
       properties: CLASSES,
@@ -26,8 +31,10 @@ export function cmdList(argv: string[]): number {
     const expect = v.expect.length ? v.expect.join(', ') : 'clean';
     console.log(`  ${v.name.padEnd(16)} ${v.contract.padEnd(10)} ${flags.length ? flags.join(', ') : dim('no flags set')}`);
     console.log(`  ${' '.repeat(16)} ${dim(v.summary)}`);
+    console.log(`  ${' '.repeat(16)} ${dim(`on ${v.kernel}: ${KERNELS[v.kernel].release}, ${KERNELS[v.kernel].tree}`)}`);
     console.log(`  ${' '.repeat(16)} ${dim(`expect: ${expect}`)}`);
   }
+  console.log(dim(`  (old names: ${Object.entries(ALIASES).map(([a, b]) => `${a} = ${b}`).join(', ')})`));
   console.log(bold('\nknown bugs (one flag flipped on a clean variant; the variant is named by the id)'));
   for (const b of KNOWN_BUGS) console.log(`  ${b.id.padEnd(4)} ${b.base.padEnd(16)} +${b.flag.padEnd(30)} ${b.title}`);
   console.log(bold('\nflags (false in a clean variant)'));

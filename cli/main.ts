@@ -168,7 +168,7 @@ exit status: 0 built and booted, 2 a tool or package missing.`,
 
 Runs generated programs on the real kernel (the guest of vm setup, with
 XFS on emulated pmem mounted dax=inode) and on the model of --variant
-(default upstream), one operation at a time, and compares every result
+(default linux-6.1, the guest's version), one operation at a time, and compares every result
 and the files at the end.  A difference is a kernel-mismatch, written to
 DIR/kernel-mismatch/ (default out/conform); docs/fidelity.md lists the
 deliberate ones.

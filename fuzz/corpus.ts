@@ -54,7 +54,7 @@ export function makeCounterexample(
   return {
     format: FORMAT_VERSION,
     harness: HARNESS_VERSION,
-    variant: { name: variant.name, contract: variant.contract, flags: { ...variant.flags } },
+    variant: { name: variant.name, contract: variant.contract, kernel: variant.kernel, flags: { ...variant.flags } },
     testCase,
     divergence: { class: d.class, step: d.step, message: d.message },
     traceHash: run.traceHash,

@@ -145,7 +145,7 @@ export class Execution {
   readonly lockdep = new Lockdep();
   private seenVersion = -1;
   constructor(variant: Variant, tc: TestCase) {
-    this.ref = new Reference(variant.contract, tc);
+    this.ref = new Reference(variant.contract, tc, variant.kernel);
     this.k = new Kernel(variant, tc, this.ref);
   }
 

@@ -37,7 +37,7 @@ function world(contract: Contract = 'upstream', threads = 2): { k: Kernel; ref: 
     cycle: [],
     faults: [],
   };
-  const variant: Variant = { name: 'handmade', contract, flags: { ...NO_FLAGS }, expect: [], seed: '', summary: '' };
+  const variant: Variant = { name: 'handmade', contract, kernel: 'linux-mainline', flags: { ...NO_FLAGS }, expect: [], seed: '', summary: '' };
   const ref = new Reference(contract, tc);
   return { k: new Kernel(variant, tc, ref), ref, tc };
 }

@@ -240,7 +240,9 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // direct I/O to the file itself, nothing else.  So, in the reference's
 // terms, a layout change of a DAX file (truncate, fallocate) under way
 // while a page of that file is the buffer of direct I/O to another file
-// (submitted and not yet landed, or being pinned) is not promised to
+// (submitted and not yet landed, or being pinned), or is being pinned by
+// a call that has not yet taken effect (a registration that 4.18's
+// get_user_pages_longterm pins, then refuses), is not promised to
 // finish, nor is any operation that involves that file or waits behind
 // one that does: an op on an fd or a mapping of it, and mmap, munmap and
 // fork in a process with such an op under way (they need the address
@@ -275,6 +277,8 @@ function pinnedByOtherFileIo(ref: Reference, file: number): boolean {
   const pages = ref.files[file].page;
   const ofFile = (t: Target) => t.kind === 'page' && pages.includes(t.page);
   if (ref.inflight.some((d) => d.file !== file && !d.landed && ofFile(d.target))) return true;
-  // pinned by get_user_pages, not yet submitted
-  return ref.pending.some((p) => p !== null && !p.dio && (p.op.op === 'dio_read' || p.op.op === 'dio_write') && p.fd !== null && p.fd.file !== file && p.pins.some(ofFile));
+  // pinned by get_user_pages inside a call that has not taken effect: the
+  // buffer of direct I/O not yet submitted, or a registration's pages
+  // before it is refused or published
+  return ref.pending.some((p) => p !== null && !p.dio && !p.committed && p.fd?.file !== file && p.pins.some(ofFile));
 }

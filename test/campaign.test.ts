@@ -237,15 +237,15 @@ test('the nightly scripts: shards into one folder, a restarted shard resumes, th
   assert.match(readFileSync(join(out, 'merged', 'report.html'), 'utf8'), />K7</); // the night's page
   // a divergence on a clean variant fails the night
   const s = summary(join(out, 'shard-0'));
-  s.found[0].variant = 'upstream';
+  s.found[0].variant = 'linux-mainline';
   writeFileSync(join(out, 'shard-0', 'summary.json'), JSON.stringify(s));
   const cxFile = join(out, 'shard-0', s.found[0].file);
   const cx = JSON.parse(readFileSync(cxFile, 'utf8'));
-  cx.variant.name = 'upstream'; // the same program and flags, as if met on upstream
+  cx.variant.name = 'linux-mainline'; // the same program and flags, as if met on linux-mainline
   writeFileSync(cxFile, JSON.stringify(cx));
   const bad = run('.ci/fuzz-merge', {});
   assert.is(bad.status, 1);
-  assert.match(bad.stdout, /^  upstream: UNEXPECTED result-mismatch \(expected clean\)$/m);
+  assert.match(bad.stdout, /^  linux-mainline: UNEXPECTED result-mismatch \(expected clean\)$/m);
   assert.is(run('.ci/fuzz-shard', { SHARD: '', JOB_COMPLETION_INDEX: '' }).status, 2);
 });
 

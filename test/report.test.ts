@@ -145,7 +145,7 @@ test('report on a campaign folder: an index with a NEW or known mark and a worki
   assert.ok(links.length >= 1);
   for (const l of links) assert.ok(existsSync(resolve(out, l)), `link ${l}`);
   assert.match(index, /<span class="tag (new|known)">/);
-  assert.match(index, /upstream \(clean\)/); // listed among the variants with no divergence
+  assert.match(index, /linux-mainline \(clean\)/); // listed among the variants with no divergence
   // an index somewhere else links back into the folder
   const elsewhere = join(dir, 'site', 'index.html');
   assert.is(daxcheck('report', out, '--html', elsewhere).code, 0);

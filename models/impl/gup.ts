@@ -109,10 +109,17 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
     // before 001 only the devmap path (__gup_device_huge) lacked the recheck
     if (!k.flags.gupFastNoRecheck || !is_zone_device_page(k, f.page)) {
       const vma = k.vmaById(t.proc, f.vma);
-      if (!vma || vma.pte[p] !== f.page || (f.write && !vma.pteWrite[p])) {
+      if (!vma || vma.pte[p] !== f.page || (f.page === ANON_PAGE && vma.cow[p] !== f.anon) || (f.write && !vma.pteWrite[p])) {
         put_page(k, f.page);
         k.ref.unpin(t.id);
         return 'slow_path';
+      }
+      // the pte was zapped and set again to the same page in between: the
+      // recheck sees the same value, so the pin is of the page as mapped now
+      if (vma.pteEpoch[p] !== f.epoch) {
+        k.ref.unpin(t.id);
+        k.ref.pin(t.id, f.vma, p, f.write);
+        f.epoch = vma.pteEpoch[p];
       }
     }
     record_pin(k, f, f.page, f.epoch, f.anon);

@@ -29,6 +29,11 @@ export function zap_vma_ptes(k: Kernel, vma: Vma): void {
   }
 }
 
+// Whether any vma, shared or private, maps the file (its i_mmap tree).
+export function mapping_mapped(k: Kernel, inode: number): boolean {
+  return k.procs.some((pr) => pr.vmas.some((v) => v.inode === inode));
+}
+
 // Zap the ptes of every vma mapping pages [from, to) of the file.  With
 // evenCows, private copy-on-write pages go too (truncate_pagecache); hole
 // punching and the busy-page scan leave them (mm/truncate.c).

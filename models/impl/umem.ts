@@ -45,16 +45,28 @@ function unpin(k: Kernel, pins: Pin[]): void {
 // pin_user_pages_fast(FOLL_LONGTERM): the lockless walk pins a present,
 // writable pte of an ordinary page without looking at the vma, so a
 // DAX mapping's private copies can be pinned; a devmap (DAX) page or a
-// missing pte sends the walk to the slow path, where check_vma_flags
-// refuses FOLL_LONGTERM on an fs-DAX vma.
+// missing or read-only pte sends the walk to the slow path, where
+// check_vma_flags refuses FOLL_LONGTERM on an fs-DAX vma before it
+// faults anything in.
 function privateCopies(vma: Vma, first: number, span: number): boolean {
   for (let p = first; p < first + span; p++) if (vma.pte[p] !== ANON_PAGE || !vma.pteWrite[p]) return false;
   return true;
 }
 
-// Whether FOLL_LONGTERM may pin only what the lockless walk takes from
-// this vma: an fs-DAX vma, where upstream refuses the slow path.
-function longtermFastOnly(k: Kernel, inode: number): boolean {
+// The lockless walk over the whole range in one step: a pte read, a
+// reference, a re-read, page after page, with interrupts off, so no zap
+// of the range comes between.
+function gup_fast_longterm(k: Kernel, t: { id: number }, vma: Vma, first: number, span: number, pins: Pin[]): void {
+  for (let p = first; p < first + span; p++) {
+    k.anonRef[vma.cow[p]]++;
+    pins.push({ page: ANON_PAGE, epoch: vma.pteEpoch[p], inode: -1, index: -1, anon: vma.cow[p] });
+    k.ref.pin(t.id, vma.id, p, true);
+  }
+}
+
+// Whether FOLL_LONGTERM refuses this vma: an fs-DAX vma upstream (not
+// MAP_DIRECT, not before 5f1d43de5416).
+function longtermRefusesFsdax(k: Kernel, inode: number): boolean {
   return k.inodes[inode].dax && !k.mapdirect && !k.flags.longtermPinFsdax;
 }
 
@@ -75,10 +87,16 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     f.inode = vma.inode;
     f.first = first;
     f.span = span;
-    if (k.inodes[vma.inode].dax) {
+    if (longtermRefusesFsdax(k, vma.inode) && !k.flags.longtermChecksEveryVma) {
+      if (!privateCopies(vma, first, span)) return k.ret(t, EOPNOTSUPP);
+      pr.pinnedVm += span;
+      f.charged = span;
+      gup_fast_longterm(k, t, vma, first, span, f.pins);
+      return 'dma_map_sg';
+    }
+    if (k.inodes[vma.inode].dax && k.mapdirect) {
       let refused = false;
-      if (!k.mapdirect) refused = longtermFastOnly(k, vma.inode) && !privateCopies(vma, first, span);
-      else if (k.flags.rdmaFsdaxRefused) refused = true; // v9: "Defer the lease_direct mechanism and RDMA core changes" (004)
+      if (k.flags.rdmaFsdaxRefused) refused = true; // v9: "Defer the lease_direct mechanism and RDMA core changes" (004)
       else if (!k.flags.rdmaPinsWithoutLease) {
         refused = !vma.direct;
         f.leased = !refused;
@@ -97,10 +115,16 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
   get_user_pages(k, t, f) {
     return k.call(t, get_user_pages, gupFrame(f.vma, f.first, f.span, true, f.pins), 'after_gup');
   },
+  // 4.18's get_user_pages_longterm: the pages are faulted in and pinned
+  // first, then any fs-DAX vma refuses the lot, private copies included.
   after_gup(k, t, f) {
-    if (t.rv < 0 || (longtermFastOnly(k, f.inode) && f.pins.some((p) => p.page !== ANON_PAGE))) {
-      if (t.rv >= 0) unpin(k, f.pins); // a page the lockless walk would not have taken: check_vma_flags refuses it
-      f.result = t.rv < 0 ? EFAULT : EOPNOTSUPP;
+    if (t.rv < 0) {
+      f.result = EFAULT;
+      return 'unlock';
+    }
+    if (longtermRefusesFsdax(k, f.inode)) {
+      unpin(k, f.pins);
+      f.result = EOPNOTSUPP;
       return 'unlock';
     }
     return 'dma_map_sg';

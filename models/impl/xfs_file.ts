@@ -15,7 +15,7 @@ import { page_ref_count } from './page.ts';
 import { dax_busy_page, dax_iomap_fault, dax_layout_busy_page_unmap } from './dax.ts';
 import { __break_lease, break_layout_nowait } from './locks.ts';
 import { free_blocks, page_state, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
-import { do_cow_fault, set_pte, unmap_mapping_range, type FaultFrame } from './mm.ts';
+import { do_cow_fault, mapping_mapped, set_pte, unmap_mapping_range, type FaultFrame } from './mm.ts';
 import { xfs_vma_has_direct_lease } from './mapdirect.ts';
 import { fdget } from './file.ts';
 
@@ -88,6 +88,7 @@ export const __xfs_filemap_fault = fn<FaultFrame>('__xfs_filemap_fault', {
 interface DaxBreakFrame extends Frame {
   inode: number;
   page: number;
+  slept: boolean;
 }
 
 // xfs_break_dax_layouts (001, "xfs, dax: introduce xfs_break_dax_layouts()"):
@@ -97,6 +98,7 @@ interface DaxBreakFrame extends Frame {
 export const xfs_break_dax_layouts = fn<DaxBreakFrame>('xfs_break_dax_layouts', {
   dax_layout_busy_page(k, t, f) {
     if (!k.inodes[f.inode].dax) return k.ret(t, 0);
+    if (k.flags.busyScanSkipsUnmapped && !mapping_mapped(k, f.inode)) return k.ret(t, 0);
     dax_layout_busy_page_unmap(k, f.inode);
     return k.flags.daxLayoutLock ? 'synchronize_rcu' : 'dax_busy_page_scan';
   },
@@ -112,7 +114,8 @@ export const xfs_break_dax_layouts = fn<DaxBreakFrame>('xfs_break_dax_layouts', 
   },
   // ___wait_var_event(page refcount == 1, TASK_INTERRUPTIBLE, xfs_wait_dax_page)
   wait_var_event(k, t, f) {
-    if (page_ref_count(k, f.page) === 1) return k.retRetry(t, 0);
+    // 4.18 set *did_unlock (the retry) in the wait's callback, so only once it slept
+    if (page_ref_count(k, f.page) === 1) return k.retRetry(t, 0, f.slept || !k.flags.busyWaitRetriesOnlyAfterSleep);
     if (t.sigpending) return k.retRetry(t, k.interrupted(t));
     const ip = k.inodes[f.inode];
     up_write(k, t, ip.mmaplock);
@@ -121,6 +124,7 @@ export const xfs_break_dax_layouts = fn<DaxBreakFrame>('xfs_break_dax_layouts', 
   },
   xfs_ilock(k, t, f) {
     const ip = k.inodes[f.inode];
+    f.slept = true;
     if (k.flags.busyWaitDropsIolock) return down_write(k, t, ip.iolock, 'xfs_ilock_mmaplock');
     return down_write(k, t, ip.mmaplock, 'wait_var_event');
   },
@@ -164,8 +168,10 @@ export const xfs_break_leased_layouts = fn<LeasedBreakFrame>('xfs_break_leased_l
     if (!f.mmaplocked) return 'loop';
     return down_write(k, t, k.inodes[f.inode].mmaplock, 'loop');
   },
+  // 4.18 to 6.18: `while ((error = break_layout(inode, false)) == -EWOULDBLOCK)`
+  // overwrites the blocking break's error before anything returns it
   loop(k, t, f) {
-    if (f.error && !k.flags.breakLayoutsLosesError) return k.retRetry(t, f.error, true);
+    if (f.error && !k.flags.breakLayoutsLosesError && !k.flags.leasedBreakLosesBlockingError) return k.retRetry(t, f.error, true);
     return 'break_layout_nowait';
   },
 });
@@ -200,7 +206,7 @@ export const xfs_break_layouts = fn<BreakFrame>('xfs_break_layouts', {
     const what = order[f.stage++];
     if (what === DAX) {
       if (f.reason !== BREAK_UNMAP || k.flags.truncateIgnoresPins) return 'next_stage';
-      return k.call(t, xfs_break_dax_layouts, { inode: f.inode, page: -1 }, 'stage_done');
+      return k.call(t, xfs_break_dax_layouts, { inode: f.inode, page: -1, slept: false }, 'stage_done');
     }
     return k.call(t, xfs_break_leased_layouts, { inode: f.inode, error: 0, mmaplocked: false, unlocked: false }, 'stage_done');
   },

@@ -13,7 +13,7 @@
 // Each action checks the promise; a broken promise is recorded as a
 // divergence.  The reference reads the variant's contract, never its flags.
 
-import type { Contract } from '../variants/index.ts';
+import type { Contract, KernelVersion } from '../variants/index.ts';
 import { LIMITS, initialValue, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
 import { ANY, HOLE, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
@@ -44,6 +44,7 @@ interface RMap {
   write: boolean;
   valid: boolean;
   cow: (Page | null)[];
+  forked: boolean[]; // a private copy a fork may have write-protected, until it is written again
   lease: number; // lease id or -1
 }
 
@@ -109,6 +110,7 @@ interface Pending {
   mr: number;
   earlyError: string | null;
   earlyAllowed: string[];
+  lateError: string | null; // the error once every fault has passed
   committed: boolean;
   expected: Result;
   interrupted: boolean;
@@ -139,7 +141,7 @@ export class Reference {
   private nextOfid = 0;
   private nextLease = 0;
 
-  constructor(readonly contract: Contract, tc: TestCase) {
+  constructor(readonly contract: Contract, tc: TestCase, readonly kernel: KernelVersion = 'linux-mainline') {
     this.lbt = tc.config.leaseBreakTime;
     this.nblocks = tc.config.blocks;
     this.files = tc.config.files.map((f, i) => {
@@ -222,7 +224,7 @@ export class Reference {
   invoke(tid: number, proc: number, op: Op): void {
     this.version++;
     const p: Pending = {
-      op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], charged: 0,
+      op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], lateError: null, charged: 0,
       committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, pins: [],
     };
     this.pending[tid] = p;
@@ -286,11 +288,25 @@ export class Reference {
         p.charged = span;
         const m = this.findMap(p.map)!.map;
         const f = this.files[m.file];
-        if (f.dax) {
-          // FOLL_LONGTERM may always refuse fs-DAX; with lease_direct, a DAX
-          // registration must come from a MAP_DIRECT mapping
-          if (this.contract === 'mapdirect' && !m.direct) p.earlyError = 'EOPNOTSUPP';
+        if (f.dax && this.contract === 'mapdirect') {
+          // with lease_direct, a DAX registration must come from a MAP_DIRECT
+          // mapping; a revision may defer lease_direct altogether (v9)
+          if (!m.direct) p.earlyError = 'EOPNOTSUPP';
           else p.earlyAllowed.push('EOPNOTSUPP');
+        } else if (f.dax && this.kernel === 'linux-4.18') {
+          p.lateError = 'EOPNOTSUPP'; // get_user_pages_longterm faults the range in, then refuses any fs-DAX vma
+        } else if (f.dax) {
+          // FOLL_LONGTERM refuses fs-DAX but for private copies the lockless
+          // walk pins (present and writable: not write-protected by a fork)
+          const { first } = mrSpan(op, m.npages);
+          let copies = !m.shared;
+          let forked = false;
+          for (let pg = first; pg < first + span; pg++) {
+            if (!m.cow[pg]) copies = false;
+            else if (m.forked[pg]) forked = true;
+          }
+          if (!copies) p.earlyError = 'EOPNOTSUPP';
+          else if (forked) p.earlyAllowed.push('EOPNOTSUPP');
         }
         break;
       }
@@ -331,7 +347,6 @@ export class Reference {
   // get_user_pages.
   private faultFails(p: Pending, unmapped: boolean): false {
     const cpu = p.op.op === 'load' || p.op.op === 'store';
-    if (p.op.op === 'dio_read' && this.daxHole(p.fd!.file, p.op.off)) return false; // iov_iter_zero stops at the fault: a short read, no error
     p.failed = cpu ? (unmapped ? 'SIGSEGV' : 'SIGBUS') : 'EFAULT';
     return false;
   }
@@ -383,6 +398,7 @@ export class Reference {
     if (!m.valid || pg >= f.size) return this.faultFails(p, false);
     if (!m.shared) {
       m.cow[page] ??= { v: f.page[pg].v };
+      m.forked[page] = false;
       return true;
     }
     if (f.state[pg] === WRITTEN) return true;
@@ -441,8 +457,14 @@ export class Reference {
       p.expected = p.earlyError;
       return -1;
     }
-    if (p.failed !== null) {
-      p.expected = p.failed;
+    // a DAX read of a hole zeroes the buffer with iov_iter_zero, which
+    // stops at a fault: a short read, no error
+    if (p.failed === 'EFAULT' && p.op.op === 'dio_read' && this.daxHole(p.fd!.file, p.op.off)) {
+      p.expected = 0;
+      return -1;
+    }
+    if (p.failed !== null || p.lateError !== null) {
+      p.expected = (p.failed ?? p.lateError)!;
       return -1;
     }
     const op = p.op;
@@ -467,7 +489,7 @@ export class Reference {
         const npages = 1 + (op.len % LIMITS.mapPages);
         const m: RMap = {
           id: this.nextMap++, file: fd.file, pgoff: op.off % P, npages, shared: op.type !== 'private', direct,
-          sync: op.sync, write: op.write, valid: true, cow: new Array(npages).fill(null), lease: -1,
+          sync: op.sync, write: op.write, valid: true, cow: new Array(npages).fill(null), forked: new Array(npages).fill(false), lease: -1,
         };
         if (direct) {
           const l: RLease = { id: this.nextLease++, holder: 'map', holderId: m.id, file: fd.file, breaking: false, since: 0, notify: { proc: p.proc, fd: p.fdnum, ofid: fd.ofid }, refs: 1 };
@@ -491,7 +513,8 @@ export class Reference {
         if (this.procs.length >= LIMITS.maxProcs) { p.expected = 'EAGAIN'; break; }
         const child: RProc = { uid: pr.uid, capLease: pr.capLease, alive: true, fds: pr.fds.map((f) => (f ? { ...f } : null)), maps: [], sigio: [], pinned: 0 };
         for (const m of pr.maps) {
-          const c: RMap = { ...m, id: this.nextMap++, cow: m.cow.map((x) => (x ? { v: x.v } : null)) };
+          m.forked = m.cow.map((x) => x !== null);
+          const c: RMap = { ...m, id: this.nextMap++, cow: m.cow.map((x) => (x ? { v: x.v } : null)), forked: [...m.forked] };
           if (m.lease >= 0) this.leases.find((l) => l.id === m.lease)!.refs++;
           child.maps.push(c);
         }
@@ -789,6 +812,7 @@ export class Reference {
       if (p.interrupted) allowed.push('EINTR');
       else if (p.earlyError !== null) allowed.push(p.earlyError);
       else if (p.failed !== null) allowed.push(p.failed);
+      else if (p.lateError !== null) allowed.push(p.lateError);
       allowed.push(...p.earlyAllowed, ...p.allocFailed);
     }
     if (allowed.includes(ANY) || allowed.includes(got)) return;
