@@ -166,7 +166,7 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
       return 'xfs_iunlock';
     }
     f.off = ip.size ? f.op.off % ip.size : 0;
-    return read || f.off >= ip.size ? 'dax_iomap_iter' : 'xfs_dax_write_iomap_begin';
+    return read ? 'dax_iomap_iter' : 'xfs_dax_write_iomap_begin';
   },
   // The block is allocated (zeroed and written, XFS_BMAPI_ZERO) before the
   // copy, so a write that then faults on its buffer leaves it allocated.
@@ -203,16 +203,6 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
     if (vma.pte[p] === -1 || (read && !vma.pteWrite[p])) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write: read }, 'faulted');
     k.ref.pin(t.id, vma.id, p, read);
     const buf: Pin = { page: vma.pte[p], epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, anon: vma.pte[p] === ANON_PAGE ? vma.cow[p] : -1 };
-    if (!read && f.off >= k.inodes[f.inode].size) {
-      // a write to an empty file: its first page, past EOF (the model keeps no blocks past EOF until now)
-      if (free_blocks(k) === 0 && page_state(k, f.inode, f.off) === HOLE) {
-        k.ref.commit(t.id);
-        f.error = ENOSPC;
-        return 'xfs_iunlock';
-      }
-      if (page_state(k, f.inode, f.off) === HOLE) xfs_bmapi_write(k, t, f.inode, f.off, false, null);
-      else if (hole) xfs_convert_unwritten(k, f.inode, f.off);
-    }
     if (!read) k.inodes[f.inode].size = Math.max(k.inodes[f.inode].size, f.off + 1); // xfs_file_dax_write: past EOF, i_size_write
     k.ref.dioLand(k.ref.commit(t.id));
     const page = file_page(k, f.inode, f.off);

@@ -4,6 +4,7 @@
 // actions, each called at the implementation step that linearizes it:
 //   invoke      syscall entry (fd and mapping lookups, static checks)
 //   writeFault  a write fault on one page (allocation, COW, SIGBUS)
+//   daxWriteBegin  an O_DIRECT write to a DAX file allocated its block
 //   breakLeases __break_lease marks the file's layout leases breaking
 //   commit      the operation's one atomic effect, or its dynamic failure
 //   dioLand     a device DMA of an O_DIRECT request
@@ -11,7 +12,8 @@
 //   leaseExpire the kernel revokes a lease after lease-break-time
 //   complete    syscall return: the result is compared here
 // Each action checks the promise; a broken promise is recorded as a
-// divergence.  The reference reads the variant's contract, never its flags.
+// divergence.  The reference reads the variant's contract and kernel
+// version, never its flags.
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
 import { LIMITS, initialValue, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
@@ -364,7 +366,7 @@ export class Reference {
     const p = this.p(tid);
     if (p.op.op !== 'dio_write') return;
     const f = this.files[p.fd!.file];
-    const pg = p.op.off % f.size;
+    const pg = f.size ? p.op.off % f.size : 0; // a write to an empty file writes its first page, past EOF until it lands
     if (f.state[pg] === HOLE && this.freeBlocks() === 0) return;
     f.state[pg] = WRITTEN;
     f.page[pg].v = 0;
@@ -643,7 +645,7 @@ export class Reference {
     }
     const off = s.size ? op.off % s.size : 0; // a write to an empty file writes its first page
     // a DAX write allocates its block before it looks at the buffer
-    if (op.op === 'dio_write' && s.dax && s.size > 0 && s.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
+    if (op.op === 'dio_write' && s.dax && s.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
     const target = p.pins[0];
     // a DAX read of a hole zeroes the buffer with iov_iter_zero, which
     // copies nothing into a bad one, and that is no error (fs/dax.c)
