@@ -109,6 +109,27 @@ test('gup-fast: a pte zapped and set again to the same block between the read an
   assert.ok(r.trace.filter((s) => s.fn === 'blk_mq_run_hw_queue' && s.label === 'dma_transfer').length >= 3);
 });
 
+test('6.1 and mainline lose the blocking lease break\'s error: a truncate hit by a signal polls on until the lease is gone, where the fixed series returns EINTR', () => {
+  // reachable only where something takes a layout lease: MAP_DIRECT here
+  const t = { ...tc([dax(2)], [[open(0), mmap(0, { type: 'validate', direct: true })], [{ op: 'truncate', fd: 0, size: 0 }]]), faults: [{ kind: 'signal' as const, thread: 1, nth: 0 }] };
+  assert.equal(results(findVariant('mapdirect-fixed'), t, 1), ['EINTR']);
+  const asSixOne = { ...findVariant('mapdirect-fixed'), flags: { ...findVariant('mapdirect-fixed').flags, leasedBreakLosesBlockingError: true } };
+  const r = runTestCase(asSixOne, t);
+  assert.is(r.divergence?.class, 'result-mismatch');
+  assert.match(r.divergence!.message, /after a signal interrupted its wait/);
+  assert.ok(findVariant('linux-6.1').flags.leasedBreakLosesBlockingError && findVariant('linux-mainline').flags.leasedBreakLosesBlockingError);
+});
+
+test('gup-fast: a private copy zapped and made again in the same slot between the read and the recheck is pinned as it is now', () => {
+  // found by a 10-minute campaign on linux-mainline (and there since before the version-pinned variants):
+  // a truncate drops the private copy the O_DIRECT buffer's pte pointed at, a store makes a new one in the
+  // same slot, and the pin kept the reference's view of the old copy while the device wrote into the new
+  const t = JSON.parse(readFileSync('test/fixtures/gup-fast-private-copy-again.json', 'utf8')) as TestCase;
+  const r = runTestCase(findVariant('linux-mainline'), t);
+  assert.is(r.divergence, null);
+  assert.ok(r.trace.some((s) => s.fn === 'get_user_pages_fast' && s.label === 'gup_get_page'));
+});
+
 test('every version-pinned variant cites its release and tree, and upstream and v4.18 name versions', () => {
   for (const name of ['linux-4.18', 'linux-6.1', 'linux-mainline']) {
     const v = findVariant(name);

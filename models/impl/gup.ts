@@ -115,8 +115,9 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
         return 'slow_path';
       }
       // the pte was zapped and set again to the same page in between: the
-      // recheck sees the same value, so the pin is of the page as mapped now
-      if (vma.pteEpoch[p] !== f.epoch) {
+      // recheck sees the same value, so the pin is of the page as mapped
+      // now (a private copy's slot may hold a new copy: no epoch tells)
+      if (vma.pteEpoch[p] !== f.epoch || f.page === ANON_PAGE) {
         k.ref.unpin(t.id);
         k.ref.pin(t.id, f.vma, p, f.write);
         f.epoch = vma.pteEpoch[p];
