@@ -171,6 +171,21 @@ test('mapdirect: an allocating write fault under a lease starts the break and ge
   assert.equal(results(0), [0, 0, 'SIGBUS']);
 });
 
+test('O_DIRECT to an empty DAX file allocates its block before the copy; a punch frees it though it lies past EOF', () => {
+  // the failed write leaves a block past EOF (xfs_direct_write_iomap_begin); xfs_free_file_space frees whole blocks past EOF too
+  const t = tc([{ ...dax(0), sparse: true }, { ...dax(1), sparse: true }], [[
+    open(0), open(1),
+    { op: 'dio_write', fd: 0, off: 0, map: 0, page: 0, aio: false },
+    { op: 'write', fd: 1, off: 0, val: 1 },
+    { op: 'fallocate', fd: 0, mode: 'punch', off: 0, len: 0 },
+    { op: 'write', fd: 1, off: 0, val: 2 },
+  ]]);
+  t.config.blocks = 1;
+  const { r, results } = run('linux-mainline', t);
+  assert.is(r.divergence, null);
+  assert.equal(results(0), [0, 1, 'EFAULT', 'ENOSPC', 0, 0]);
+});
+
 test('an injected block allocation failure surfaces as ENOSPC from write(2)', () => {
   const t = tc([{ ...dax(1), sparse: true }], [[open(0), { op: 'write', fd: 0, off: 0, val: 3 }, { op: 'write', fd: 0, off: 0, val: 4 }]], {
     faults: [{ kind: 'alloc', thread: 0, nth: 0 }],

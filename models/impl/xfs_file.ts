@@ -306,9 +306,9 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
     return f.op.mode === 'punch' ? 'xfs_free_file_space' : 'xfs_alloc_file_space';
   },
   xfs_free_file_space(k, t, f) {
-    const ip = k.inodes[f.inode];
     const off = f.op.off % LIMITS.pagesPerFile;
-    const end = Math.min(LIMITS.pagesPerFile, off + 1 + (f.op.len % LIMITS.pagesPerFile), ip.size);
+    // whole blocks are freed whether or not they lie past EOF (only the zeroing of partial ones stops there)
+    const end = Math.min(LIMITS.pagesPerFile, off + 1 + (f.op.len % LIMITS.pagesPerFile));
     unmap_mapping_range(k, f.inode, off, end, false);
     for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
     k.ref.commit(t.id);

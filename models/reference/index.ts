@@ -593,7 +593,7 @@ export class Reference {
         const off = op.off % P;
         const end = Math.min(P, off + 1 + (op.len % P));
         if (op.mode === 'punch') {
-          for (let pg = off; pg < Math.min(end, f.size); pg++) this.removePage(f, pg);
+          for (let pg = off; pg < end; pg++) this.removePage(f, pg); // past EOF too
         } else {
           let need = 0;
           for (let pg = off; pg < end; pg++) if (f.state[pg] === HOLE) need++;
