@@ -350,10 +350,13 @@ export class Campaign {
     let drained = false;
     const untilExpected = this.summary.plan.untilExpected === true;
     // With untilExpected, a variant's next segment waits for its earlier
-    // ones, and is dropped once they met an expected class.
-    const decided = (variant: string) => {
-      const want = findVariant(variant).expect;
-      return this.summary.found.some((f) => f.variant === variant && want.includes(f.class));
+    // ones, and is dropped once they met an expected class: what a slot of
+    // the same segment met does not count, or whether the rest of that
+    // segment ran would depend on which worker finished first.
+    const perSegment = this.summary.plan.engines.length * this.summary.plan.variants.length;
+    const decided = (s: SlotSpec) => {
+      const want = findVariant(s.variant).expect;
+      return this.summary.found.some((f) => f.variant === s.variant && want.includes(f.class) && Math.floor(f.slot / perSegment) < s.segment);
     };
     const earlierPending = (s: SlotSpec) =>
       [...queue, ...inHand.values()].some((o) => o !== s && o.variant === s.variant && o.segment < s.segment);
@@ -377,7 +380,7 @@ export class Campaign {
         if (inHand.has(s.chain) || (o !== undefined && o !== w)) continue;
         if (untilExpected && s.segment > 0) {
           if (earlierPending(s)) continue;
-          if (decided(s.variant)) {
+          if (decided(s)) {
             queue.splice(i--, 1);
             this.skipped++;
             continue;

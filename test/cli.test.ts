@@ -69,6 +69,17 @@ test('the same seed gives byte-identical JSON, with one worker or two', () => {
   assert.ok(a.out.length > 0);
 });
 
+// A variant met in a later segment: before the decision counted only the
+// segments before a slot's, a slot of that same segment ran or was
+// skipped as the other worker happened to finish (K2: 2750 or 3000 runs).
+test('a variant decided in a later segment: the same runs and findings with one worker or two, run after run', () => {
+  const run = (w: string) => daxcheck('check', '--variant', 'example-no-dio-wait', '--variant', 'K2', '--workers', w, '--json', '--out', join(tmp, 'c4'));
+  const strip = (out: string) => JSON.stringify(JSON.parse(out).results.map((r: { variant: string; runs: number; classes: { class: string; run: number; slot: number }[] }) => [r.variant, r.runs, r.classes.map((c) => [c.class, c.run, c.slot])]));
+  const one = strip(run('1').out);
+  for (let i = 0; i < 2; i++) assert.is(strip(run('2').out), one);
+  assert.match(one, /"K2",4000/); // decided in its second segment
+});
+
 test('check --guided meets every class a variant shows, each shrunk, written and replayable', () => {
   const r = daxcheck('check', '--guided', '--variant', 'K7', '--runs', '300', '--json', '--corpus', join(tmp, 'g'));
   assert.is(r.code, 0, r.err);
