@@ -325,10 +325,10 @@ async function cmdBench(argv: string[]): Promise<number> {
     console.log(`bytesPerState           ${e.bytesPerState}   (visited set, nodes and edges)`);
     console.log(`workerSpeedup           ${w.workerSpeedup}   (${w.runsPerSecond[0]} runs/s with one worker, ${w.runsPerSecond[1]} with two: the same ${w.runs} runs on the clean variants, ${w.seconds[0]} s and ${w.seconds[1]} s)`);
     console.log(`bugs: fuzz on one core until the first divergence, seeds 1-${seeds} (${capMs / 1000} s cap); shrunk vs the explorer's shortest`);
-    console.log(`  id   median ms  found  class                          shrunk  minimal`);
+    console.log(`  id   median ms  found  class                          shrunk  minimal   no scenarios: median ms  found`);
     for (const b of bugs) {
-      const ms = b.fuzzMedianMs === null ? `>${capMs}` : String(b.fuzzMedianMs);
-      console.log(`  ${b.id.padEnd(4)} ${ms.padStart(9)}  ${`${b.found}/${seeds}`.padStart(5)}  ${(b.class ?? '-').padEnd(30)} ${String(b.shrunkLength ?? '-').padStart(6)}  ${String(b.minimalLength ?? '-').padStart(7)}`);
+      const ms = (x: number | null) => (x === null ? `>${capMs}` : String(x));
+      console.log(`  ${b.id.padEnd(4)} ${ms(b.fuzzMedianMs).padStart(9)}  ${`${b.found}/${seeds}`.padStart(5)}  ${(b.class ?? '-').padEnd(30)} ${String(b.shrunkLength ?? '-').padStart(6)}  ${String(b.minimalLength ?? '-').padStart(7)}   ${ms(b.noScenarios.fuzzMedianMs).padStart(23)}  ${`${b.noScenarios.found}/${seeds}`.padStart(5)}`);
     }
   }
   return 0;

@@ -9,6 +9,7 @@ import { arbTestCase } from './arbitraries.ts';
 import { runTestCase } from './lockstep.ts';
 import { Campaign } from './campaign.ts';
 import { PORTFOLIO, SLOT_RUNS, runSlot, shardSlots } from './slots.ts';
+import type { Engine } from './engines.ts';
 import { CLASS_NAMES, type DivergenceClass } from '../properties/classes.ts';
 import { z } from 'zod';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -53,6 +54,8 @@ export const BugBenchSchema = z.strictObject({
   class: z.enum(CLASS_NAMES).nullable(), // of the first seed that found it
   shrunkLength: n.nullable(), // median steps of the shrunk counterexamples
   minimalLength: n.nullable(), // the explorer's shortest trace of that class over the shipped scenarios
+  // the same search with no shipped scenario: the portfolio without its scenario engine
+  noScenarios: z.strictObject({ fuzzMedianMs: n.nullable(), found: n, ms: z.array(n.nullable()) }),
 });
 export type BugBench = z.infer<typeof BugBenchSchema>;
 export const StartupBenchSchema = z.strictObject({
@@ -141,8 +144,8 @@ export async function benchWorkers(runsPerVariant = 16_000): Promise<WorkerBench
 // turn), until the first divergence.  The time is the search's, up to the
 // divergence; the shrink after it (the campaign's, within the class) is
 // not counted but its length is kept.
-function fuzzUntilFound(id: string, seed: number, capMs: number): { ms: number; class: DivergenceClass; length: number } | null {
-  const plan = { seed, variants: [id], engines: PORTFOLIO, slotRuns: SLOT_RUNS, runsPerVariant: null };
+function fuzzUntilFound(id: string, seed: number, capMs: number, engines: readonly Engine[] = PORTFOLIO): { ms: number; class: DivergenceClass; length: number } | null {
+  const plan = { seed, variants: [id], engines, slotRuns: SLOT_RUNS, runsPerVariant: null };
   const t0 = Date.now();
   let searched = 0;
   for (const spec of shardSlots(plan, { index: 0, count: 1 }, new Set())) {
@@ -165,6 +168,8 @@ export function benchBugs(seeds = 9, capMs = 20_000, progress?: (id: string) => 
     const med = median(finds.map((f) => f?.ms ?? Infinity));
     const cls = hits[0]?.class ?? null;
     const minimal = cls ? shortestOverScenarios(findVariant(bug.id), (c) => c === cls, EXPLORE_DEFAULTS) : null;
+    const bare = Array.from({ length: seeds }, (_, i) => fuzzUntilFound(bug.id, i + 1, capMs, WITHOUT_SCENARIOS));
+    const bareMed = median(bare.map((f) => f?.ms ?? Infinity));
     return {
       id: bug.id,
       fuzzMedianMs: Number.isFinite(med) ? med : null,
@@ -173,9 +178,14 @@ export function benchBugs(seeds = 9, capMs = 20_000, progress?: (id: string) => 
       class: cls,
       shrunkLength: hits.length ? median(hits.filter((f) => f.class === cls).map((f) => f.length)) : null,
       minimalLength: minimal?.length ?? null,
+      noScenarios: { fuzzMedianMs: Number.isFinite(bareMed) ? bareMed : null, found: bare.filter((f) => f !== null).length, ms: bare.map((f) => f?.ms ?? null) },
     };
   });
 }
+
+// The portfolio as it would run with no shipped scenario: its scenario
+// engine starts two runs in five from one, so it goes.
+const WITHOUT_SCENARIOS: readonly Engine[] = PORTFOLIO.filter((e) => e !== 'scenario');
 
 
 // Start-up: `daxcheck list` against a bare `node -e 0`, alternated in one
