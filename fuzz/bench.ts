@@ -160,32 +160,35 @@ function fuzzUntilFound(id: string, seed: number, capMs: number, engines: readon
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-export function benchBugs(seeds = 9, capMs = 20_000, progress?: (id: string) => void): BugBench[] {
-  return KNOWN_BUGS.map((bug) => {
-    progress?.(bug.id);
-    const finds = Array.from({ length: seeds }, (_, i) => fuzzUntilFound(bug.id, i + 1, capMs));
-    const hits = finds.filter((f) => f !== null);
-    const med = median(finds.map((f) => f?.ms ?? Infinity));
-    const cls = hits[0]?.class ?? null;
-    const minimal = cls ? shortestOverScenarios(findVariant(bug.id), (c) => c === cls, EXPLORE_DEFAULTS) : null;
-    const bare = Array.from({ length: seeds }, (_, i) => fuzzUntilFound(bug.id, i + 1, capMs, WITHOUT_SCENARIOS));
-    const bareMed = median(bare.map((f) => f?.ms ?? Infinity));
-    return {
-      id: bug.id,
-      fuzzMedianMs: Number.isFinite(med) ? med : null,
-      found: hits.length,
-      ms: finds.map((f) => f?.ms ?? null),
-      class: cls,
-      shrunkLength: hits.length ? median(hits.filter((f) => f.class === cls).map((f) => f.length)) : null,
-      minimalLength: minimal?.length ?? null,
-      noScenarios: { fuzzMedianMs: Number.isFinite(bareMed) ? bareMed : null, found: bare.filter((f) => f !== null).length, ms: bare.map((f) => f?.ms ?? null) },
-    };
-  });
+// Each seed's time to the first divergence (null: not within the cap), the
+// median, and how many seeds found it.
+function timings(finds: ({ ms: number } | null)[]): { fuzzMedianMs: number | null; found: number; ms: (number | null)[] } {
+  const med = median(finds.map((f) => f?.ms ?? Infinity));
+  return { fuzzMedianMs: Number.isFinite(med) ? med : null, found: finds.filter((f) => f !== null).length, ms: finds.map((f) => f?.ms ?? null) };
 }
 
 // The portfolio as it would run with no shipped scenario: its scenario
 // engine starts two runs in five from one, so it goes.
 const WITHOUT_SCENARIOS: readonly Engine[] = PORTFOLIO.filter((e) => e !== 'scenario');
+
+export function benchBugs(seeds = 9, capMs = 20_000, progress?: (id: string) => void): BugBench[] {
+  return KNOWN_BUGS.map((bug) => {
+    progress?.(bug.id);
+    const finds = Array.from({ length: seeds }, (_, i) => fuzzUntilFound(bug.id, i + 1, capMs));
+    const hits = finds.filter((f) => f !== null);
+    const cls = hits[0]?.class ?? null;
+    const minimal = cls ? shortestOverScenarios(findVariant(bug.id), (c) => c === cls, EXPLORE_DEFAULTS) : null;
+    return {
+      id: bug.id,
+      ...timings(finds),
+      class: cls,
+      shrunkLength: hits.length ? median(hits.filter((f) => f.class === cls).map((f) => f.length)) : null,
+      minimalLength: minimal?.length ?? null,
+      noScenarios: timings(Array.from({ length: seeds }, (_, i) => fuzzUntilFound(bug.id, i + 1, capMs, WITHOUT_SCENARIOS))),
+    };
+  });
+}
+
 
 
 // Start-up: `daxcheck list` against a bare `node -e 0`, alternated in one

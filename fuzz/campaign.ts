@@ -15,12 +15,12 @@ import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { VARIANTS, findVariant, type Variant } from '../models/variants/index.ts';
+import { catalogVariant, findVariant, type Variant } from '../models/variants/index.ts';
 import { CLASS_NAMES } from '../properties/classes.ts';
 import { FileError, parseWith, printable, readJsonFile } from './files.ts';
 import { CorpusError, type Counterexample, readCounterexample, writeCounterexample, writeFileAtomic } from './corpus.ts';
 import { HARNESS_VERSION } from './version.ts';
-import { ENGINES, PCT_DEPTHS, PlanSchema, findingKey, shardChains, shardSlots, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
+import { ENGINES, PCT_DEPTHS, PlanSchema, findingKey, segmentOf, shardChains, shardSlots, type PctStats, type Plan, type Shard, type SlotResult, type SlotSpec } from './slots.ts';
 import { pctBound } from './schedulers.ts';
 import { ROOT, siblingModule } from './root.ts';
 import { acquireLock, writeNewFolder } from './lock.ts';
@@ -116,7 +116,7 @@ export function readSummary(dir: string): Summary {
     throw e instanceof FileError ? new CampaignError(e.message) : e;
   }
   for (const [i, v] of s.plan.variants.entries()) {
-    if (!VARIANTS.some((x) => x.name === v)) throw new CampaignError(`${printable(path)}: plan.variants[${i}]: unknown variant "${printable(v)}"`);
+    if (!catalogVariant(v)) throw new CampaignError(`${printable(path)}: plan.variants[${i}]: unknown variant "${printable(v)}"`);
   }
   for (const [i, f] of s.found.entries()) {
     if (!s.plan.variants.includes(f.variant)) throw new CampaignError(`${printable(path)}: found[${i}].variant: "${printable(f.variant)}" is not among the plan's variants`);
@@ -353,10 +353,9 @@ export class Campaign {
     // ones, and is dropped once they met an expected class: what a slot of
     // the same segment met does not count, or whether the rest of that
     // segment ran would depend on which worker finished first.
-    const perSegment = this.summary.plan.engines.length * this.summary.plan.variants.length;
     const decided = (s: SlotSpec) => {
       const want = findVariant(s.variant).expect;
-      return this.summary.found.some((f) => f.variant === s.variant && want.includes(f.class) && Math.floor(f.slot / perSegment) < s.segment);
+      return this.summary.found.some((f) => f.variant === s.variant && want.includes(f.class) && segmentOf(this.summary.plan, f.slot) < s.segment);
     };
     const earlierPending = (s: SlotSpec) =>
       [...queue, ...inHand.values()].some((o) => o !== s && o.variant === s.variant && o.segment < s.segment);

@@ -91,10 +91,15 @@ function chainOf(plan: Plan, j: number): number {
   return (j % V) * E + Math.floor((j % (E * V)) / V);
 }
 
+// The segment of slot j: a slot of each engine for each variant.
+export function segmentOf(plan: Plan, j: number): number {
+  return Math.floor(j / (plan.engines.length * plan.variants.length));
+}
+
 export function slotSpec(plan: Plan, j: number): SlotSpec | null {
   const V = plan.variants.length;
   const E = plan.engines.length;
-  const g = Math.floor(j / (E * V));
+  const g = segmentOf(plan, j);
   const e = Math.floor((j % (E * V)) / V);
   const before = (g * E + e) * plan.slotRuns; // runs of the variant's earlier slots
   const runs = plan.runsPerVariant === null ? plan.slotRuns : Math.min(plan.slotRuns, plan.runsPerVariant - before);

@@ -256,7 +256,7 @@ export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
   const held = new Set<number>(); // files whose layout change waits outside the promise
   for (const p of ref.pending) {
     if (!p || !LAYOUT_CHANGES.has(p.op.op) || !p.fd) continue;
-    if (ref.files[p.fd.file].dax && pinnedByOtherFileIo(ref, p.fd.file)) held.add(p.fd.file);
+    if (ref.files[p.fd.file].dax && pinnedTransiently(ref, p.fd.file)) held.add(p.fd.file);
   }
   if (held.size === 0) return NOBODY; // asked after every step of a looping run
   const out = new Set<number>();
@@ -273,7 +273,7 @@ export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
   return out;
 }
 
-function pinnedByOtherFileIo(ref: Reference, file: number): boolean {
+function pinnedTransiently(ref: Reference, file: number): boolean {
   const pages = ref.files[file].page;
   const ofFile = (t: Target) => t.kind === 'page' && pages.includes(t.page);
   if (ref.inflight.some((d) => d.file !== file && !d.landed && ofFile(d.target))) return true;

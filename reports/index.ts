@@ -5,7 +5,7 @@
 // are written atomically.
 
 import { dirname, join, relative, sep } from 'node:path';
-import { VARIANTS } from '../models/variants/index.ts';
+import { VARIANTS, catalogVariant } from '../models/variants/index.ts';
 import { corpusPairs, counterexampleFiles, isCampaign, readSummary, type Summary } from '../fuzz/campaign.ts';
 import { CorpusError, readCounterexample, reproduction, writeFileAtomic, type Counterexample } from '../fuzz/corpus.ts';
 import { printable } from '../fuzz/files.ts';
@@ -82,7 +82,7 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
       href: link(dirname(indexFile), out),
       file,
       isNew: found ? !found.inCorpus : !known.has(findingKey(cx.variant.name, cx.divergence.class)),
-      expectClean: VARIANTS.find((v) => v.name === cx.variant.name)?.expect.length === 0,
+      expectClean: catalogVariant(cx.variant.name)?.expect.length === 0,
       reproduced: reproduction(cx, rec.run).reproduced,
       firstAtMs: found?.firstAtMs ?? null,
       hits: found?.hits ?? null,
@@ -90,8 +90,8 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
     if (opts.text) text.push(textReport(file, cx, rec));
   }
   const order = (name: string) => {
-    const i = VARIANTS.findIndex((v) => v.name === name);
-    return i < 0 ? VARIANTS.length : i;
+    const v = catalogVariant(name);
+    return v ? VARIANTS.indexOf(v) : VARIANTS.length;
   };
   entries.sort((a, b) => order(a.variant) - order(b.variant) || a.variant.localeCompare(b.variant) || a.cls.localeCompare(b.cls));
   if (html) {

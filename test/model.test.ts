@@ -4,27 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findVariant } from '../models/variants/index.ts';
-import type { FileSpec, Op, TestCase } from '../models/testcase.ts';
+import type { Op, TestCase } from '../models/testcase.ts';
 import { runTestCase, Scheduler } from '../fuzz/lockstep.ts';
 import { expectation } from '../fuzz/conform.ts';
-
-const dax = (size: number): FileSpec => ({ owner: 0, dax: true, reflink: false, size, sparse: false });
-const pagecache = (size: number): FileSpec => ({ owner: 0, dax: false, reflink: false, size, sparse: false });
-
-function tc(files: FileSpec[], threads: Op[][], more: Partial<TestCase> = {}): TestCase {
-  return {
-    config: { files, procs: [{ uid: 0, capLease: false }], blocks: 8, leaseBreakTime: 45 },
-    threads: threads.map((ops) => ({ proc: 0, ops, loop: false })),
-    nic: [],
-    schedule: [],
-    cycle: [],
-    faults: [],
-    ...more,
-  };
-}
-
-const open = (file: number, write = true): Op => ({ op: 'open', file, write });
-const mmap = (fd: number, more: Partial<Extract<Op, { op: 'mmap' }>> = {}): Op => ({ op: 'mmap', fd, off: 0, len: 0, type: 'shared', sync: false, direct: false, write: true, ...more });
+import { dax, mmap, open, pagecache, reg, tc } from './programs.ts';
 
 // Results of the ops of thread `tid`, in order, and the steps that ran.
 function run(variant: string, t: TestCase) {
@@ -85,8 +68,6 @@ test('upstream: ibv_reg_mr of a DAX mapping is refused, of a page-cache mapping 
   assert.is(r.divergence, null);
   assert.equal(results(0), [0, 0, 'EOPNOTSUPP', 1, 1, 0]);
 });
-
-const reg = (map: number, page = 0, npages = 0, unaligned = false): Op => ({ op: 'reg_mr', map, page, npages, unaligned });
 
 test('upstream (6.1): the private copies of a DAX mapping register, its file pages do not (pin_user_pages_fast)', () => {
   const priv = (write: boolean) => mmap(0, { type: 'private', len: 1, write });

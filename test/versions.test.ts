@@ -7,21 +7,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findVariant, type FlagName, type Variant } from '../models/variants/index.ts';
-import type { FileSpec, Op, TestCase } from '../models/testcase.ts';
+import type { Op, TestCase } from '../models/testcase.ts';
+import { dax, mmap, open, pagecache, reg, tc } from './programs.ts';
 import { runTestCase } from '../fuzz/lockstep.ts';
 import { explore } from '../fuzz/explore.ts';
 import { readFileSync } from 'node:fs';
 
-const dax = (size: number, sparse = false): FileSpec => ({ owner: 0, dax: true, reflink: false, size, sparse });
-const pagecache = (size: number): FileSpec => ({ owner: 0, dax: false, reflink: false, size, sparse: false });
-const open = (file: number, write = true): Op => ({ op: 'open', file, write });
-const mmap = (fd: number, more: Partial<Extract<Op, { op: 'mmap' }>> = {}): Op => ({ op: 'mmap', fd, off: 0, len: 0, type: 'shared', sync: false, direct: false, write: true, ...more });
 const aioRead = (fd: number, off: number, map: number, page: number): Op => ({ op: 'dio_read', fd, off, map, page, aio: true });
-const regMr = (map: number, page = 0, npages = 0): Op => ({ op: 'reg_mr', map, page, npages, unaligned: false });
-
-function tc(files: FileSpec[], threads: Op[][], blocks = 8): TestCase {
-  return { config: { files, procs: [{ uid: 0, capLease: false }], blocks, leaseBreakTime: 45 }, threads: threads.map((ops) => ({ proc: 0, ops, loop: false })), nic: [], schedule: [], cycle: [], faults: [] };
-}
 
 const without = (v: Variant, flag: FlagName): Variant => ({ ...v, flags: { ...v.flags, [flag]: false } });
 const opts = { depth: 400, maxStates: 400_000 };
@@ -57,18 +49,19 @@ test('4.18: the busy-page wait asks for a rescan only if it slept, so a second p
 });
 
 test('4.18 refuses a registration of a DAX mapping\'s private copies, which 6.1 and mainline pin; and it faults the range in before it refuses', () => {
-  const copies = tc([dax(1)], [[open(0), mmap(0, { type: 'private' }), { op: 'store', map: 0, page: 0, val: 7 }, regMr(0)]]);
+  const copies = tc([dax(1)], [[open(0), mmap(0, { type: 'private' }), { op: 'store', map: 0, page: 0, val: 7 }, reg(0)]]);
   assert.equal(results(findVariant('linux-mainline'), copies), [0, 0, 0, 0]);
   assert.equal(results(findVariant('linux-6.1'), copies), [0, 0, 0, 0]);
   assert.equal(results(findVariant('linux-4.18'), copies), [0, 0, 0, 'EOPNOTSUPP']);
   // a shared mapping of a hole, with one free block: 4.18's write fault takes it before the refusal
-  const hole = tc([dax(2, true)], [[open(0), mmap(0, { len: 1 }), regMr(0), { op: 'write', fd: 0, off: 1, val: 1 }]], 1);
+  const hole = tc([dax(2, true)], [[open(0), mmap(0, { len: 1 }), reg(0), { op: 'write', fd: 0, off: 1, val: 1 }]]);
+  hole.config.blocks = 1;
   assert.equal(results(findVariant('linux-mainline'), hole), [0, 0, 'EOPNOTSUPP', 0]);
   assert.equal(results(findVariant('linux-4.18'), hole), [0, 0, 'EOPNOTSUPP', 'ENOSPC']);
 });
 
 test('the reference says which registrations a version refuses: a kernel that refuses what its version pins is caught', () => {
-  const copies = tc([dax(1)], [[open(0), mmap(0, { type: 'private' }), { op: 'store', map: 0, page: 0, val: 7 }, regMr(0)]]);
+  const copies = tc([dax(1)], [[open(0), mmap(0, { type: 'private' }), { op: 'store', map: 0, page: 0, val: 7 }, reg(0)]]);
   const refusesTooMuch = { ...findVariant('linux-mainline'), flags: { ...findVariant('linux-mainline').flags, longtermChecksEveryVma: true } };
   const r = runTestCase(refusesTooMuch, copies);
   assert.is(r.divergence?.class, 'result-mismatch');
@@ -77,7 +70,7 @@ test('the reference says which registrations a version refuses: a kernel that re
   const pinsTooMuch = { ...findVariant('linux-4.18'), flags: { ...findVariant('linux-4.18').flags, longtermChecksEveryVma: false } };
   assert.is(runTestCase(pinsTooMuch, copies).divergence?.class, 'result-mismatch');
   // a shared DAX mapping: refused in every version
-  const shared = tc([dax(1)], [[open(0), mmap(0), regMr(0)]]);
+  const shared = tc([dax(1)], [[open(0), mmap(0), reg(0)]]);
   for (const name of ['linux-4.18', 'linux-6.1', 'linux-mainline']) assert.equal(results(findVariant(name), shared), [0, 0, 'EOPNOTSUPP'], name);
 });
 
@@ -86,12 +79,13 @@ test('4.18: a stream of registrations that get_user_pages_longterm pins and then
   const t: TestCase = {
     ...tc([dax(0)], [
       [open(0), mmap(0)],
-      [regMr(0)],
+      [reg(0)],
       [{ op: 'fallocate', fd: 0, mode: 'alloc', off: 0, len: 0 }, { op: 'tick' }, { op: 'truncate', fd: 0, size: 0 }],
-    ], 1),
+    ]),
     schedule: [0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 1, ...Array(17).fill(0), 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, ...Array(20).fill(0), 1, 0, 1, 1, 1, 0, 0, 0, 1, ...Array(16).fill(0), 1, 0],
     repeatFrom: 61,
   };
+  t.config.blocks = 1;
   t.config.leaseBreakTime = 1;
   t.threads[1].loop = true;
   const r = runTestCase(findVariant('linux-4.18'), t);

@@ -140,6 +140,16 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
   },
 });
 
+// The copy met a buffer it cannot reach: EFAULT, but for a read of a hole
+// or unwritten extent, which iov_iter_zero ends as a short read.
+function copy_fault(k: Kernel, t: Thread, f: DioFrame): string {
+  if (f.op.op === 'dio_read' && page_state(k, f.inode, f.off) !== WRITTEN) {
+    k.ref.commit(t.id);
+    f.error = 0;
+  } else f.error = EFAULT;
+  return 'xfs_iunlock';
+}
+
 // xfs_file_dax_read / xfs_file_dax_write -> dax_iomap_rw: O_DIRECT on a
 // DAX file is a CPU copy between the user buffer and the block, under the
 // IOLOCK (exclusive for a write): no pin, no bio, nothing in flight.  The
@@ -185,19 +195,12 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
   },
   dax_iomap_iter(k, t, f) {
     const read = f.op.op === 'dio_read';
-    const hole = page_state(k, f.inode, f.off) !== WRITTEN;
     const vma = f.vma >= 0 ? k.vmaById(t.proc, f.vma) : null;
     // the buffer: written by a read, read by a write
     if (!vma || (read && !vma.write)) {
-      if (read && hole) {
-        k.ref.commit(t.id); // iov_iter_zero copies nothing into a bad buffer, and that is no error
-        f.error = 0;
-        return 'xfs_iunlock';
-      }
       if (read) k.ref.writeFault(t.id, f.vma, f.page);
       else k.ref.readFault(t.id, f.vma, f.page);
-      f.error = EFAULT;
-      return 'xfs_iunlock';
+      return copy_fault(k, t, f);
     }
     const p = f.page;
     if (vma.pte[p] === -1 || (read && !vma.pteWrite[p])) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write: read }, 'faulted');
@@ -213,16 +216,7 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
     return 'xfs_iunlock';
   },
   faulted(k, t, f) {
-    if (t.rv < 0 && f.op.op === 'dio_read' && page_state(k, f.inode, f.off) !== WRITTEN) {
-      k.ref.commit(t.id); // iov_iter_zero stops at the fault: a short read, no error
-      f.error = 0;
-      return 'xfs_iunlock';
-    }
-    if (t.rv < 0) {
-      f.error = EFAULT;
-      return 'xfs_iunlock';
-    }
-    return 'dax_iomap_iter';
+    return t.rv < 0 ? copy_fault(k, t, f) : 'dax_iomap_iter';
   },
   xfs_iunlock(k, t, f) {
     unlock_iolock(k, t, f.inode);

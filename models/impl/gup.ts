@@ -2,7 +2,7 @@
 // reference; it pins the page, not the page's place in the file.
 
 import { EFAULT } from '../errno.ts';
-import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin } from './kernel.ts';
+import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin, type Vma } from './kernel.ts';
 import { down_read, up_read } from './rwsem.ts';
 import { get_page, is_zone_device_page, put_page, try_get_page, unpin_user_page } from './page.ts';
 import { handle_mm_fault } from './mm.ts';
@@ -29,7 +29,7 @@ export function gupFrame(vma: number, first: number, n: number, write: boolean, 
 
 // The pin's reference is already taken (get_page); an anonymous page gets
 // its reference here.
-function record_pin(k: Kernel, f: GupFrame, page: number, epoch: number, anon: number): void {
+function record_pin(k: Kernel, f: Pick<GupFrame, 'inode' | 'index' | 'pins'>, page: number, epoch: number, anon: number): void {
   const file = page !== ANON_PAGE && page !== ZERO_PAGE;
   if (anon >= 0) k.anonRef[anon]++;
   f.pins.push({ page, epoch, inode: file ? f.inode : -1, index: file ? f.index : -1, anon });
@@ -133,3 +133,20 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
     return k.ret(t, t.rv);
   },
 });
+
+// pin_user_pages_fast(FOLL_LONGTERM) over a registration's range, the
+// lockless walk alone (lockless_pages_from_mm): a present, writable pte of
+// an ordinary page is pinned without a look at the vma, page after page
+// with interrupts off, so no zap of the range comes between.  A DAX page,
+// or a missing or read-only pte, is left to the slow path, where
+// check_vma_flags refuses FOLL_LONGTERM on an fs-DAX vma before it faults
+// anything in: false, and nothing pinned.
+export function lockless_pages_from_mm(k: Kernel, t: { id: number }, vma: Vma, first: number, span: number, pins: Pin[]): boolean {
+  for (let p = first; p < first + span; p++) if (vma.pte[p] !== ANON_PAGE || !vma.pteWrite[p]) return false;
+  const f = gupFrame(vma.id, first, span, true, pins);
+  for (let p = first; p < first + span; p++) {
+    record_pin(k, f, ANON_PAGE, vma.pteEpoch[p], vma.cow[p]);
+    k.ref.pin(t.id, vma.id, p, true);
+  }
+  return true;
+}

@@ -13,10 +13,10 @@
 
 import { EFAULT, ENOENT, ENOMEM, EOPNOTSUPP } from '../errno.ts';
 import { LIMITS, mrSpan, type Op } from '../testcase.ts';
-import { ANON_PAGE, fn, type FileLock, type Frame, type Kernel, type Mr, type Pin, type Vma } from './kernel.ts';
+import { fn, type FileLock, type Frame, type Kernel, type Mr, type Pin } from './kernel.ts';
 import { down_write, up_write } from './rwsem.ts';
 import { unpin_user_page } from './page.ts';
-import { get_user_pages, gupFrame } from './gup.ts';
+import { get_user_pages, gupFrame, lockless_pages_from_mm } from './gup.ts';
 import { alloc_iova, free_iova, iommu_map, iommu_unmap } from './iommu.ts';
 import { lease_alloc, locks_delete_lease } from './locks.ts';
 
@@ -42,28 +42,6 @@ function unpin(k: Kernel, pins: Pin[]): void {
   for (const pin of pins) unpin_user_page(k, pin);
 }
 
-// pin_user_pages_fast(FOLL_LONGTERM): the lockless walk pins a present,
-// writable pte of an ordinary page without looking at the vma, so a
-// DAX mapping's private copies can be pinned; a devmap (DAX) page or a
-// missing or read-only pte sends the walk to the slow path, where
-// check_vma_flags refuses FOLL_LONGTERM on an fs-DAX vma before it
-// faults anything in.
-function privateCopies(vma: Vma, first: number, span: number): boolean {
-  for (let p = first; p < first + span; p++) if (vma.pte[p] !== ANON_PAGE || !vma.pteWrite[p]) return false;
-  return true;
-}
-
-// The lockless walk over the whole range in one step: a pte read, a
-// reference, a re-read, page after page, with interrupts off, so no zap
-// of the range comes between.
-function gup_fast_longterm(k: Kernel, t: { id: number }, vma: Vma, first: number, span: number, pins: Pin[]): void {
-  for (let p = first; p < first + span; p++) {
-    k.anonRef[vma.cow[p]]++;
-    pins.push({ page: ANON_PAGE, epoch: vma.pteEpoch[p], inode: -1, index: -1, anon: vma.cow[p] });
-    k.ref.pin(t.id, vma.id, p, true);
-  }
-}
-
 // Whether FOLL_LONGTERM refuses this vma: an fs-DAX vma upstream (not
 // MAP_DIRECT, not before 5f1d43de5416).
 function longtermRefusesFsdax(k: Kernel, inode: number): boolean {
@@ -87,13 +65,11 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     f.inode = vma.inode;
     f.first = first;
     f.span = span;
-    if (longtermRefusesFsdax(k, vma.inode) && !k.flags.longtermChecksEveryVma) {
-      if (!privateCopies(vma, first, span)) return k.ret(t, EOPNOTSUPP);
-      pr.pinnedVm += span;
-      f.charged = span;
-      gup_fast_longterm(k, t, vma, first, span, f.pins);
-      return 'dma_map_sg';
-    }
+    // from an fs-DAX vma FOLL_LONGTERM takes only what the lockless walk
+    // takes; anything else goes through the slow path, as every range does
+    // under 4.18's get_user_pages_longterm
+    const locklessOnly = longtermRefusesFsdax(k, vma.inode) && !k.flags.longtermChecksEveryVma;
+    if (locklessOnly && !lockless_pages_from_mm(k, t, vma, first, span, f.pins)) return k.ret(t, EOPNOTSUPP);
     if (k.inodes[vma.inode].dax && k.mapdirect) {
       let refused = false;
       if (k.flags.rdmaFsdaxRefused) refused = true; // v9: "Defer the lease_direct mechanism and RDMA core changes" (004)
@@ -105,6 +81,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     }
     pr.pinnedVm += span;
     f.charged = span;
+    if (locklessOnly) return 'dma_map_sg';
     f.iolocked = f.leased && !k.flags.mapDirectSetupUnlocked;
     return f.iolocked ? 'inode_lock' : 'get_user_pages';
   },
@@ -115,8 +92,9 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
   get_user_pages(k, t, f) {
     return k.call(t, get_user_pages, gupFrame(f.vma, f.first, f.span, true, f.pins), 'after_gup');
   },
-  // 4.18's get_user_pages_longterm: the pages are faulted in and pinned
-  // first, then any fs-DAX vma refuses the lot, private copies included.
+  // The slow path's pins: a fault that failed is EFAULT; under 4.18's
+  // get_user_pages_longterm an fs-DAX vma refuses the lot only now, once
+  // its pages are faulted in and pinned, private copies included.
   after_gup(k, t, f) {
     if (t.rv < 0) {
       f.result = EFAULT;

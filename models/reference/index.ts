@@ -283,7 +283,7 @@ export class Reference {
       case 'reg_mr': {
         // RLIMIT_MEMLOCK is checked before anything is looked up
         const mapped = this.resolveMap(p, pr);
-        const span = mrSpan(op, mapped ? this.findMap(p.map)!.map.npages : null).span;
+        const { first, span } = mrSpan(op, mapped ? this.findMap(p.map)!.map.npages : null);
         if (pr.pinned + span > LIMITS.memlockPages) { p.earlyError = 'ENOMEM'; break; }
         if (!mapped) { p.earlyError = 'EFAULT'; break; }
         pr.pinned += span;
@@ -300,7 +300,6 @@ export class Reference {
         } else if (f.dax) {
           // FOLL_LONGTERM refuses fs-DAX but for private copies the lockless
           // walk pins (present and writable: not write-protected by a fork)
-          const { first } = mrSpan(op, m.npages);
           let copies = !m.shared;
           let forked = false;
           for (let pg = first; pg < first + span; pg++) {
@@ -460,8 +459,9 @@ export class Reference {
       return -1;
     }
     // a DAX read of a hole zeroes the buffer with iov_iter_zero, which
-    // stops at a fault: a short read, no error
-    if (p.failed === 'EFAULT' && p.op.op === 'dio_read' && this.daxHole(p.fd!.file, p.op.off)) {
+    // stops where the buffer cannot be reached (a fault that failed, or
+    // could not allocate): a short read, no error
+    if (p.op.op === 'dio_read' && p.pins.length === 0 && this.daxHole(p.fd!.file, p.op.off)) {
       p.expected = 0;
       return -1;
     }
@@ -647,12 +647,6 @@ export class Reference {
     // a DAX write allocates its block before it looks at the buffer
     if (op.op === 'dio_write' && s.dax && s.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
     const target = p.pins[0];
-    // a DAX read of a hole zeroes the buffer with iov_iter_zero, which
-    // copies nothing into a bad one, and that is no error (fs/dax.c)
-    if (!target && op.op === 'dio_read' && s.dax && s.state[off] !== WRITTEN) {
-      p.expected = 0;
-      return -1;
-    }
     if (!target) {
       this.diverge('result-mismatch', `${op.op} submitted I/O without pinning its buffer`);
       p.expected = 0;
@@ -660,7 +654,6 @@ export class Reference {
     }
     if (op.op === 'dio_write' && s.state[off] !== WRITTEN) {
       // the model gives O_DIRECT writes a zeroed, written extent up front
-      if (s.dax && s.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
       s.state[off] = WRITTEN;
       s.page[off].v = 0;
     }

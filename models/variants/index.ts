@@ -13,8 +13,8 @@ export type Contract = 'upstream' | 'mapdirect';
 // for what differs, on the model's base, which follows mainline; the
 // reference reads the version where the promise itself differs (which
 // registrations FOLL_LONGTERM refuses).  Lines: docs/fidelity.md.
-export type KernelVersion = 'linux-4.18' | 'linux-6.1' | 'linux-mainline';
 export const KERNEL_VERSIONS = ['linux-4.18', 'linux-6.1', 'linux-mainline'] as const;
+export type KernelVersion = (typeof KERNEL_VERSIONS)[number];
 
 interface Kernel {
   release: string;
@@ -99,48 +99,46 @@ function kernelSource(k: KernelVersion): string {
 // The real kernels, each as its source has it.  Only mainline keeps every
 // promise the model states; what the other two report, and why, is in
 // the README ("Variants").
-export const KERNEL_VARIANTS: Variant[] = [
-  variant({
-    name: 'linux-4.18',
-    contract: 'upstream',
-    kernel: 'linux-4.18',
-    expect: ['result-mismatch', 'dma-into-reallocated-block'],
-    seed: `001 (dax busy page v11, merged in 4.18); ${kernelSource('linux-4.18')}`,
-    summary: 'the busy-page series as merged: the scan unmaps with even_cows, skips an unmapped file, rescans only after a sleep; get_user_pages_longterm',
-  }),
-  variant({
-    name: 'linux-6.1',
-    contract: 'upstream',
-    kernel: 'linux-6.1',
-    expect: ['dma-into-reallocated-block'],
-    seed: `${kernelSource('linux-6.1')}`,
-    summary: 'the kernel Debian 12 ships and conform boots: the busy-page scan still skips a file nothing maps',
-  }),
-  variant({
-    name: 'linux-mainline',
-    contract: 'upstream',
-    kernel: 'linux-mainline',
-    expect: [],
-    seed: `${kernelSource('linux-mainline')}; 001 (busy-page scan, gup_fast revalidation, IOLOCK held across rescans); §2 (FOLL_LONGTERM refused for fs-DAX, MAP_DIRECT unknown to MAP_SHARED_VALIDATE)`,
-    summary: 'today\'s kernel: truncate waits for every pinned DAX page; long-term pins of fs-DAX refused but for private copies; MAP_DIRECT rejected',
-  }),
-];
+const LINUX_418 = variant({
+  name: 'linux-4.18',
+  contract: 'upstream',
+  kernel: 'linux-4.18',
+  expect: ['result-mismatch', 'dma-into-reallocated-block'],
+  seed: `001 (dax busy page v11, merged in 4.18); ${kernelSource('linux-4.18')}`,
+  summary: 'the busy-page series as merged: the scan unmaps with even_cows, skips an unmapped file, rescans only after a sleep; get_user_pages_longterm',
+});
+const LINUX_61 = variant({
+  name: 'linux-6.1',
+  contract: 'upstream',
+  kernel: 'linux-6.1',
+  expect: ['dma-into-reallocated-block'],
+  seed: `${kernelSource('linux-6.1')}`,
+  summary: 'the kernel Debian 12 ships and conform boots: the busy-page scan still skips a file nothing maps',
+});
+const LINUX_MAINLINE = variant({
+  name: 'linux-mainline',
+  contract: 'upstream',
+  kernel: 'linux-mainline',
+  expect: [],
+  seed: `${kernelSource('linux-mainline')}; 001 (busy-page scan, gup_fast revalidation, IOLOCK held across rescans); §2 (FOLL_LONGTERM refused for fs-DAX, MAP_DIRECT unknown to MAP_SHARED_VALIDATE)`,
+  summary: 'today\'s kernel: truncate waits for every pinned DAX page; long-term pins of fs-DAX refused but for private copies; MAP_DIRECT rejected',
+});
+export const KERNEL_VARIANTS: Variant[] = [LINUX_418, LINUX_61, LINUX_MAINLINE];
 
 // The names a variant had before the version-pinned ones.
 export const ALIASES: Record<string, string> = { upstream: 'linux-mainline', 'v4.18': 'linux-4.18' };
 
-export const CLEAN_VARIANTS: Variant[] = [
-  KERNEL_VARIANTS[2],
-  variant({
-    name: 'mapdirect-fixed',
-    contract: 'mapdirect',
-    kernel: 'linux-mainline',
-    expect: [],
-    seed: '004 (MAP_DIRECT v9 and its review), 000 (lease_direct, v8), 001 (busy-page scan); on linux-mainline',
-    summary: 'MAP_DIRECT v9 with every review comment addressed, lease_direct RDMA with delayed revocation through the IOMMU API, on today\'s kernel',
-    flags: { leasedBreakLosesBlockingError: false },
-  }),
-];
+const MAPDIRECT_FIXED = variant({
+  name: 'mapdirect-fixed',
+  contract: 'mapdirect',
+  kernel: 'linux-mainline',
+  expect: [],
+  seed: '004 (MAP_DIRECT v9 and its review), 000 (lease_direct, v8), 001 (busy-page scan); on linux-mainline',
+  summary: 'MAP_DIRECT v9 with every review comment addressed, lease_direct RDMA with delayed revocation through the IOMMU API, on today\'s kernel',
+  flags: { leasedBreakLosesBlockingError: false },
+});
+
+export const CLEAN_VARIANTS: Variant[] = [LINUX_MAINLINE, MAPDIRECT_FIXED];
 
 // A known bug: one flag flipped on a clean variant.  `expect` lists the
 // classes a reviewer would expect it to show as; the checks know nothing
@@ -180,8 +178,7 @@ export const KNOWN_BUGS: KnownBug[] = [
 // their lease code calls, and 4.18 is the nearest kernel pinned here that
 // has it.  So each also shows what 4.18 itself shows (README).  v4.13
 // stands for the older O_DIRECT hazard.
-const ON_418 = KERNEL_VARIANTS[0].expect;
-const with418 = (own: DivergenceClass[]): DivergenceClass[] => [...new Set([...own, ...ON_418])];
+const with418 = (own: DivergenceClass[]): DivergenceClass[] => [...new Set([...own, ...LINUX_418.expect])];
 
 const HISTORICAL: Variant[] = [
   variant({
@@ -275,12 +272,17 @@ const BUGGY: Variant[] = KNOWN_BUGS.map((b) => {
   return { ...base, name: b.id, expect: b.expect, seed: b.seed, summary: b.title, flags: { ...base.flags, [b.flag]: true } };
 });
 
-export const VARIANTS: Variant[] = [...KERNEL_VARIANTS, CLEAN_VARIANTS[1], ...HISTORICAL, ...BUGGY, ...EXAMPLES];
+export const VARIANTS: Variant[] = [...KERNEL_VARIANTS, MAPDIRECT_FIXED, ...HISTORICAL, ...BUGGY, ...EXAMPLES];
 
 export class VariantError extends Error {}
 
+// The catalog's variant of a name, old names included; undefined if none.
+export function catalogVariant(name: string): Variant | undefined {
+  return VARIANTS.find((x) => x.name === (ALIASES[name] ?? name));
+}
+
 export function findVariant(name: string): Variant {
-  const v = VARIANTS.find((x) => x.name === (ALIASES[name] ?? name));
+  const v = catalogVariant(name);
   if (!v) throw new VariantError(`unknown variant "${printable(name)}" (known: ${VARIANTS.map((x) => x.name).join(', ')})`);
   return v;
 }

@@ -3,7 +3,7 @@
 // not load the schema library.
 
 import { z } from 'zod';
-import { ALIASES, FLAG_NAMES, KERNEL_VERSIONS, NO_FLAGS, VARIANTS, type FlagName, type Flags, type Variant } from './index.ts';
+import { FLAG_NAMES, KERNEL_VERSIONS, NO_FLAGS, catalogVariant, type FlagName, type Flags, type Variant } from './index.ts';
 
 // A variant as recorded in a counterexample file: its name, contract,
 // kernel and flags (a flag left out is false), so the file replays even if the
@@ -22,7 +22,7 @@ export type VariantRecord = z.infer<typeof VariantRecordSchema>;
 export function variantOf(r: VariantRecord): Variant {
   const flags: Flags = { ...NO_FLAGS };
   for (const f of FLAG_NAMES) flags[f] = r.flags[f] === true;
-  const known = VARIANTS.find((x) => x.name === (ALIASES[r.name] ?? r.name));
+  const known = catalogVariant(r.name);
   return { name: r.name, contract: r.contract, kernel: r.kernel ?? 'linux-mainline', flags, expect: known?.expect ?? [], seed: known?.seed ?? '', summary: known?.summary ?? '' };
 }
 
