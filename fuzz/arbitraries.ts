@@ -76,11 +76,12 @@ export const arbConfig: fc.Arbitrary<Config> = fc
     procs: fc.array(fc.record({ uid: idx(1), capLease: rarely, capImmutable: rarely }), { minLength: 1, maxLength: 2 }),
     spare: fc.integer({ min: 0, max: 4 }),
     leaseBreakTime: fc.integer({ min: 1, max: 3 }),
+    pmd: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   })
-  .map(({ files, procs, spare, leaseBreakTime }) => {
+  .map(({ files, procs, spare, leaseBreakTime, pmd }) => {
     // enough blocks for the initial files, plus a few (or none: ENOSPC)
     const used = blocksNeeded({ files, procs, blocks: 0, leaseBreakTime });
-    return { files, procs, blocks: Math.max(1, Math.min(LIMITS.maxBlocks, used + spare)), leaseBreakTime };
+    return { files, procs, blocks: Math.max(1, Math.min(LIMITS.maxBlocks, used + spare)), leaseBreakTime, pmd };
   });
 
 

@@ -131,6 +131,11 @@ function* configCandidates(tc: TestCase): Generator<TestCase> {
     c.config.leaseBreakTime = 1;
     yield c;
   }
+  if (cfg.pmd) {
+    const c = clone(tc);
+    delete c.config.pmd; // no PMD mappings: the simpler world
+    yield c;
+  }
   const used = blocksNeeded(cfg);
   if (cfg.blocks > Math.max(1, used)) {
     const c = clone(tc);

@@ -20,6 +20,7 @@ export const ERESTARTSYS = -512;
 export const VM_FAULT_SIGBUS = -1001;
 export const VM_FAULT_SIGSEGV = -1002;
 export const IOMMU_FAULT = -1003;
+export const VM_FAULT_FALLBACK = -1004; // a huge fault's answer: let the pte fault do it
 
 const NAMES: Record<number, string> = {
   [EPERM]: 'EPERM',
@@ -39,6 +40,7 @@ const NAMES: Record<number, string> = {
   [VM_FAULT_SIGBUS]: 'SIGBUS',
   [VM_FAULT_SIGSEGV]: 'SIGSEGV',
   [IOMMU_FAULT]: 'IOMMU_FAULT',
+  [VM_FAULT_FALLBACK]: 'VM_FAULT_FALLBACK',
 };
 
 // What user space sees: a value, or the name of the error.  A signal

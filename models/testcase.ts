@@ -14,6 +14,7 @@ export const LIMITS = {
   fds: 6,
   mapsPerProc: 4,
   mapPages: 2,
+  pmdPages: 2, // a PMD (2 MiB) scaled down to two pages, for test cases that say `pmd`
   mrPages: 2,
   memlockPages: 4, // RLIMIT_MEMLOCK: pages a process's registrations may pin (mm->pinned_vm)
   maxProcs: 4, // RLIMIT_NPROC: fork fails beyond this many processes
@@ -64,6 +65,9 @@ export const ConfigSchema = z
     procs: z.array(ProcSpecSchema).min(1).max(LIMITS.procs),
     blocks: z.number().int().min(1).max(LIMITS.maxBlocks), // persistent-memory blocks in the filesystem
     leaseBreakTime: z.number().int().min(1).max(3600), // /proc/sys/fs/lease-break-time, virtual seconds
+    // DAX faults may map a whole PMD (LIMITS.pmdPages pages); left out or
+    // false, a PMD is larger than any file, as in the guest's 16 KiB files
+    pmd: flag.optional(),
   })
   .check((ctx) => {
     const used = blocksNeeded(ctx.value);

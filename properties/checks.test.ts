@@ -190,7 +190,7 @@ test('refcount: a pte still mapping a freed block fires', () => {
   k.procs[0].vmas.push({
     id: 0, filp: 0, inode: 0, pgoff: 0, npages: 1, shared: true, direct: false, sync: false, write: true,
     pte: Int16Array.of(k.inodes[0].bmap[0]), pteWrite: Uint8Array.of(1), pteEpoch: Int32Array.of(k.pageEpoch[k.inodes[0].bmap[0]]),
-    cow: Int16Array.of(-1), lease: -1,
+    cow: Int16Array.of(-1), pmd: Uint8Array.of(1), lease: -1,
   });
   assert.is(checkRefcounts(k), null);
   xfs_bunmapi(k, 0, 0);

@@ -24,7 +24,7 @@ test("the page's TypeScript is the tree's, line for line", () => {
 let cx = '';
 
 test('the worked example: check finds it as expected, upstream stays clean', () => {
-  const r = daxcheck('check', '--variant', 'example-no-dio-wait', '--variant', 'linux-mainline', '--runs', '4000', '--json', '--out', join(tmp, 'check'));
+  const r = daxcheck('check', '--variant', 'example-no-dio-wait', '--variant', 'linux-mainline', '--runs', '8000', '--json', '--out', join(tmp, 'check'));
   assert.is(r.code, 0, r.out + r.err);
   const [ex, up] = JSON.parse(r.out).results;
   assert.is(ex.variant, 'example-no-dio-wait');

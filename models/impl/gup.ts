@@ -2,7 +2,7 @@
 // reference; it pins the page, not the page's place in the file.
 
 import { EFAULT } from '../errno.ts';
-import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin, type Vma } from './kernel.ts';
+import { ANON_PAGE, PMD_HUGE, ZERO_PAGE, fn, type Frame, type Kernel, type Pin, type Vma } from './kernel.ts';
 import { down_read, up_read } from './rwsem.ts';
 import { get_page, is_zone_device_page, put_page, try_get_page, unpin_user_page } from './page.ts';
 import { handle_mm_fault } from './mm.ts';
@@ -15,7 +15,8 @@ export interface GupFrame extends Frame {
   pins: Pin[]; // output, owned by the caller
   i: number;
   err: number;
-  // gup_fast: what the lockless pte read saw
+  // gup_fast: what the lockless pmd and pte read saw
+  huge: boolean; // a huge pmd (gup_huge_pmd)
   page: number;
   epoch: number;
   inode: number;
@@ -24,7 +25,7 @@ export interface GupFrame extends Frame {
 }
 
 export function gupFrame(vma: number, first: number, n: number, write: boolean, pins: Pin[]): Omit<GupFrame, 'fn' | 'pc'> {
-  return { vma, first, n, write, pins, i: 0, err: 0, page: -1, epoch: 0, inode: -1, index: -1, anon: -1 };
+  return { vma, first, n, write, pins, i: 0, err: 0, huge: false, page: -1, epoch: 0, inode: -1, index: -1, anon: -1 };
 }
 
 // The pin's reference is already taken (get_page); an anonymous page gets
@@ -80,16 +81,19 @@ export const get_user_pages = fn<GupFrame>('get_user_pages', {
 });
 
 // The lockless fast path, for one page (the O_DIRECT buffer): read the
-// pte, take a speculative reference, then re-read the pte and back off if
-// it changed (001, "mm: fix __gup_device_huge vs unmap").  The pin takes
-// effect at the pte read: the page is the one mapped then, and a recheck
-// that passes proves it still is.
+// pmd, and the pte under it unless the pmd maps the PMD whole; take a
+// speculative reference, then re-read the entry and back off if it
+// changed.  The pte path always re-read; the devmap pmd path
+// (__gup_device_huge_pmd) did not before 001 ("mm: fix __gup_device_huge
+// vs unmap").  The pin takes effect at the read: the page is the one
+// mapped then, and a recheck that passes proves it still is.
 export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
   gup_pte_range(k, t, f) {
     const vma = k.vmaById(t.proc, f.vma);
     const p = f.first;
     if (!vma || vma.pte[p] === -1 || (f.write && !vma.pteWrite[p])) return 'slow_path';
     if (k.flags.daxLayoutLock) k.daxLayoutReaders++; // dax_layout_lock()
+    f.huge = vma.pmd[p] === PMD_HUGE;
     f.page = vma.pte[p];
     f.epoch = vma.pteEpoch[p];
     f.inode = vma.inode;
@@ -106,10 +110,9 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
       k.ref.unpin(t.id);
       return 'slow_path';
     }
-    // before 001 only the devmap path (__gup_device_huge) lacked the recheck
-    if (!k.flags.gupFastNoRecheck || !is_zone_device_page(k, f.page)) {
+    if (!k.flags.gupFastNoRecheck || !f.huge || !is_zone_device_page(k, f.page)) {
       const vma = k.vmaById(t.proc, f.vma);
-      if (!vma || vma.pte[p] !== f.page || (f.page === ANON_PAGE && vma.cow[p] !== f.anon) || (f.write && !vma.pteWrite[p])) {
+      if (!vma || vma.pte[p] !== f.page || (vma.pmd[p] === PMD_HUGE) !== f.huge || (f.page === ANON_PAGE && vma.cow[p] !== f.anon) || (f.write && !vma.pteWrite[p])) {
         put_page(k, f.page);
         k.ref.unpin(t.id);
         return 'slow_path';

@@ -85,6 +85,7 @@ export interface Inode {
   bmap: Int16Array; // DAX: block backing each page, -1 for a hole
   unwritten: Uint8Array; // extent allocated but not yet written
   cache: Int16Array; // non-DAX: page cache page holding each page, -1 if none
+  daxEntry: Uint8Array; // DAX: the mapping's xarray entry over each page (DAX_NONE ...)
   iolock: number; // XFS_IOLOCK (the VFS i_rwsem)
   mmaplock: number; // XFS_MMAPLOCK
   dioCount: number; // i_dio_count
@@ -112,6 +113,7 @@ export interface Vma {
   pteWrite: Uint8Array;
   pteEpoch: Int32Array; // allocation epoch of the page when the pte was installed
   cow: Int16Array; // private copy of each page: an anonymous page id, or -1
+  pmd: Uint8Array; // what the pmd over each page holds: PMD_NONE, PMD_TABLE or PMD_HUGE
   lease: number; // file_lock id backing a MAP_DIRECT vma, -1 otherwise
 }
 
@@ -184,6 +186,19 @@ export type Timer = { deadline: number; kind: 'sleep'; tid: number } | { deadlin
 
 export type Work = { kind: 'map_direct_invalidate'; lease: number } | { kind: 'ib_umem_lease_break'; lease: number };
 
+// A pmd entry: none, a page table of ptes, or a huge mapping of a whole
+// PMD (LIMITS.pmdPages pages) of the file.
+export const PMD_NONE = 0;
+export const PMD_TABLE = 1;
+export const PMD_HUGE = 2;
+
+// A DAX xarray entry (fs/dax.c): none, a PTE-order entry of any kind, a
+// PMD-order entry for a mapped extent, or an empty or zero-page PMD entry.
+export const DAX_NONE = 0;
+export const DAX_PTE = 1;
+export const DAX_PMD = 2;
+export const DAX_PMD_ZERO = 3;
+
 export const ZERO_PAGE = -3;
 export const ANON_PAGE = -2;
 
@@ -203,6 +218,7 @@ export class Kernel {
   readonly lbt: number;
   readonly nblocks: number;
   readonly npages: number;
+  readonly hugePmd: boolean; // a PMD spans LIMITS.pmdPages pages of a file, not more than any file
   // struct page for every page: persistent-memory pages first (page b is
   // block b), then page-cache pages.
   pageRef: Int32Array;
@@ -261,6 +277,7 @@ export class Kernel {
     this.lbt = cfg.leaseBreakTime;
     this.nblocks = cfg.blocks;
     this.npages = cfg.blocks + LIMITS.cachePages;
+    this.hugePmd = cfg.pmd ?? false;
     this.pageRef = new Int32Array(this.npages);
     this.pageData = new Int32Array(this.npages);
     this.pageOwner = new Int16Array(this.npages).fill(-1);
@@ -281,6 +298,7 @@ export class Kernel {
         bmap: new Int16Array(LIMITS.pagesPerFile).fill(-1),
         unwritten: new Uint8Array(LIMITS.pagesPerFile),
         cache: new Int16Array(LIMITS.pagesPerFile).fill(-1),
+        daxEntry: new Uint8Array(LIMITS.pagesPerFile),
         iolock: this.newLock('i_rwsem', i),
         mmaplock: this.newLock('mmaplock', i),
         dioCount: 0,

@@ -6,8 +6,8 @@
 // read and call the filesystem's fault handler.
 
 import { LIMITS, type Op } from '../testcase.ts';
-import { EACCES, EAGAIN, EBADF, EINVAL, ENOMEM, EOPNOTSUPP, EPERM, VM_FAULT_SIGSEGV } from '../errno.ts';
-import { ANON_PAGE, ZERO_PAGE, fn, type Frame, type Kernel, type Thread, type Vma } from './kernel.ts';
+import { EACCES, EAGAIN, EBADF, EINVAL, ENOMEM, EOPNOTSUPP, EPERM, VM_FAULT_FALLBACK, VM_FAULT_SIGSEGV } from '../errno.ts';
+import { ANON_PAGE, PMD_HUGE, PMD_NONE, PMD_TABLE, ZERO_PAGE, fn, type Frame, type Kernel, type Thread, type Vma } from './kernel.ts';
 import { down_read, down_write, up_read, up_write } from './rwsem.ts';
 import { __xfs_filemap_fault } from './xfs_file.ts';
 import { generic_map_direct_close, generic_map_direct_open, map_direct_setup } from './mapdirect.ts';
@@ -23,9 +23,56 @@ function do_cow_fault_copy(k: Kernel, vma: Vma, p: number, value: number): void 
 // zap_page_range for a whole vma: private copies go with it.
 export function zap_vma_ptes(k: Kernel, vma: Vma): void {
   for (let p = 0; p < vma.npages; p++) {
-    vma.pte[p] = -1;
-    vma.pteWrite[p] = 0;
+    zap_pte(k, vma, p);
     drop_cow_page(k, vma, p);
+  }
+}
+
+// The pages of the vma under the same pmd as page p.
+export function pmd_range(vma: Vma, p: number): [number, number] {
+  const from = Math.max(0, p - ((vma.pgoff + p) % LIMITS.pmdPages));
+  return [from, Math.min(vma.npages, from + LIMITS.pmdPages - ((vma.pgoff + from) % LIMITS.pmdPages))];
+}
+
+// Whether the whole PMD holding page p lies inside the vma (mmap's
+// thp_get_unmapped_area gives a DAX mapping the file's PMD alignment).
+export function pmd_fits(vma: Vma, p: number): boolean {
+  const [from, to] = pmd_range(vma, p);
+  return to - from === LIMITS.pmdPages;
+}
+
+// Clear the pte of page p.  A huge pmd over it is split, which for DAX
+// (__split_huge_pmd_locked, vma_is_special_huge) clears the whole pmd: the
+// other pages of the PMD are unmapped too.
+export function zap_pte(k: Kernel, vma: Vma, p: number): void {
+  if (vma.pmd[p] === PMD_HUGE) {
+    split_huge_pmd(k, vma, p);
+    return;
+  }
+  vma.pte[p] = -1;
+  vma.pteWrite[p] = 0;
+}
+
+export function split_huge_pmd(k: Kernel, vma: Vma, p: number): void {
+  if (vma.pmd[p] !== PMD_HUGE) return;
+  const [from, to] = pmd_range(vma, p);
+  for (let q = from; q < to; q++) {
+    vma.pte[q] = -1;
+    vma.pteWrite[q] = 0;
+    vma.pmd[q] = PMD_NONE;
+  }
+}
+
+// vmf_insert_pfn_pmd: map the PMD holding page p, `first` at its first
+// page and the pages after it in order (or the huge zero page).
+export function set_pmd(k: Kernel, vma: Vma, p: number, first: number, write: boolean): void {
+  const [from, to] = pmd_range(vma, p);
+  for (let q = from; q < to; q++) {
+    vma.pte[q] = first === ZERO_PAGE ? ZERO_PAGE : first + q - from;
+    vma.pteWrite[q] = write ? 1 : 0;
+    vma.pteEpoch[q] = vma.pte[q] >= 0 ? k.pageEpoch[vma.pte[q]] : 0;
+    vma.pmd[q] = PMD_HUGE;
+    k.touchPte(vma, q);
   }
 }
 
@@ -48,8 +95,7 @@ export function unmap_mapping_range(k: Kernel, inode: number, from: number, to: 
           if (!evenCows) continue;
           drop_cow_page(k, vma, p);
         }
-        vma.pte[p] = -1;
-        vma.pteWrite[p] = 0;
+        zap_pte(k, vma, p);
       }
     }
   }
@@ -91,7 +137,11 @@ function drop_cow_page(k: Kernel, vma: Vma, p: number): void {
   vma.cow[p] = -1;
 }
 
+// The pte of page p; the pmd over it now holds a page table.
 export function set_pte(k: Kernel, vma: Vma, p: number, page: number, write: boolean): void {
+  split_huge_pmd(k, vma, p);
+  const [from, to] = pmd_range(vma, p);
+  if (vma.pmd[p] !== PMD_TABLE) for (let q = from; q < to; q++) vma.pmd[q] = PMD_TABLE;
   vma.pte[p] = page;
   vma.pteWrite[p] = write ? 1 : 0;
   vma.pteEpoch[p] = page >= 0 ? k.pageEpoch[page] : 0;
@@ -113,6 +163,7 @@ export interface FaultFrame extends Frame {
   vma: number; // mapping id
   page: number;
   write: boolean;
+  huge?: boolean; // ->huge_fault(PE_SIZE_PMD) rather than ->fault
 }
 
 export const handle_mm_fault = fn<FaultFrame>('handle_mm_fault', {
@@ -123,10 +174,25 @@ export const handle_mm_fault = fn<FaultFrame>('handle_mm_fault', {
       else k.ref.readFault(t.id, f.vma, f.page);
       return k.ret(t, VM_FAULT_SIGSEGV);
     }
+    // __handle_mm_fault: a DAX vma (VM_HUGEPAGE, which hugepage_vma_check
+    // grants DAX in a fault whatever the sysfs setting) tries the whole PMD
+    // first where the pmd is none (create_huge_pmd), or where a write meets
+    // a read-only huge pmd (wp_huge_pmd: a private one is split for the
+    // copy); VM_FAULT_FALLBACK leaves the fault to the pte
+    if (k.hugePmd && k.inodes[vma.inode].dax) {
+      const p = f.page;
+      const wp = vma.pmd[p] === PMD_HUGE && f.write && !vma.pteWrite[p];
+      if (wp && !vma.shared) split_huge_pmd(k, vma, p);
+      else if (vma.pmd[p] === PMD_NONE || wp) return k.call(t, __xfs_filemap_fault, { vma: f.vma, page: p, write: f.write, huge: true }, 'handle_pte_fault');
+    }
     return k.call(t, __xfs_filemap_fault, { vma: f.vma, page: f.page, write: f.write }, 'done');
   },
   done(k, t) {
     return k.ret(t, t.rv);
+  },
+  handle_pte_fault(k, t, f) {
+    if (t.rv !== VM_FAULT_FALLBACK) return k.ret(t, t.rv);
+    return k.call(t, __xfs_filemap_fault, { vma: f.vma, page: f.page, write: f.write }, 'done');
   },
 });
 
@@ -283,7 +349,7 @@ export const sys_mmap = fn<MmapFrame>('sys_mmap', {
       shared: op.type !== 'private' || (op.direct && k.flags.mapPrivateDirectShared),
       direct: false, sync: op.sync, write: op.write,
       pte: new Int16Array(npages).fill(-1), pteWrite: new Uint8Array(npages), pteEpoch: new Int32Array(npages),
-      cow: new Int16Array(npages).fill(-1), lease: -1,
+      cow: new Int16Array(npages).fill(-1), pmd: new Uint8Array(npages), lease: -1,
     };
     if (map_direct_wanted(k, op) && k.inodes[filp.inode].dax) {
       const err = map_direct_setup(k, t, vma, f.fd);
@@ -377,7 +443,7 @@ export const sys_fork = fn<ForkFrame>('sys_fork', {
     for (const v of parent.vmas) {
       const c: Vma = {
         ...v, id: k.nextMapId++, pte: new Int16Array(v.npages).fill(-1), pteWrite: new Uint8Array(v.npages),
-        pteEpoch: new Int32Array(v.npages), cow: new Int16Array(v.npages).fill(-1),
+        pteEpoch: new Int32Array(v.npages), cow: new Int16Array(v.npages).fill(-1), pmd: new Uint8Array(v.npages),
       };
       // the child gets its own copy of each private page (the kernel shares
       // it until a write, which looks the same); the parent's pte is

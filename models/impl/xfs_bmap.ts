@@ -11,6 +11,7 @@ import { HOLE, UNWRITTEN, WRITTEN } from '../abstract.ts';
 import { ENOSPC } from '../errno.ts';
 import { delete_from_page_cache, page_cache_alloc } from './page.ts';
 import { ZERO_PAGE, type Kernel, type Thread } from './kernel.ts';
+import { zap_pte } from './mm.ts';
 
 // A hole that gets storage must stop reading as the shared zero page:
 // unmap the zero-page ptes for it everywhere (fs/dax.c unmaps zero-page
@@ -19,10 +20,7 @@ function unmap_zero_page(k: Kernel, inode: number, pg: number): void {
   for (const pr of k.procs) {
     for (const vma of pr.vmas) {
       const p = pg - vma.pgoff;
-      if (vma.inode === inode && p >= 0 && p < vma.npages && vma.pte[p] === ZERO_PAGE) {
-        vma.pte[p] = -1;
-        vma.pteWrite[p] = 0;
-      }
+      if (vma.inode === inode && p >= 0 && p < vma.npages && vma.pte[p] === ZERO_PAGE) zap_pte(k, vma, p);
     }
   }
 }

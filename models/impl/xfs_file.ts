@@ -12,7 +12,7 @@ import { EBADF, EINVAL, ENOSPC, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts
 import { ZERO_PAGE, fn, type Frame, type Kernel, type Thread } from './kernel.ts';
 import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { page_ref_count } from './page.ts';
-import { dax_busy_page, dax_iomap_fault, dax_layout_busy_page_unmap } from './dax.ts';
+import { dax_busy_page, dax_delete_mapping_entry, dax_iomap_fault, dax_iomap_pmd_fault, dax_layout_busy_page_unmap } from './dax.ts';
 import { __break_lease, break_layout_nowait } from './locks.ts';
 import { free_blocks, page_state, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { do_cow_fault, mapping_mapped, set_pte, unmap_mapping_range, type FaultFrame } from './mm.ts';
@@ -41,11 +41,17 @@ export const __xfs_filemap_fault = fn<FaultFrame>('__xfs_filemap_fault', {
       t.rv = VM_FAULT_SIGBUS;
       return 'xfs_iunlock_mmaplock';
     }
+    if (f.huge) return 'dax_iomap_pmd_fault';
     return k.inodes[vma.inode].dax ? 'dax_iomap_fault' : 'filemap_fault';
   },
   dax_iomap_fault(k, t, f) {
     const vma = k.vmaById(t.proc, f.vma)!;
     t.rv = dax_iomap_fault(k, t, vma, f.page, f.write);
+    return 'xfs_iunlock_mmaplock';
+  },
+  dax_iomap_pmd_fault(k, t, f) {
+    const vma = k.vmaById(t.proc, f.vma)!;
+    t.rv = dax_iomap_pmd_fault(k, t, vma, f.page, f.write);
     return 'xfs_iunlock_mmaplock';
   },
   // filemap_fault / iomap_page_mkwrite for a page-cache file.
@@ -275,7 +281,10 @@ export const sys_ftruncate = fn<TruncateFrame>('sys_ftruncate', {
     if (f.error) return 'xfs_iunlock';
     const size = f.op.size % (LIMITS.pagesPerFile + 1);
     unmap_mapping_range(k, f.inode, size, LIMITS.pagesPerFile, true);
-    for (let pg = size; pg < LIMITS.pagesPerFile; pg++) xfs_bunmapi(k, f.inode, pg);
+    for (let pg = size; pg < LIMITS.pagesPerFile; pg++) {
+      dax_delete_mapping_entry(k, f.inode, pg);
+      xfs_bunmapi(k, f.inode, pg);
+    }
     k.inodes[f.inode].size = size;
     k.ref.commit(t.id);
     return 'xfs_iunlock';
@@ -310,7 +319,10 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
     // whole blocks are freed whether or not they lie past EOF (only the zeroing of partial ones stops there)
     const end = Math.min(LIMITS.pagesPerFile, off + 1 + (f.op.len % LIMITS.pagesPerFile));
     unmap_mapping_range(k, f.inode, off, end, false);
-    for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
+    for (let pg = off; pg < end; pg++) {
+      dax_delete_mapping_entry(k, f.inode, pg);
+      xfs_bunmapi(k, f.inode, pg);
+    }
     k.ref.commit(t.id);
     return 'xfs_iunlock';
   },

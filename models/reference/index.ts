@@ -371,6 +371,25 @@ export class Reference {
     f.page[pg].v = 0;
   }
 
+  // A write fault on page `page` of a shared DAX mapping may map the whole
+  // PMD around it, and allocates (zeroed) the hole or unwritten extent at
+  // the PMD's start to do so: page `other` of the mapping, in the same PMD
+  // and below EOF, gets a zeroed block.
+  hugeFaultAllocates(tid: number, mapId: number, page: number, other: number): void {
+    this.version++;
+    const found = this.findMap(mapId);
+    const m = found?.map;
+    const f = m ? this.files[m.file] : null;
+    const pmd = (q: number) => Math.floor((m!.pgoff + q) / LIMITS.pmdPages);
+    const pg = m ? m.pgoff + other : -1;
+    if (!m || !f || !f.dax || !m.shared || !m.write || !m.valid || other < 0 || other >= m.npages || pmd(other) !== pmd(page) || pg >= f.size || f.state[pg] === WRITTEN || (f.state[pg] === HOLE && this.freeBlocks() === 0)) {
+      this.diverge('result-mismatch', `a write fault on page ${page} of mapping ${mapId} allocated page ${other}, outside the PMD it may fill`, { thread: tid });
+      return;
+    }
+    f.state[pg] = WRITTEN;
+    f.page[pg].v = 0;
+  }
+
   // A read fault on page `page` of mapping `mapId`: SIGBUS past EOF or on
   // a revoked mapping.
   readFault(tid: number, mapId: number, page: number): boolean {

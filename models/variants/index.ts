@@ -42,7 +42,7 @@ export const KERNELS: Record<KernelVersion, Kernel> = {
 
 export const FLAGS = nameTable({
   truncateIgnoresPins: 'truncate and hole punch free blocks without scanning for pinned DAX pages (no dax_layout_busy_page)',
-  gupFastNoRecheck: 'gup_fast keeps a ZONE_DEVICE page reference without re-reading the pte it came from',
+  gupFastNoRecheck: 'gup_fast keeps a reference on a page of a huge devmap pmd (__gup_device_huge_pmd) without re-reading the pmd it came from',
   busyWaitDropsIolock: 'xfs_break_dax_layouts drops the IOLOCK as well as the MMAPLOCK while waiting for a busy page',
   leaseBreakFreesIova: 'revoking a lease_direct registration tears down its DMA mapping, freeing the IOVA for reuse',
   leaseDirectRevokesImmediately: 'lease_direct revokes a registration as soon as its lease is broken, not after lease-break-time',
@@ -160,7 +160,7 @@ export interface KnownBug {
 // (README, "K3, retired").
 export const KNOWN_BUGS: KnownBug[] = [
   { id: 'K1', base: 'linux-mainline', flag: 'truncateIgnoresPins', seed: '001 (Problem)', title: 'truncate/punch frees blocks of pages still pinned for DMA', expect: ['dma-into-reallocated-block'] },
-  { id: 'K2', base: 'linux-mainline', flag: 'gupFastNoRecheck', seed: '001 ("Fix get_user_pages_fast() for ZONE_DEVICE pages to revalidate the pte")', title: 'gup-fast takes a ZONE_DEVICE page reference without re-checking the pte', expect: ['dma-into-reallocated-block', 'iova-reuse'] },
+  { id: 'K2', base: 'linux-mainline', flag: 'gupFastNoRecheck', seed: '001 ("Fix get_user_pages_fast() for ZONE_DEVICE pages to revalidate the pte, pmd, pud"; "mm: fix __gup_device_huge vs unmap")', title: 'gup-fast takes references on the pages of a huge DAX pmd without re-checking the pmd', expect: ['dma-into-reallocated-block', 'iova-reuse'] },
   { id: 'K4', base: 'mapdirect-fixed', flag: 'leaseBreakFreesIova', seed: '000 ("Fix IOVA reuse race by leaving the dma scatterlist mapped until unregistration time")', title: 'the DMA mapping is torn down at lease break, so the IOVA is reused while the NIC still uses it', expect: ['iova-reuse'] },
   { id: 'K5', base: 'mapdirect-fixed', flag: 'leaseDirectRevokesImmediately', seed: '000 ("Arrange for lease_direct leases to also wait the lease-break-time period")', title: 'lease_direct revokes immediately instead of waiting lease-break-time', expect: ['result-mismatch'] },
   { id: 'K6', base: 'mapdirect-fixed', flag: 'mapDirectFaultAllocates', seed: '000 ("iomap_can_allocate()"), 004 (v9 5/6, break_layout_nowait)', title: 'an allocating write fault under MAP_DIRECT allocates blocks instead of SIGBUS', expect: ['blockmap-changed-under-lease', 'result-mismatch'] },
