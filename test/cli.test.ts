@@ -77,7 +77,8 @@ test('a variant decided in a later segment: the same runs and findings with one 
   const strip = (out: string) => JSON.stringify(JSON.parse(out).results.map((r: { variant: string; runs: number; classes: { class: string; run: number; slot: number }[] }) => [r.variant, r.runs, r.classes.map((c) => [c.class, c.run, c.slot])]));
   const one = strip(run('1').out);
   for (let i = 0; i < 2; i++) assert.is(strip(run('2').out), one);
-  assert.match(one, /"K2",8000/); // decided in its fourth segment
+  const k2 = (JSON.parse(one) as [string, number][]).find(([v]) => v === 'K2')!;
+  assert.ok(k2[1] > 2000, `K2 decided in a later segment than its first: ${k2[1]} runs`);
 });
 
 test('check --guided meets every class a variant shows, each shrunk, written and replayable', () => {
@@ -120,12 +121,12 @@ test('matrix: one row per known bug and clean variant, the same rows whatever th
 });
 
 test('explore: complete on a clean variant (exit 0), the shortest counterexample on a bug, written and replayable', () => {
-  const clean = daxcheck('explore', '--variant', 'mapdirect-fixed', '--scenario', 'fd-reuse-vs-sigio', '--json', '--out', join(tmp, 'x0'));
+  const clean = daxcheck('explore', '--variant', 'mapdirect-fixed', '--scenario', 'sys-map-direct-fd-reuse', '--json', '--out', join(tmp, 'x0'));
   assert.is(clean.code, 0, clean.err);
   const [c] = JSON.parse(clean.out).results;
   assert.is(c.complete, true);
   assert.is(c.divergence, null);
-  const bug = daxcheck('explore', '--variant', 'K9', '--scenario', 'fd-reuse-vs-sigio', '--json', '--out', join(tmp, 'x1'));
+  const bug = daxcheck('explore', '--variant', 'K9', '--scenario', 'sys-map-direct-fd-reuse', '--json', '--out', join(tmp, 'x1'));
   assert.is(bug.code, 0, bug.err); // K9 is expected to show stale-notification
   const [b] = JSON.parse(bug.out).results;
   assert.is(b.complete, false);
@@ -137,9 +138,9 @@ test('explore: complete on a clean variant (exit 0), the shortest counterexample
 
 test('explore --scenario takes a path: the shipped file and a copy elsewhere give the same result', () => {
   const copy = join(tmp, 'my-scenario.json');
-  copyFileSync('scenarios/mmap-flags.json', copy);
+  copyFileSync('scenarios/sys-map-sync.json', copy);
   const strip = (out: string) => JSON.parse(out).results.map(({ ms, statesPerSecond, scenario, divergence, ...rest }: Record<string, unknown>) => ({ ...rest, cls: (divergence as { class: string } | null)?.class ?? null }));
-  const a = daxcheck('explore', '--variant', 'K11', '--scenario', './scenarios/mmap-flags.json', '--json', '--out', join(tmp, 'p0'));
+  const a = daxcheck('explore', '--variant', 'K11', '--scenario', './scenarios/sys-map-sync.json', '--json', '--out', join(tmp, 'p0'));
   const b = daxcheck('explore', '--variant', 'K11', '--scenario', copy, '--json', '--out', join(tmp, 'p1'));
   assert.is(a.code, 0, a.err);
   assert.is(b.code, 0, b.err);
@@ -245,15 +246,15 @@ test('replay of a folder with no counterexample files says so and exits 2', () =
 
 test('list names the scenarios', () => {
   const doc = JSON.parse(daxcheck('list', '--json').out);
-  assert.ok(doc.scenarios.some((s: { name: string; about: string }) => s.name === 'mmap-flags' && s.about.length > 10));
-  assert.match(daxcheck('list').out, /^  truncate-vs-gup-fast /m);
+  assert.ok(doc.scenarios.some((s: { name: string; about: string }) => s.name === 'sys-map-sync' && s.about.length > 10));
+  assert.match(daxcheck('list').out, /^  sys-dio-buffer /m);
 });
 
 test('the package holds the compiled command and what it reads, not the tests', () => {
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   const names = (JSON.parse(r.stdout)[0].files as { path: string }[]).map((f) => f.path);
-  for (const want of ['bin/daxcheck.js', 'dist/cli/main.js', 'dist/cli/commands.js', 'dist/fuzz/worker-entry.js', 'scenarios/mmap-flags.json', 'executor/executor.c', 'docs/fidelity.md', 'LICENSE', 'README.md', 'package.json']) assert.ok(names.includes(want), want);
+  for (const want of ['bin/daxcheck.js', 'dist/cli/main.js', 'dist/cli/commands.js', 'dist/fuzz/worker-entry.js', 'scenarios/sys-map-sync.json', 'executor/executor.c', 'docs/fidelity.md', 'LICENSE', 'README.md', 'package.json']) assert.ok(names.includes(want), want);
   assert.not.ok(names.some((n) => n.endsWith('.ts') || n.startsWith('test/')), names.filter((n) => n.endsWith('.ts')).join(' '));
 });
 

@@ -3,7 +3,7 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
@@ -11,6 +11,7 @@ import { ConfigSchema, ScenarioSchema, TestCaseSchema } from '../models/testcase
 import { VariantRecordSchema } from '../models/variants/record.ts';
 import { CounterexampleSchema } from '../fuzz/corpus.ts';
 import { SummarySchema } from '../fuzz/campaign.ts';
+import { CHANGES, SYSTEMATIC_PREFIX, scenarioText, systematicScenarios } from '../fuzz/systematic.ts';
 import { PlanSchema } from '../fuzz/slots.ts';
 import { BenchOutputSchema, StartupBenchSchema } from '../fuzz/bench.ts';
 import { ConformResultSchema } from '../fuzz/conform.ts';
@@ -52,8 +53,20 @@ test('what the commands write parses under the schemas', () => {
   const summary = SummarySchema.parse(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')));
   assert.ok(summary.found.length >= 1);
   for (const f of summary.found) CounterexampleSchema.parse(JSON.parse(readFileSync(join(dir, f.file), 'utf8')));
-  for (const name of ['mmap-flags', 'truncate-vs-gup-fast']) ScenarioSchema.parse(JSON.parse(readFileSync(`scenarios/${name}.json`, 'utf8')));
+  for (const name of ['sys-map-sync', 'truncate-vs-dio-stream']) ScenarioSchema.parse(JSON.parse(readFileSync(`scenarios/${name}.json`, 'utf8')));
   StartupBenchSchema.parse(JSON.parse(daxcheck('bench', '--startup', '--json').out).startup);
+});
+
+test('scenarios/sys-*.json are the table of fuzz/systematic.ts, byte for byte (npm run scenarios writes them), every row against every change', () => {
+  const table = systematicScenarios();
+  const files = readdirSync('scenarios').filter((f) => f.startsWith(SYSTEMATIC_PREFIX)).map((f) => f.slice(0, -5)).sort();
+  assert.equal(files, [...table.keys()].sort());
+  for (const [name, sc] of table) {
+    assert.is(readFileSync(`scenarios/${name}.json`, 'utf8'), scenarioText(sc), name);
+    ScenarioSchema.parse(sc);
+    const open = sc.threads.flatMap((t) => t.ops).filter((op) => 'oneOf' in op);
+    assert.equal(open, [{ oneOf: CHANGES.map((c) => c.op) }], name);
+  }
 });
 
 test.run();

@@ -164,7 +164,7 @@ test('5. fields are checked: length, fastCheck, search, config, unknown keys, a 
 });
 
 test('5. a scenario file names its bad field', () => {
-  const sc = JSON.parse(readFileSync('scenarios/mmap-flags.json', 'utf8'));
+  const sc = JSON.parse(readFileSync('scenarios/sys-map-sync.json', 'utf8'));
   const cases: [string, (x: any) => void, RegExp][] = [
     ['an op named constructor', (x) => (x.threads[0].ops[0] = { op: 'constructor' }), /threads\[0\]\.ops\[0\]/],
     ['an empty oneOf', (x) => (x.threads[0].ops[0] = { oneOf: [] }), /threads\[0\]\.ops\[0\]/],

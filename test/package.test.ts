@@ -46,7 +46,7 @@ test('the installed command runs every command', () => {
   expect(run('replay', file, '--variant', 'mapdirect-fixed'), 0, 'replay --variant');
   expect(run('report', file, '--text'), 0, 'report --text');
   expect(run('report', file), 0, 'report');
-  expect(run('explore', '--variant', 'K9', '--scenario', 'fd-reuse-vs-sigio'), 0, 'explore');
+  expect(run('explore', '--variant', 'K9', '--scenario', 'sys-map-direct-fd-reuse'), 0, 'explore');
   for (const i of ['0', '1']) expect(run('fuzz', '--variant', 'K7', '--runs', '60', '--slot-runs', '30', '--shard', `${i}/2`, '--out', `s${i}`), 0, `fuzz shard ${i}`);
   expect(run('merge', 's0', 's1', '--out', 'merged'), 0, 'merge');
   expect(run('matrix', '--runs', '20', '--workers', '1'), 1, 'matrix (20 runs miss the deep bugs)');

@@ -72,8 +72,8 @@ test('a hole punched in one page of a huge mapping splits the pmd: the other pag
   assert.equal([...k.procs[0].vmas[0].pmd], [PMD_TABLE, PMD_TABLE]);
 });
 
-test('K2 is a bug of the huge-pmd path: found on truncate-vs-gup-fast, gone with PMDs off; the versions are clean there', () => {
-  const scenario = loadScenario('truncate-vs-gup-fast').cases[0].testCase;
+test('K2 is a bug of the huge-pmd path: found on sys-dio-buffer\'s truncate, gone with PMDs off; the versions are clean there', () => {
+  const scenario = loadScenario('sys-dio-buffer').cases[0].testCase;
   assert.is(scenario.config.pmd, true);
   const opts = { depth: 400, maxStates: 200_000 };
   assert.is(explore(findVariant('K2'), scenario, opts).divergence?.class, 'dma-into-reallocated-block');
