@@ -7,6 +7,7 @@ import { findVariant } from '../models/variants/index.ts';
 import type { Op, TestCase } from '../models/testcase.ts';
 import { runTestCase, Scheduler } from '../fuzz/lockstep.ts';
 import { expectation } from '../fuzz/conform.ts';
+import seedrandom from 'seedrandom';
 import { dax, mmap, open, pagecache, reg, tc } from './programs.ts';
 
 // Results of the ops of thread `tid`, in order, and the steps that ran.
@@ -222,6 +223,50 @@ test('a NIC op posted at virtual time 2 waits for the clock, which the timer adv
   assert.equal(results(0), [0, 0, 0]);
   assert.ok(at('run_timer_softirq', 'run_timer_softirq') >= 0);
   assert.ok(at('nic_dma', 'nic_dma') > at('run_timer_softirq', 'run_timer_softirq'));
+});
+
+// The results thread `tid` gets over many seeded schedules.
+function outcomes(variant: string, t: TestCase, tid: number, op: number, tries = 300): Set<number | string> {
+  const rng = seedrandom('outcomes');
+  const seen = new Set<number | string>();
+  for (let i = 0; i < tries; i++) {
+    const schedule = Array.from({ length: 80 }, () => (rng() < 0.3 ? Math.floor(rng() * 4) : 0));
+    const r = runTestCase(findVariant(variant), { ...t, schedule });
+    assert.is(r.divergence, null, `${variant}, schedule ${i}: ${r.divergence?.message}`);
+    const res = r.trace.filter((s) => s.tid === tid && s.result !== undefined).map((s) => s.result);
+    if (res.length > op) seen.add(res[op]!);
+  }
+  return seen;
+}
+
+const sparsePagecache = { owner: 0, dax: false, reflink: false, size: 2, sparse: true };
+
+test('an AIO O_DIRECT read of a page-cache hole zeroes the buffer inside io_submit: a store after it is never overwritten', () => {
+  const t = tc([dax(2), sparsePagecache], [[open(0), open(1), mmap(0), { op: 'store', map: 0, page: 0, val: 7 }, { op: 'dio_read', fd: 1, off: 0, map: 0, page: 0, aio: true }, { op: 'store', map: 0, page: 0, val: 5 }, { op: 'load', map: 0, page: 0 }]]);
+  for (const v of ['linux-4.18', 'linux-6.1', 'linux-mainline']) {
+    assert.equal([...outcomes(v, t, 0, 6)], [5], v);
+    const r = runTestCase(findVariant(v), t);
+    assert.ok(r.trace.some((s) => s.label === 'iomap_dio_hole_iter'), v);
+    assert.not.ok(r.trace.some((s) => s.fn === 'blk_mq_run_hw_queue'), `${v}: nothing goes to the device`);
+  }
+});
+
+test('an O_DIRECT read of a page-cache hole into a buffer it cannot reach: EFAULT from 6.1 on, a short read (0) in 4.18', () => {
+  const t = tc([sparsePagecache], [[open(0), { op: 'dio_read', fd: 0, off: 0, map: 0, page: 0, aio: false }]]);
+  const result = (v: string) => runTestCase(findVariant(v), t).trace.filter((s) => s.result !== undefined).map((s) => s.result);
+  assert.equal(result('linux-6.1'), [0, 'EFAULT']);
+  assert.equal(result('linux-mainline'), [0, 'EFAULT']);
+  assert.equal(result('linux-4.18'), [0, 0]);
+});
+
+test('an O_DIRECT write to an empty page-cache file grows it as it completes: a load of the page meanwhile is SIGBUS, never the zeroed page', () => {
+  const t = tc([dax(1), { ...sparsePagecache, size: 0 }], [
+    [open(0), open(1), mmap(0), { op: 'store', map: 0, page: 0, val: 7 }, { op: 'dio_write', fd: 1, off: 0, map: 0, page: 0, aio: true }],
+    [open(1), mmap(1, { len: 0 }), { op: 'load', map: 1, page: 0 }],
+  ]);
+  const seen = outcomes('linux-6.1', t, 1, 2);
+  assert.ok(seen.has('SIGBUS') && seen.has(7), [...seen].join(' '));
+  assert.not.ok(seen.has(0), 'the page is not the file\'s until the write completes');
 });
 
 test.run();

@@ -1,14 +1,14 @@
-// O_DIRECT I/O: xfs_file_dio_aio_{read,write} -> iomap_dio_rw, and the
-// device that later moves the data and completes the request.
+// O_DIRECT I/O on a page-cache file: xfs_file_dio_{read,write} ->
+// iomap_dio_rw, and the device that later moves the data and completes
+// the request.  (A DAX file goes to xfs_file_dax_rw below: a CPU copy.)
 //
 // The user buffer is pinned with get_user_pages_fast; the device reads or
 // writes the pinned page by physical address when it gets to the request,
-// and the pin is dropped at completion.  The model sends O_DIRECT on DAX
-// files down this path too (XFS copies through xfs_file_dax_read instead):
-// seed 001's forward-progress argument presumes pins taken under the
-// file's IOLOCK.  The file-side extent for a write is allocated zeroed and
-// written at submission (XFS_BMAPI_ZERO), so completion needs no
-// conversion.
+// and the pin is dropped at completion.  A read of a hole or unwritten
+// extent pins nothing and moves nothing: the CPU zeroes the buffer inside
+// the syscall (iomap_dio_hole_iter).  A write's page-cache page is
+// allocated written at submission (the model has no writeback), and the
+// file grows when the write completes.
 
 import { HOLE, UNWRITTEN, WRITTEN } from '../abstract.ts';
 import { EBADF, EFAULT, ENOSPC } from '../errno.ts';
@@ -106,6 +106,10 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
       return 'xfs_iunlock';
     }
     f.off = ip.size ? f.op.off % ip.size : 0;
+    if (f.op.op === 'dio_read' && page_state(k, f.inode, f.off) !== WRITTEN) {
+      k.ref.dioHoleRead(t.id);
+      return 'iomap_dio_hole_iter';
+    }
     // before the buffer is pinned: a write that then fails has still taken the page out
     if (f.op.op === 'dio_write') invalidate_inode_pages2_range(k, f.inode, f.off);
     ip.dioCount++; // inode_dio_begin
@@ -123,7 +127,6 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     if (!read && page_state(k, f.inode, f.off) === HOLE) xfs_bmapi_write(k, t, f.inode, f.off, false, null);
     else if (!read && page_state(k, f.inode, f.off) === UNWRITTEN) xfs_convert_unwritten(k, f.inode, f.off);
     const page = file_page(k, f.inode, f.off);
-    if (!read) k.inodes[f.inode].size = Math.max(k.inodes[f.inode].size, f.off + 1); // the model grows the file at submission, the kernel at completion
     const req: DioReq = {
       refId: k.ref.commit(t.id), tid: t.id, dir: read ? 'read' : 'write', aio: f.op.aio, inode: f.inode, off: f.off,
       filePage: page < 0 ? ZERO_PAGE : page, fileEpoch: page < 0 ? 0 : k.pageEpoch[page], buf: f.pins[0],
@@ -138,12 +141,35 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     unlock_iolock(k, t, f.inode);
     return k.ret(t, f.error);
   },
+  // iomap_dio_hole_iter: iov_iter_zero, a CPU store of zeroes into the
+  // buffer, faulting it in like any user access; nothing is pinned and the
+  // read, AIO or not, is complete when the syscall returns
+  iomap_dio_hole_iter(k, t, f) {
+    const vma = f.vma >= 0 ? k.vmaById(t.proc, f.vma) : null;
+    if (!vma || !vma.write) {
+      k.ref.writeFault(t.id, f.vma, f.page);
+      return copy_fault(k, t, f);
+    }
+    const p = f.page;
+    if (vma.pte[p] === -1 || !vma.pteWrite[p]) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write: true }, 'hole_faulted');
+    k.ref.pin(t.id, vma.id, p, true);
+    k.ref.dioLand(k.ref.commit(t.id));
+    dma_write_page(k, t, { page: vma.pte[p], epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, anon: vma.pte[p] === ANON_PAGE ? vma.cow[p] : -1 }, 'cpu', 0);
+    f.error = 0;
+    return 'xfs_iunlock';
+  },
+  hole_faulted(k, t, f) {
+    return t.rv < 0 ? copy_fault(k, t, f) : 'iomap_dio_hole_iter';
+  },
 });
 
 // The copy met a buffer it cannot reach: EFAULT, but for a read of a hole
-// or unwritten extent, which iov_iter_zero ends as a short read.
+// or unwritten extent, which iov_iter_zero ends as a short read on DAX
+// (dax_iomap_iter), and on a page-cache file where the version's
+// iomap_dio_hole_iter does not turn nothing zeroed into EFAULT.
 function copy_fault(k: Kernel, t: Thread, f: DioFrame): string {
-  if (f.op.op === 'dio_read' && page_state(k, f.inode, f.off) !== WRITTEN) {
+  const short = k.inodes[f.inode].dax || k.flags.dioHoleReadFaultShort;
+  if (f.op.op === 'dio_read' && page_state(k, f.inode, f.off) !== WRITTEN && short) {
     k.ref.commit(t.id);
     f.error = 0;
   } else f.error = EFAULT;
@@ -258,6 +284,8 @@ export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
     if (r.dir === 'read') dma_write_page(k, t, r.buf, 'dio', dma_read_page(k, t, file, 'dio'));
     else dma_write_page(k, t, file, 'dio', dma_read_page(k, t, r.buf, 'dio'));
     k.ref.dioLand(r.refId);
+    // xfs_dio_write_end_io: a write past EOF moves i_size as it completes
+    if (r.dir === 'write') k.inodes[r.inode].size = Math.max(k.inodes[r.inode].size, r.off + 1);
     return 'bio_endio';
   },
   bio_endio(k, t) {

@@ -26,7 +26,7 @@ export const KERNELS: Record<KernelVersion, Kernel> = {
   'linux-4.18': {
     release: 'v4.18',
     tree: 'github:zzwd/linux-4.18-rt (4.18.0 with the RT patch, the nearest 4.18 release tree stored)',
-    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true },
+    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true },
   },
   'linux-6.1': {
     release: 'v6.1.20',
@@ -64,6 +64,7 @@ export const FLAGS = nameTable({
   invalidateWithoutMmaplock: 'map_direct_invalidate revokes the mapping without taking the MMAPLOCK',
   truncateSkipsDioWait: 'truncate and fallocate change the block map without inode_dio_wait: direct I/O still in flight is not waited for (the worked example of docs/extending.md)',
   busyScanSkipsUnmapped: 'dax_layout_busy_page returns at once when nothing maps the file (mapping_mapped), so a page still pinned after the last munmap is not waited for',
+  dioHoleReadFaultShort: 'an O_DIRECT read of a hole or unwritten extent of a page-cache file into a buffer it cannot reach returns 0, a short read, not EFAULT (iomap_dio_actor returns what iov_iter_zero zeroed)',
   busyWaitRetriesOnlyAfterSleep: 'xfs_break_dax_layouts asks for a rescan only if its wait slept: a busy page already idle at the first check ends the scan, other busy pages unseen',
   longtermChecksEveryVma: 'FOLL_LONGTERM pins go through get_user_pages_longterm, which faults the whole range in and then refuses every fs-DAX vma, private copies included',
   leasedBreakLosesBlockingError: 'xfs_break_leased_layouts overwrites the blocking break_layout\'s error with the next non-blocking one and polls again',
