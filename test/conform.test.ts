@@ -17,7 +17,7 @@ import type { Variant } from '../models/variants/index.ts';
 import { LIMITS, TestCaseSchema, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
 
-const upstream = findVariant('upstream');
+const linux61 = findVariant('linux-6.1'); // the kernel the guest runs
 
 test('programs are deterministic, single-threaded, and use every op conformance runs, AIO and NIC work among them', () => {
   const a = programs(1, 300);
@@ -35,7 +35,7 @@ test('programs are deterministic, single-threaded, and use every op conformance 
 test('the model gives every op an outcome in an order the executor can follow, and its input names each resolved op', () => {
   let nic = 0;
   for (const tc of programs(2, 200)) {
-    const e = expectation(upstream, tc);
+    const e = expectation(linux61, tc);
     assert.is(e.modelDivergence, null);
     const own = e.steps.filter((s) => !s.op.op.startsWith('rdma_'));
     assert.equal(own.map((s) => s.op), tc.threads[0].ops);
@@ -46,25 +46,25 @@ test('the model gives every op an outcome in an order the executor can follow, a
     const text = batchText([tc], [e]);
     assert.is(text.split('\n').filter((l) => /^[a-zWQ]( |$)/.test(l)).length, e.steps.length);
     // the recorded order replays: the same steps come out of the file's schedule
-    assert.equal(expectation(upstream, { ...tc, schedule: e.schedule }).steps, e.steps);
+    assert.equal(expectation(linux61, { ...tc, schedule: e.schedule }).steps, e.steps);
   }
   assert.ok(nic > 0, 'some NIC work is carried out');
 });
 
 test('compare reports the first op whose kernel outcome differs, then the files; listed rows are marked', () => {
   const tc = programs(3, 1)[0];
-  const e = expectation(upstream, tc);
+  const e = expectation(linux61, tc);
   const same = e.steps.map((s) => (s.expected === 'ok' ? 'ok 140' : s.expected));
-  assert.is(compare('k', upstream, tc, e, same, e.files, []), null);
+  assert.is(compare('k', linux61, tc, e, same, e.files, []), null);
   const changed = [...same];
   changed[0] = 'err EPERM';
-  const m = compare('k', upstream, tc, e, changed, e.files, []);
+  const m = compare('k', linux61, tc, e, changed, e.files, []);
   assert.ok(m);
   assert.equal([m!.op, m!.observed, m!.listed], [0, 'err EPERM', false]);
-  assert.ok(compare('k', upstream, tc, e, changed, e.files, [{ op: tc.threads[0].ops[0].op, expected: '*', observed: 'err E*' }])!.listed);
+  assert.ok(compare('k', linux61, tc, e, changed, e.files, [{ op: tc.threads[0].ops[0].op, expected: '*', observed: 'err E*' }])!.listed);
   const files = [...e.files];
   files[0] = `${files[0]} 9`;
-  assert.is(compare('k', upstream, tc, e, same, files, [])!.op, -1);
+  assert.is(compare('k', linux61, tc, e, same, files, [])!.op, -1);
   // what the executor writes, read back
   const o = parseOutput(['R 0 0 ok 3', 'R 0 1 sig SIGBUS', 'S 0 0 4096 1 11', 'X 0 trouble', 'K WARNING: at fs/dax.c']);
   assert.equal(o.results.get(0), ['ok 3', 'sig SIGBUS']);
@@ -138,7 +138,7 @@ if (tools || required) {
     const vm = readVm();
     const out = mkdtempSync(join(tmpdir(), 'daxcheck-mutant-'));
     const r = await runConform({
-      variant: upstream, runs: 200, seed: 1, shard: { index: 0, count: 1 }, out, batch: 1000, vm, expect: mutated,
+      variant: linux61, runs: 200, seed: 1, shard: { index: 0, count: 1 }, out, batch: 1000, vm, expect: mutated,
       boot: (progs) => boot(vm, progs, vm.accel, 600_000),
     });
     const caught = r.mismatches.filter((m) => !m.listed);

@@ -63,11 +63,13 @@ test('v4.13: the same truncate frees the pinned block and the DMA lands in it', 
   assert.is(r.divergence?.class, 'dma-into-reallocated-block');
 });
 
-test('upstream: ibv_reg_mr of a DAX mapping is refused, of a page-cache mapping pins', () => {
-  const t = tc([dax(1), pagecache(1)], [[open(0), mmap(0), { op: 'reg_mr', map: 0, page: 0, npages: 0, unaligned: false }, open(1), mmap(1), { op: 'reg_mr', map: 1, page: 0, npages: 0, unaligned: false }]]);
-  const { r, results } = run('upstream', t);
-  assert.is(r.divergence, null);
-  assert.equal(results(0), [0, 0, 'EOPNOTSUPP', 1, 1, 0]);
+test('ibv_reg_mr of a DAX mapping is refused; of a shared page-cache mapping 4.18 and 6.1 pin, 6.18 refuses (EFAULT); of a private one all pin', () => {
+  const t = tc([dax(1), pagecache(1)], [[open(0), mmap(0), reg(0), open(1), mmap(1), reg(1), mmap(1, { type: 'private' }), reg(2)]]);
+  for (const [v, shared] of [['linux-4.18', 0], ['linux-6.1', 0], ['linux-mainline', 'EFAULT']] as const) {
+    const { r, results } = run(v, t);
+    assert.is(r.divergence, null, v);
+    assert.equal(results(0), [0, 0, 'EOPNOTSUPP', 1, 1, shared, 2, shared === 0 ? 1 : 0], v);
+  }
 });
 
 test('upstream (6.1): the private copies of a DAX mapping register, its file pages do not (pin_user_pages_fast)', () => {
@@ -84,10 +86,10 @@ test('upstream (6.1): the private copies of a DAX mapping register, its file pag
 test('RLIMIT_MEMLOCK counts pinned pages: charged before the pin, given back on failure and at dereg; no registration to drop is ENOENT', () => {
   const two = reg(0, 0, 1); // two pages
   const t = tc([pagecache(2)], [[open(0), mmap(0, { len: 1 }), { op: 'dereg_mr', mr: 0 }, two, two, two, { op: 'dereg_mr', mr: 0 }, two, reg(0, 0, 0), reg(0, 0, 0)]]);
-  assert.equal(run('upstream', t).results(0).slice(2), ['ENOENT', 0, 1, 'ENOMEM', 0, 2, 'ENOMEM', 'ENOMEM']);
+  assert.equal(run('linux-6.1', t).results(0).slice(2), ['ENOENT', 0, 1, 'ENOMEM', 0, 2, 'ENOMEM', 'ENOMEM']);
   // a failed pin gives its charge back: a read-only mapping cannot be registered for the NIC to write
   const ro = tc([pagecache(2)], [[open(0), mmap(0, { len: 1, write: false }), two, two, two, open(0), mmap(1, { len: 1 }), reg(1, 0, 1), reg(1, 0, 1)]]);
-  assert.equal(run('upstream', ro).results(0).slice(2), ['EFAULT', 'EFAULT', 'EFAULT', 1, 1, 0, 1]);
+  assert.equal(run('linux-6.1', ro).results(0).slice(2), ['EFAULT', 'EFAULT', 'EFAULT', 1, 1, 0, 1]);
 });
 
 test('an O_DIRECT write to a page-cache file takes a registered page out of the file: the NIC no longer reaches it', () => {
@@ -96,7 +98,7 @@ test('an O_DIRECT write to a page-cache file takes a registered page out of the 
   const nic = [{ op: 'rdma_write' as const, mr: 0, page: 0, val: 9, at: 1 }];
   // in conform's order: the NIC's work as soon as it is posted, between two ops
   const last = (dio: boolean) => {
-    const e = expectation(findVariant('upstream'), tc([pagecache(2)], [ops(dio)], { nic }));
+    const e = expectation(findVariant('linux-6.1'), tc([pagecache(2)], [ops(dio)], { nic }));
     assert.is(e.modelDivergence, null);
     return [e.steps.map((x) => x.op.op).join(' '), e.steps.at(-1)!.expected];
   };
@@ -215,7 +217,7 @@ test('no-progress: truncate starved by direct I/O to another file is outside 001
 });
 
 test('a NIC op posted at virtual time 2 waits for the clock, which the timer advances to it', () => {
-  const t = tc([pagecache(1)], [[open(0), mmap(0), { op: 'reg_mr', map: 0, page: 0, npages: 0, unaligned: false }]], {
+  const t = tc([pagecache(1)], [[open(0), mmap(0, { type: 'private' }), { op: 'reg_mr', map: 0, page: 0, npages: 0, unaligned: false }]], {
     nic: [{ op: 'rdma_write', mr: 0, page: 0, val: 7, at: 2 }],
   });
   const { r, results, at } = run('upstream', t);

@@ -81,6 +81,13 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     }
     pr.pinnedVm += span;
     f.charged = span;
+    // a shared, writable page-cache mapping needs dirty tracking: the
+    // lockless walk leaves it, and check_vma_flags refuses the long-term
+    // write pin before anything is pinned (6.18 writable_file_mapping_allowed)
+    if (!k.inodes[vma.inode].dax && vma.shared && !k.flags.longtermPinsWritableFileMappings) {
+      f.result = EFAULT;
+      return 'unlock';
+    }
     if (locklessOnly) return 'dma_map_sg';
     f.iolocked = f.leased && !k.flags.mapDirectSetupUnlocked;
     return f.iolocked ? 'inode_lock' : 'get_user_pages';

@@ -291,7 +291,10 @@ export class Reference {
         p.charged = span;
         const m = this.findMap(p.map)!.map;
         const f = this.files[m.file];
-        if (f.dax && this.contract === 'mapdirect') {
+        // 6.18 refuses a long-term write pin of a file that needs dirty
+        // tracking: a shared mapping of a page-cache file
+        if (!f.dax && m.shared && this.kernel === 'linux-mainline') p.earlyError = 'EFAULT';
+        else if (f.dax && this.contract === 'mapdirect') {
           // with lease_direct, a DAX registration must come from a MAP_DIRECT
           // mapping; a revision may defer lease_direct altogether (v9)
           if (!m.direct) p.earlyError = 'EOPNOTSUPP';

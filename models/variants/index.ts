@@ -26,12 +26,12 @@ export const KERNELS: Record<KernelVersion, Kernel> = {
   'linux-4.18': {
     release: 'v4.18',
     tree: 'github:zzwd/linux-4.18-rt (4.18.0 with the RT patch, the nearest 4.18 release tree stored)',
-    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true },
+    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true },
   },
   'linux-6.1': {
     release: 'v6.1.20',
     tree: 'github:c1336658570/linux-6.1.20 (Debian\'s linux-image-6.1.0-57 is the guest of daxcheck conform)',
-    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true },
+    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true },
   },
   'linux-mainline': {
     release: 'v6.18.2',
@@ -64,6 +64,7 @@ export const FLAGS = nameTable({
   invalidateWithoutMmaplock: 'map_direct_invalidate revokes the mapping without taking the MMAPLOCK',
   truncateSkipsDioWait: 'truncate and fallocate change the block map without inode_dio_wait: direct I/O still in flight is not waited for (the worked example of docs/extending.md)',
   busyScanSkipsUnmapped: 'dax_layout_busy_page returns at once when nothing maps the file (mapping_mapped), so a page still pinned after the last munmap is not waited for',
+  longtermPinsWritableFileMappings: 'a FOLL_LONGTERM write pin of a shared, writable page-cache mapping is allowed (6.18 refuses it: writable_file_mapping_allowed)',
   dioHoleReadFaultShort: 'an O_DIRECT read of a hole or unwritten extent of a page-cache file into a buffer it cannot reach returns 0, a short read, not EFAULT (iomap_dio_actor returns what iov_iter_zero zeroed)',
   busyWaitRetriesOnlyAfterSleep: 'xfs_break_dax_layouts asks for a rescan only if its wait slept: a busy page already idle at the first check ends the scan, other busy pages unseen',
   longtermChecksEveryVma: 'FOLL_LONGTERM pins go through get_user_pages_longterm, which faults the whole range in and then refuses every fs-DAX vma, private copies included',
@@ -122,7 +123,7 @@ const LINUX_MAINLINE = variant({
   kernel: 'linux-mainline',
   expect: [],
   seed: `${kernelSource('linux-mainline')}; 001 (busy-page scan, gup_fast revalidation, IOLOCK held across rescans); §2 (FOLL_LONGTERM refused for fs-DAX, MAP_DIRECT unknown to MAP_SHARED_VALIDATE)`,
-  summary: 'today\'s kernel: truncate waits for every pinned DAX page; long-term pins of fs-DAX refused but for private copies; MAP_DIRECT rejected',
+  summary: 'today\'s kernel: truncate waits for every pinned DAX page; long-term pins of fs-DAX refused but for private copies, and long-term write pins of shared page-cache mappings; MAP_DIRECT rejected',
 });
 export const KERNEL_VARIANTS: Variant[] = [LINUX_418, LINUX_61, LINUX_MAINLINE];
 
