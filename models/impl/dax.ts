@@ -28,19 +28,23 @@ export function dax_busy_page(k: Kernel, inode: number): number {
   return -1;
 }
 
-// The file pages [first, first + pmdPages) of the PMD holding page pg.
-function pmd_pages(pg: number): number {
+// The first file page of the PMD holding page pg (index & ~PG_PMD_COLOUR).
+function pmd_index(pg: number): number {
   return pg - (pg % LIMITS.pmdPages);
+}
+
+// A PMD-order entry, or none, over the whole PMD holding page pg.
+function set_pmd_entry(ip: Inode, pg: number, entry: number): void {
+  for (let q = pmd_index(pg); q < pmd_index(pg) + LIMITS.pmdPages; q++) ip.daxEntry[q] = entry;
 }
 
 // grab_mapping_entry(order 0): a PTE fault under an empty or zero-page PMD
 // entry downgrades it (unmapping the huge zero page everywhere); under a
 // PMD entry of a mapped extent it maps the one page and keeps the entry.
 function grab_mapping_entry_pte(k: Kernel, ip: Inode, pg: number): void {
-  const first = pmd_pages(pg);
   if (ip.daxEntry[pg] === DAX_PMD_ZERO) {
-    unmap_mapping_range(k, ip.id, first, first + LIMITS.pmdPages, false);
-    for (let q = first; q < first + LIMITS.pmdPages; q++) ip.daxEntry[q] = DAX_NONE;
+    unmap_mapping_range(k, ip.id, pmd_index(pg), pmd_index(pg) + LIMITS.pmdPages, false);
+    set_pmd_entry(ip, pg, DAX_NONE);
   }
   if (ip.daxEntry[pg] === DAX_NONE) ip.daxEntry[pg] = DAX_PTE;
 }
@@ -50,7 +54,7 @@ function grab_mapping_entry_pte(k: Kernel, ip: Inode, pg: number): void {
 export function dax_delete_mapping_entry(k: Kernel, inode: number, pg: number): void {
   const ip = k.inodes[inode];
   if (ip.daxEntry[pg] === DAX_PTE) ip.daxEntry[pg] = DAX_NONE;
-  else if (ip.daxEntry[pg] !== DAX_NONE) for (let q = pmd_pages(pg); q < pmd_pages(pg) + LIMITS.pmdPages; q++) ip.daxEntry[q] = DAX_NONE;
+  else if (ip.daxEntry[pg] !== DAX_NONE) set_pmd_entry(ip, pg, DAX_NONE);
 }
 
 // dax_iomap_pmd_fault with xfs_read_iomap_begin or, for a write,
@@ -64,7 +68,7 @@ export function dax_delete_mapping_entry(k: Kernel, inode: number, pg: number): 
 // the MMAPLOCK held shared.
 export function dax_iomap_pmd_fault(k: Kernel, t: Thread, vma: Vma, p: number, write: boolean): number {
   const ip = k.inodes[vma.inode];
-  const first = pmd_pages(vma.pgoff + p);
+  const first = pmd_index(vma.pgoff + p);
   const refFault = () => (write ? k.ref.writeFault(t.id, vma.id, p) : k.ref.readFault(t.id, vma.id, p));
   const fallback = () => {
     split_huge_pmd(k, vma, p);
@@ -78,7 +82,7 @@ export function dax_iomap_pmd_fault(k: Kernel, t: Thread, vma: Vma, p: number, w
   if ((write && !vma.shared) || !pmd_fits(vma, p) || first + LIMITS.pmdPages > ip.size) return fallback();
   // grab_mapping_entry(PMD_ORDER): a PTE entry in the range conflicts
   for (let q = first; q < first + LIMITS.pmdPages; q++) if (ip.daxEntry[q] === DAX_PTE) return fallback();
-  if (ip.daxEntry[first] === DAX_NONE) for (let q = first; q < first + LIMITS.pmdPages; q++) ip.daxEntry[q] = DAX_PMD_ZERO;
+  if (ip.daxEntry[first] === DAX_NONE) set_pmd_entry(ip, first, DAX_PMD_ZERO); // an empty PMD entry
   // raced with a pte fault that put a page table here: retry the access
   if (vma.pmd[p] === PMD_TABLE) return 0;
   const run = (state: number): number => {
@@ -107,7 +111,7 @@ export function dax_iomap_pmd_fault(k: Kernel, t: Thread, vma: Vma, p: number, w
   const b = ip.bmap[first];
   for (let q = 0; q < LIMITS.pmdPages; q++) if (page_state(k, vma.inode, first + q) !== WRITTEN || ip.bmap[first + q] !== b + q) return fallback();
   if (b % LIMITS.pmdPages !== 0) return fallback();
-  for (let q = first; q < first + LIMITS.pmdPages; q++) ip.daxEntry[q] = DAX_PMD;
+  set_pmd_entry(ip, first, DAX_PMD);
   set_pmd(k, vma, p, b, write);
   refFault();
   return 0;

@@ -13,7 +13,7 @@
 import { HOLE, UNWRITTEN, WRITTEN } from '../abstract.ts';
 import { EBADF, EFAULT, ENOSPC } from '../errno.ts';
 import { LIMITS, type Op } from '../testcase.ts';
-import { ANON_PAGE, BLOCKED, ZERO_PAGE, fn, type DioReq, type Frame, type Kernel, type Pin, type Thread } from './kernel.ts';
+import { ANON_PAGE, BLOCKED, ZERO_PAGE, fn, type DioReq, type Frame, type Kernel, type Next, type Pin, type Thread } from './kernel.ts';
 import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { unpin_user_page } from './page.ts';
 import { get_user_pages_fast, gupFrame } from './gup.ts';
@@ -145,16 +145,10 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
   // buffer, faulting it in like any user access; nothing is pinned and the
   // read, AIO or not, is complete when the syscall returns
   iomap_dio_hole_iter(k, t, f) {
-    const vma = f.vma >= 0 ? k.vmaById(t.proc, f.vma) : null;
-    if (!vma || !vma.write) {
-      k.ref.writeFault(t.id, f.vma, f.page);
-      return copy_fault(k, t, f);
-    }
-    const p = f.page;
-    if (vma.pte[p] === -1 || !vma.pteWrite[p]) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write: true }, 'hole_faulted');
-    k.ref.pin(t.id, vma.id, p, true);
+    const buf = user_copy_page(k, t, f, true, 'hole_faulted');
+    if (typeof buf === 'string' || !('epoch' in buf)) return buf;
     k.ref.dioLand(k.ref.commit(t.id));
-    dma_write_page(k, t, { page: vma.pte[p], epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, anon: vma.pte[p] === ANON_PAGE ? vma.cow[p] : -1 }, 'cpu', 0);
+    dma_write_page(k, t, buf, 'cpu', 0);
     f.error = 0;
     return 'xfs_iunlock';
   },
@@ -162,6 +156,22 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     return t.rv < 0 ? copy_fault(k, t, f) : 'iomap_dio_hole_iter';
   },
 });
+
+// The user buffer of a CPU copy (copy_to_user, copy_from_user, clear_user):
+// its page, as the reference sees the copy take it, or the step that
+// faults it in (then `faulted`), or the end of a copy that cannot reach it.
+function user_copy_page(k: Kernel, t: Thread, f: DioFrame, write: boolean, faulted: string): Pin | Next {
+  const vma = f.vma >= 0 ? k.vmaById(t.proc, f.vma) : null;
+  if (!vma || (write && !vma.write)) {
+    if (write) k.ref.writeFault(t.id, f.vma, f.page);
+    else k.ref.readFault(t.id, f.vma, f.page);
+    return copy_fault(k, t, f);
+  }
+  const p = f.page;
+  if (vma.pte[p] === -1 || (write && !vma.pteWrite[p])) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write }, faulted);
+  k.ref.pin(t.id, vma.id, p, write);
+  return { page: vma.pte[p], epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, anon: vma.pte[p] === ANON_PAGE ? vma.cow[p] : -1 };
+}
 
 // The copy met a buffer it cannot reach: EFAULT, but for a read of a hole
 // or unwritten extent, which iov_iter_zero ends as a short read on DAX
@@ -221,17 +231,8 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
   },
   dax_iomap_iter(k, t, f) {
     const read = f.op.op === 'dio_read';
-    const vma = f.vma >= 0 ? k.vmaById(t.proc, f.vma) : null;
-    // the buffer: written by a read, read by a write
-    if (!vma || (read && !vma.write)) {
-      if (read) k.ref.writeFault(t.id, f.vma, f.page);
-      else k.ref.readFault(t.id, f.vma, f.page);
-      return copy_fault(k, t, f);
-    }
-    const p = f.page;
-    if (vma.pte[p] === -1 || (read && !vma.pteWrite[p])) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write: read }, 'faulted');
-    k.ref.pin(t.id, vma.id, p, read);
-    const buf: Pin = { page: vma.pte[p], epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, anon: vma.pte[p] === ANON_PAGE ? vma.cow[p] : -1 };
+    const buf = user_copy_page(k, t, f, read, 'faulted'); // written by a read, read by a write
+    if (typeof buf === 'string' || !('epoch' in buf)) return buf;
     if (!read) k.inodes[f.inode].size = Math.max(k.inodes[f.inode].size, f.off + 1); // xfs_file_dax_write: past EOF, i_size_write
     k.ref.dioLand(k.ref.commit(t.id));
     const page = file_page(k, f.inode, f.off);

@@ -14,6 +14,7 @@ import { generic_map_direct_close, generic_map_direct_open, map_direct_setup } f
 import { fd_lookup, fput } from './file.ts';
 import { anon_alloc, anon_put, page_cache_alloc, page_cache_release } from './page.ts';
 import { read_file_page } from './xfs_bmap.ts';
+import { dax_delete_mapping_entry } from './dax.ts';
 
 function do_cow_fault_copy(k: Kernel, vma: Vma, p: number, value: number): void {
   vma.cow[p] = anon_alloc(k, value);
@@ -101,6 +102,15 @@ export function unmap_mapping_range(k: Kernel, inode: number, from: number, to: 
   }
 }
 
+// truncate_pagecache (evenCows: a truncate drops private copies past EOF)
+// or truncate_pagecache_range (a hole punch keeps them): unmap the pages,
+// then truncate_inode_pages_range, which for DAX deletes their entries
+// (the page-cache pages go with their blocks, in xfs_bunmapi).
+export function truncate_pagecache_range(k: Kernel, inode: number, from: number, to: number, evenCows: boolean): void {
+  unmap_mapping_range(k, inode, from, to, evenCows);
+  for (let pg = from; pg < to; pg++) dax_delete_mapping_entry(k, inode, pg);
+}
+
 // invalidate_inode_pages2_range for one page of a page-cache file
 // (mm/truncate.c), as O_DIRECT writes do before and after the transfer
 // (fs/iomap/direct-io.c): the page is unmapped (private copies stay) and
@@ -140,8 +150,10 @@ function drop_cow_page(k: Kernel, vma: Vma, p: number): void {
 // The pte of page p; the pmd over it now holds a page table.
 export function set_pte(k: Kernel, vma: Vma, p: number, page: number, write: boolean): void {
   split_huge_pmd(k, vma, p);
-  const [from, to] = pmd_range(vma, p);
-  if (vma.pmd[p] !== PMD_TABLE) for (let q = from; q < to; q++) vma.pmd[q] = PMD_TABLE;
+  if (vma.pmd[p] !== PMD_TABLE) {
+    const [from, to] = pmd_range(vma, p);
+    for (let q = from; q < to; q++) vma.pmd[q] = PMD_TABLE; // pte_alloc
+  }
   vma.pte[p] = page;
   vma.pteWrite[p] = write ? 1 : 0;
   vma.pteEpoch[p] = page >= 0 ? k.pageEpoch[page] : 0;

@@ -12,10 +12,10 @@ import { EBADF, EINVAL, ENOSPC, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts
 import { ZERO_PAGE, fn, type Frame, type Kernel, type Thread } from './kernel.ts';
 import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { page_ref_count } from './page.ts';
-import { dax_busy_page, dax_delete_mapping_entry, dax_iomap_fault, dax_iomap_pmd_fault, dax_layout_busy_page_unmap } from './dax.ts';
+import { dax_busy_page, dax_iomap_fault, dax_iomap_pmd_fault, dax_layout_busy_page_unmap } from './dax.ts';
 import { __break_lease, break_layout_nowait } from './locks.ts';
 import { free_blocks, page_state, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
-import { do_cow_fault, mapping_mapped, set_pte, unmap_mapping_range, type FaultFrame } from './mm.ts';
+import { do_cow_fault, mapping_mapped, set_pte, truncate_pagecache_range, type FaultFrame } from './mm.ts';
 import { xfs_vma_has_direct_lease } from './mapdirect.ts';
 import { fdget } from './file.ts';
 
@@ -280,11 +280,8 @@ export const sys_ftruncate = fn<TruncateFrame>('sys_ftruncate', {
     f.error = t.rv;
     if (f.error) return 'xfs_iunlock';
     const size = f.op.size % (LIMITS.pagesPerFile + 1);
-    unmap_mapping_range(k, f.inode, size, LIMITS.pagesPerFile, true);
-    for (let pg = size; pg < LIMITS.pagesPerFile; pg++) {
-      dax_delete_mapping_entry(k, f.inode, pg);
-      xfs_bunmapi(k, f.inode, pg);
-    }
+    truncate_pagecache_range(k, f.inode, size, LIMITS.pagesPerFile, true);
+    for (let pg = size; pg < LIMITS.pagesPerFile; pg++) xfs_bunmapi(k, f.inode, pg);
     k.inodes[f.inode].size = size;
     k.ref.commit(t.id);
     return 'xfs_iunlock';
@@ -318,11 +315,8 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
     const off = f.op.off % LIMITS.pagesPerFile;
     // whole blocks are freed whether or not they lie past EOF (only the zeroing of partial ones stops there)
     const end = Math.min(LIMITS.pagesPerFile, off + 1 + (f.op.len % LIMITS.pagesPerFile));
-    unmap_mapping_range(k, f.inode, off, end, false);
-    for (let pg = off; pg < end; pg++) {
-      dax_delete_mapping_entry(k, f.inode, pg);
-      xfs_bunmapi(k, f.inode, pg);
-    }
+    truncate_pagecache_range(k, f.inode, off, end, false);
+    for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
     k.ref.commit(t.id);
     return 'xfs_iunlock';
   },
