@@ -165,7 +165,7 @@ test('the fingerprint is canonical in the allocation history: a block freed and 
   assert.ok(ex.k.pageEpoch[0] > epoch, 'the block was allocated again');
   assert.is(fp(), once);
   // what the checks can tell apart stays apart: a pin on the block from before is stale
-  ex.k.mrs.push({ id: 9, proc: 0, span: 1, pins: [{ page: 0, epoch, inode: 0, index: 0, anon: -1 }], pinned: true, iova: 0, iovaPages: 1, sgPages: 1, lease: -1, revoked: false, live: true });
+  ex.k.mrs.push({ id: 9, proc: 0, span: 1, pins: [{ page: 0, epoch, inode: 0, index: 0, anon: -1, follPin: true }], pinned: true, iova: 0, iovaPages: 1, sgPages: 1, lease: -1, revoked: false, live: true });
   const stale = fp();
   ex.k.mrs[0].pins[0].epoch = ex.k.pageEpoch[0];
   assert.is.not(fp(), stale);

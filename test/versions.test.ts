@@ -12,6 +12,8 @@ import { dax, mmap, open, pagecache, reg, tc } from './programs.ts';
 import { runTestCase } from '../fuzz/lockstep.ts';
 import { explore } from '../fuzz/explore.ts';
 import { readFileSync } from 'node:fs';
+import seedrandom from 'seedrandom';
+import { expectation } from '../fuzz/conform.ts';
 
 const aioRead = (fd: number, off: number, map: number, page: number): Op => ({ op: 'dio_read', fd, off, map, page, aio: true });
 
@@ -132,6 +134,59 @@ test('every version-pinned variant cites its release and tree, and upstream and 
   }
   assert.is(findVariant('upstream').name, 'linux-mainline');
   assert.is(findVariant('v4.18').name, 'linux-4.18');
+});
+
+
+// fork and pins: which process keeps a private page that DMA targets.
+// The registration's NIC write lands after the parent's store; the
+// parent's load shows whose page the registration kept.
+const forkAfterPin = (pin: Op[], nicAt = 0): TestCase =>
+  tc([pagecache(1), pagecache(1)], [[open(0), open(1), mmap(0, { type: 'private' }), { op: 'store', map: 0, page: 0, val: 5 }, ...pin, { op: 'fork' }, { op: 'store', map: 0, page: 0, val: 7 }, { op: 'tick' }, { op: 'load', map: 0, page: 0 }]], {
+    nic: nicAt ? [{ op: 'rdma_write', mr: 0, page: 0, val: 9, at: nicAt }] : [],
+  });
+
+test('4.18: fork shares a registered private page with the child, and the parent\'s next store copies it: the NIC writes the child\'s page; 6.1 and mainline copy it for the child at fork (FOLL_PIN)', () => {
+  const t = forkAfterPin([reg(0)], 1);
+  const last = (v: Variant) => {
+    const e = expectation(v, t);
+    assert.is(e.modelDivergence, null, v.name);
+    return e.steps.at(-1)!.expected;
+  };
+  assert.is(last(findVariant('linux-4.18')), 'ok 7');
+  // a 4.18 that pinned with FOLL_PIN keeps the page for the parent: the reference for 4.18 says it cannot
+  assert.match(expectation(without(findVariant('linux-4.18'), 'noFollPin'), t).modelDivergence ?? '', /state differs from the reference at \.procs\[1\]\.maps\[0\]\.cow\[0\]/);
+  assert.is(last(findVariant('linux-6.1')), 'ok 9');
+  assert.is(last(findVariant('linux-mainline')), 'ok 9');
+});
+
+test('6.1: an AIO O_DIRECT read in flight at fork targets a page fork shares (FOLL_GET), so it lands in the child\'s page once the parent stores; mainline pins with FOLL_PIN and the parent keeps the page', () => {
+  // file 1 holds 21 at page 0; the read may land before the parent's store of 7 (then 7 wins) or after
+  const t = forkAfterPin([aioRead(1, 0, 0, 0)]);
+  // the parent's last load over many schedules, or the first divergence
+  const outcomes = (v: Variant): unknown[] | string => {
+    const seen = new Set<unknown>();
+    const rng = seedrandom('fork');
+    for (let i = 0; i < 300; i++) {
+      const schedule = Array.from({ length: 60 }, () => (rng() < 0.3 ? Math.floor(rng() * 3) : 0));
+      const r = runTestCase(v, { ...t, schedule });
+      if (r.divergence) return r.divergence.message;
+      seen.add(r.trace.filter((s) => s.tid === 0 && s.result !== undefined).at(-1)!.result);
+    }
+    return [...seen].sort();
+  };
+  assert.equal(outcomes(findVariant('linux-6.1')), [7]);
+  assert.equal(outcomes(findVariant('linux-4.18')), [7]);
+  assert.equal(outcomes(findVariant('linux-mainline')), [21, 7]);
+  // a 6.1 whose O_DIRECT pinned with FOLL_PIN would keep the page for the parent: caught
+  assert.match(String(outcomes(without(findVariant('linux-6.1'), 'dioPinsWithFollGet'))), /state differs from the reference at \.procs\[\d\]\.maps\[0\]\.cow\[0\]/);
+});
+
+test('every version is clean under every interleaving of a fork with a registration and an AIO read of the same private page', () => {
+  const t = tc([pagecache(1), pagecache(1)], [
+    [open(0), open(1), mmap(0, { type: 'private' }), { op: 'store', map: 0, page: 0, val: 5 }, aioRead(1, 0, 0, 0), { op: 'store', map: 0, page: 0, val: 7 }, { op: 'load', map: 0, page: 0 }],
+    [{ op: 'fork' }, reg(0), { op: 'load', map: 0, page: 0 }],
+  ], { nic: [{ op: 'rdma_write', mr: 0, page: 0, val: 9, at: 0 }] });
+  for (const name of ['linux-4.18', 'linux-6.1', 'linux-mainline']) assert.is(explored(findVariant(name), t), null, name);
 });
 
 test.run();

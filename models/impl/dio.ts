@@ -113,7 +113,7 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     // before the buffer is pinned: a write that then fails has still taken the page out
     if (f.op.op === 'dio_write') invalidate_inode_pages2_range(k, f.inode, f.off);
     ip.dioCount++; // inode_dio_begin
-    return k.call(t, get_user_pages_fast, gupFrame(f.vma, f.page, 1, f.op.op === 'dio_read', f.pins), 'submit_bio');
+    return k.call(t, get_user_pages_fast, gupFrame(f.vma, f.page, 1, f.op.op === 'dio_read', !k.flags.dioPinsWithFollGet, f.pins), 'submit_bio');
   },
   submit_bio(k, t, f) {
     if (t.rv === 0 && !blk_mq_get_tag(k, t)) return k.sleep(t, 'dio_tag', 0, 'submit_bio', false);
@@ -147,7 +147,7 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
   iomap_dio_hole_iter(k, t, f) {
     const buf = user_copy_page(k, t, f, true, 'hole_faulted');
     if (typeof buf === 'string' || !('epoch' in buf)) return buf;
-    k.ref.dioLand(k.ref.commit(t.id));
+    copy_done(k, t);
     dma_write_page(k, t, buf, 'cpu', 0);
     f.error = 0;
     return 'xfs_iunlock';
@@ -170,7 +170,15 @@ function user_copy_page(k: Kernel, t: Thread, f: DioFrame, write: boolean, fault
   const p = f.page;
   if (vma.pte[p] === -1 || (write && !vma.pteWrite[p])) return k.call(t, do_user_addr_fault, { vma: vma.id, page: p, write }, faulted);
   k.ref.pin(t.id, vma.id, p, write);
-  return { page: vma.pte[p], epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, anon: vma.pte[p] === ANON_PAGE ? vma.cow[p] : -1 };
+  return { page: vma.pte[p], epoch: vma.pteEpoch[p], inode: vma.inode, index: vma.pgoff + p, anon: vma.pte[p] === ANON_PAGE ? vma.cow[p] : -1, follPin: false };
+}
+
+// A CPU copy is the whole transfer: the reference sees it issued, land
+// and complete at once.
+function copy_done(k: Kernel, t: Thread): void {
+  const id = k.ref.commit(t.id);
+  k.ref.dioLand(id);
+  k.ref.dioComplete(id);
 }
 
 // The copy met a buffer it cannot reach: EFAULT, but for a read of a hole
@@ -234,9 +242,9 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
     const buf = user_copy_page(k, t, f, read, 'faulted'); // written by a read, read by a write
     if (typeof buf === 'string' || !('epoch' in buf)) return buf;
     if (!read) k.inodes[f.inode].size = Math.max(k.inodes[f.inode].size, f.off + 1); // xfs_file_dax_write: past EOF, i_size_write
-    k.ref.dioLand(k.ref.commit(t.id));
+    copy_done(k, t);
     const page = file_page(k, f.inode, f.off);
-    const file: Pin = { page: page < 0 ? ZERO_PAGE : page, epoch: page < 0 ? 0 : k.pageEpoch[page], inode: f.inode, index: f.off, anon: -1 };
+    const file: Pin = { page: page < 0 ? ZERO_PAGE : page, epoch: page < 0 ? 0 : k.pageEpoch[page], inode: f.inode, index: f.off, anon: -1, follPin: false };
     if (read) dma_write_page(k, t, buf, 'cpu', dma_read_page(k, t, file, 'cpu'));
     else dma_write_page(k, t, file, 'cpu', dma_read_page(k, t, buf, 'cpu'));
     f.error = 0;
@@ -281,7 +289,7 @@ export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
     // iomap_dio_complete then drops: here the page is dropped as the data
     // lands, so a pin of it keeps what it held
     if (r.dir === 'write') invalidate_inode_pages2_range(k, r.inode, r.off);
-    const file: Pin = { page: r.filePage, epoch: r.fileEpoch, inode: r.inode, index: r.off, anon: -1 };
+    const file: Pin = { page: r.filePage, epoch: r.fileEpoch, inode: r.inode, index: r.off, anon: -1, follPin: false };
     if (r.dir === 'read') dma_write_page(k, t, r.buf, 'dio', dma_read_page(k, t, file, 'dio'));
     else dma_write_page(k, t, file, 'dio', dma_read_page(k, t, r.buf, 'dio'));
     k.ref.dioLand(r.refId);
@@ -292,6 +300,7 @@ export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
   bio_endio(k, t) {
     const r = k.dioQueue.shift()!;
     unpin_user_page(k, r.buf);
+    k.ref.dioComplete(r.refId);
     inode_dio_end(k, r.inode);
     if (!r.aio) k.wake('dio', r.tid);
     blk_mq_put_tag(k);

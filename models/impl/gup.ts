@@ -12,28 +12,40 @@ export interface GupFrame extends Frame {
   first: number;
   n: number;
   write: boolean;
+  follPin: boolean; // FOLL_PIN (pin_user_pages), not FOLL_GET
   pins: Pin[]; // output, owned by the caller
   i: number;
   err: number;
   // gup_fast: what the lockless pmd and pte read saw
   huge: boolean; // a huge pmd (gup_huge_pmd)
   page: number;
+  pteWrite: number;
   epoch: number;
   inode: number;
   index: number;
   anon: number;
 }
 
-export function gupFrame(vma: number, first: number, n: number, write: boolean, pins: Pin[]): Omit<GupFrame, 'fn' | 'pc'> {
-  return { vma, first, n, write, pins, i: 0, err: 0, huge: false, page: -1, epoch: 0, inode: -1, index: -1, anon: -1 };
+export function gupFrame(vma: number, first: number, n: number, write: boolean, follPin: boolean, pins: Pin[]): Omit<GupFrame, 'fn' | 'pc'> {
+  return { vma, first, n, write, follPin, pins, i: 0, err: 0, huge: false, page: -1, pteWrite: 0, epoch: 0, inode: -1, index: -1, anon: -1 };
 }
 
 // The pin's reference is already taken (get_page); an anonymous page gets
 // its reference here.
-function record_pin(k: Kernel, f: Pick<GupFrame, 'inode' | 'index' | 'pins'>, page: number, epoch: number, anon: number): void {
+function record_pin(k: Kernel, f: Pick<GupFrame, 'inode' | 'index' | 'pins' | 'follPin'>, page: number, epoch: number, anon: number): void {
   const file = page !== ANON_PAGE && page !== ZERO_PAGE;
-  if (anon >= 0) k.anonRef[anon]++;
-  f.pins.push({ page, epoch, inode: file ? f.inode : -1, index: file ? f.index : -1, anon });
+  if (anon >= 0) {
+    k.anonRef[anon]++;
+    if (f.follPin) k.anonPinned[anon]++;
+  }
+  f.pins.push({ page, epoch, inode: file ? f.inode : -1, index: file ? f.index : -1, anon, follPin: f.follPin });
+}
+
+// gup_must_unshare: a FOLL_PIN read pin of a private copy that fork left
+// shared must first make it the process's own, or a later write by
+// either process could leave the pin on the other's page.
+function gup_must_unshare(k: Kernel, f: GupFrame, vma: Vma, p: number): boolean {
+  return f.follPin && !f.write && vma.pte[p] === ANON_PAGE && !k.anonExclusive[vma.cow[p]];
 }
 
 // The slow path: under mmap_sem, look each page up, faulting it in when it
@@ -54,6 +66,7 @@ export const get_user_pages = fn<GupFrame>('get_user_pages', {
     }
     const page = vma.pte[p];
     if (page === -1 || (f.write && !vma.pteWrite[p])) return k.call(t, handle_mm_fault, { vma: f.vma, page: p, write: f.write }, 'faultin_page');
+    if (gup_must_unshare(k, f, vma, p)) return k.call(t, handle_mm_fault, { vma: f.vma, page: p, write: false, unshare: true }, 'faultin_page');
     get_page(k, page);
     f.inode = vma.inode;
     f.index = vma.pgoff + p;
@@ -85,8 +98,10 @@ export const get_user_pages = fn<GupFrame>('get_user_pages', {
 // speculative reference, then re-read the entry and back off if it
 // changed.  The pte path always re-read; the devmap pmd path
 // (__gup_device_huge_pmd) did not before 001 ("mm: fix __gup_device_huge
-// vs unmap").  The pin takes effect at the read: the page is the one
-// mapped then, and a recheck that passes proves it still is.
+// vs unmap").  The pin of a file's page takes effect at the read: the
+// page is the one mapped then, and a recheck that passes proves it still
+// is.  A private copy is pinned at the recheck: until its reference is
+// taken, fork does not see it pinned (page_maybe_dma_pinned).
 export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
   gup_pte_range(k, t, f) {
     const vma = k.vmaById(t.proc, f.vma);
@@ -95,15 +110,17 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
     if (k.flags.daxLayoutLock) k.daxLayoutReaders++; // dax_layout_lock()
     f.huge = vma.pmd[p] === PMD_HUGE;
     f.page = vma.pte[p];
+    f.pteWrite = vma.pteWrite[p];
     f.epoch = vma.pteEpoch[p];
     f.inode = vma.inode;
     f.index = vma.pgoff + p;
     f.anon = f.page === ANON_PAGE ? vma.cow[p] : -1;
-    k.ref.pin(t.id, f.vma, p, f.write);
+    if (f.page !== ANON_PAGE) k.ref.pin(t.id, f.vma, p, f.write);
     return 'gup_get_page';
   },
   gup_get_page(k, t, f) {
     const p = f.first;
+    const anon = f.page === ANON_PAGE;
     const got = try_get_page(k, f.page);
     if (k.flags.daxLayoutLock && --k.daxLayoutReaders === 0) k.wake('rcu', 0); // dax_layout_unlock()
     if (!got) {
@@ -112,15 +129,16 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
     }
     if (!k.flags.gupFastNoRecheck || !f.huge || !is_zone_device_page(k, f.page)) {
       const vma = k.vmaById(t.proc, f.vma);
-      if (!vma || vma.pte[p] !== f.page || (vma.pmd[p] === PMD_HUGE) !== f.huge || (f.page === ANON_PAGE && vma.cow[p] !== f.anon) || (f.write && !vma.pteWrite[p])) {
+      if (!vma || vma.pte[p] !== f.page || vma.pteWrite[p] !== f.pteWrite || (vma.pmd[p] === PMD_HUGE) !== f.huge || (anon && vma.cow[p] !== f.anon) || gup_must_unshare(k, f, vma, p)) {
         put_page(k, f.page);
-        k.ref.unpin(t.id);
+        if (!anon) k.ref.unpin(t.id);
         return 'slow_path';
       }
       // the pte was zapped and set again to the same page in between: the
       // recheck sees the same value, so the pin is of the page as mapped
       // now (a private copy's slot may hold a new copy: no epoch tells)
-      if (vma.pteEpoch[p] !== f.epoch || f.page === ANON_PAGE) {
+      if (anon) k.ref.pin(t.id, f.vma, p, f.write);
+      else if (vma.pteEpoch[p] !== f.epoch) {
         k.ref.unpin(t.id);
         k.ref.pin(t.id, f.vma, p, f.write);
         f.epoch = vma.pteEpoch[p];
@@ -130,7 +148,7 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
     return k.ret(t, 0);
   },
   slow_path(k, t, f) {
-    return k.call(t, get_user_pages, gupFrame(f.vma, f.first, 1, f.write, f.pins), 'slow_done');
+    return k.call(t, get_user_pages, gupFrame(f.vma, f.first, 1, f.write, f.follPin, f.pins), 'slow_done');
   },
   slow_done(k, t) {
     return k.ret(t, t.rv);
@@ -146,7 +164,7 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
 // anything in: false, and nothing pinned.
 export function lockless_pages_from_mm(k: Kernel, t: { id: number }, vma: Vma, first: number, span: number, pins: Pin[]): boolean {
   for (let p = first; p < first + span; p++) if (vma.pte[p] !== ANON_PAGE || !vma.pteWrite[p]) return false;
-  const f = gupFrame(vma.id, first, span, true, pins);
+  const f = gupFrame(vma.id, first, span, true, !k.flags.noFollPin, pins);
   for (let p = first; p < first + span; p++) {
     record_pin(k, f, ANON_PAGE, vma.pteEpoch[p], vma.cow[p]);
     k.ref.pin(t.id, vma.id, p, true);

@@ -152,6 +152,7 @@ export interface Pin {
   inode: number; // origin (file, page), -1 for anonymous memory
   index: number;
   anon: number; // the anonymous page, for ANON_PAGE
+  follPin: boolean; // FOLL_PIN, not a plain reference (FOLL_GET)
 }
 
 // An RDMA memory registration (ib_umem + ib_mr).
@@ -230,8 +231,13 @@ export class Kernel {
   cacheFree: number[];
   // Anonymous pages (private copies), referenced by the vma that maps them
   // and by pins; a page outlives its vma while pinned.
+  // A copy fork shared: whether one process owns it (PageAnonExclusive),
+  // and how many of its references are FOLL_PIN pins
+  // (page_maybe_dma_pinned).
   anonData: number[] = [];
   anonRef: number[] = [];
+  anonExclusive: number[] = [];
+  anonPinned: number[] = [];
   anonFree: number[] = [];
   inodes: Inode[];
   filps: (Filp | null)[] = [];

@@ -12,14 +12,9 @@ import { down_read, down_write, up_read, up_write } from './rwsem.ts';
 import { __xfs_filemap_fault } from './xfs_file.ts';
 import { generic_map_direct_close, generic_map_direct_open, map_direct_setup } from './mapdirect.ts';
 import { fd_lookup, fput } from './file.ts';
-import { anon_alloc, anon_put, page_cache_alloc, page_cache_release } from './page.ts';
+import { anon_alloc, anon_put, page_cache_alloc, page_cache_release, page_dup_anon_rmap } from './page.ts';
 import { read_file_page } from './xfs_bmap.ts';
 import { dax_delete_mapping_entry } from './dax.ts';
-
-function do_cow_fault_copy(k: Kernel, vma: Vma, p: number, value: number): void {
-  vma.cow[p] = anon_alloc(k, value);
-  set_pte(k, vma, p, ANON_PAGE, true);
-}
 
 // zap_page_range for a whole vma: private copies go with it.
 export function zap_vma_ptes(k: Kernel, vma: Vma): void {
@@ -135,10 +130,39 @@ export function invalidate_inode_pages2_range(k: Kernel, inode: number, pg: numb
 }
 
 // do_cow_fault: give the page of a private mapping its own anonymous
-// copy of what the file holds, and map it writable.
+// copy of what the file holds, and map it writable; unless a racing fault
+// mapped one first (finish_fault finds the pte set: VM_FAULT_NOPAGE).
 export function do_cow_fault(k: Kernel, vma: Vma, p: number): void {
-  if (vma.cow[p] < 0) vma.cow[p] = anon_alloc(k, read_file_page(k, vma.inode, vma.pgoff + p));
+  if (vma.cow[p] >= 0) return;
+  vma.cow[p] = anon_alloc(k, read_file_page(k, vma.inode, vma.pgoff + p));
   set_pte(k, vma, p, ANON_PAGE, true);
+}
+
+// fork's copy of a private page the parent may have pinned: the child's
+// own, mapped writable.
+function copy_present_page(k: Kernel, child: Vma, p: number, value: number): void {
+  child.cow[p] = anon_alloc(k, value);
+  set_pte(k, child, p, ANON_PAGE, true);
+}
+
+// do_wp_page for a private copy whose pte is read-only (fork shared it):
+// the process keeps the page (wp_page_reuse) when no one else can see it,
+// else writes to a copy of its own (wp_page_copy), and whoever else holds
+// the old page, the other process or a pin, keeps it.  An unshare fault
+// (a FOLL_PIN read pin of a shared page) makes the page the process's own
+// but leaves the pte read-only.
+export function do_wp_page(k: Kernel, t: Thread, vma: Vma, p: number, unshare: boolean): void {
+  if (unshare) k.ref.unshareFault(t.id, vma.id, p);
+  else k.ref.writeFault(t.id, vma.id, p);
+  const id = vma.cow[p];
+  if (k.anonExclusive[id] || k.anonRef[id] === 1) {
+    k.anonExclusive[id] = 1;
+    if (!unshare) set_pte(k, vma, p, ANON_PAGE, true);
+    return;
+  }
+  vma.cow[p] = anon_alloc(k, k.anonData[id]);
+  anon_put(k, id);
+  set_pte(k, vma, p, ANON_PAGE, !unshare);
 }
 
 function drop_cow_page(k: Kernel, vma: Vma, p: number): void {
@@ -176,6 +200,7 @@ export interface FaultFrame extends Frame {
   page: number;
   write: boolean;
   huge?: boolean; // ->huge_fault(PE_SIZE_PMD) rather than ->fault
+  unshare?: boolean; // FAULT_FLAG_UNSHARE: gup_must_unshare asked for the page
 }
 
 export const handle_mm_fault = fn<FaultFrame>('handle_mm_fault', {
@@ -185,6 +210,11 @@ export const handle_mm_fault = fn<FaultFrame>('handle_mm_fault', {
       if (f.write) k.ref.writeFault(t.id, f.vma, f.page);
       else k.ref.readFault(t.id, f.vma, f.page);
       return k.ret(t, VM_FAULT_SIGSEGV);
+    }
+    // handle_pte_fault: a present pte of a private copy needs no filesystem
+    if (vma.pte[f.page] === ANON_PAGE) {
+      do_wp_page(k, t, vma, f.page, f.unshare === true);
+      return k.ret(t, 0);
     }
     // __handle_mm_fault: a DAX vma (VM_HUGEPAGE, which hugepage_vma_check
     // grants DAX in a fault whatever the sysfs setting) tries the whole PMD
@@ -438,7 +468,8 @@ export const sys_fork = fn<ForkFrame>('sys_fork', {
   down_write_mmap_sem(k, t) {
     return down_write(k, t, k.procs[t.proc].mmapSem, 'dup_mmap');
   },
-  // Page tables of file mappings are not copied; the child faults them in.
+  // The child's page tables hold the private copies; it faults the file's
+  // pages in.
   dup_mmap(k, t) {
     const parent = k.procs[t.proc];
     if (k.procs.length >= LIMITS.maxProcs) {
@@ -457,17 +488,22 @@ export const sys_fork = fn<ForkFrame>('sys_fork', {
         ...v, id: k.nextMapId++, pte: new Int16Array(v.npages).fill(-1), pteWrite: new Uint8Array(v.npages),
         pteEpoch: new Int32Array(v.npages), cow: new Int16Array(v.npages).fill(-1), pmd: new Uint8Array(v.npages),
       };
-      // the child gets its own copy of each private page (the kernel shares
-      // it until a write, which looks the same); the parent's pte is
-      // write-protected (copy_present_pte), unless the page may be pinned
-      // for DMA, which is copied at once and stays writable
+      // copy_present_pte: each private copy is shared with the child and
+      // write-protected in both, but for one the parent may have pinned
+      // for DMA (page_try_dup_anon_rmap: exclusive, with FOLL_PIN pins),
+      // which the child gets a copy of at once (copy_present_page)
       for (let p = 0; p < c.npages; p++) {
-        if (v.cow[p] < 0) continue;
-        do_cow_fault_copy(k, c, p, k.anonData[v.cow[p]]);
-        if (v.pte[p] === ANON_PAGE && k.anonRef[v.cow[p]] === 1) {
-          v.pteWrite[p] = 0;
-          k.touchPte(v, p);
+        const id = v.cow[p];
+        if (id < 0) continue;
+        if (k.anonExclusive[id] && k.anonPinned[id] > 0) {
+          copy_present_page(k, c, p, k.anonData[id]);
+          continue;
         }
+        k.anonExclusive[id] = 0;
+        page_dup_anon_rmap(k, id);
+        c.cow[p] = id;
+        set_pte(k, c, p, ANON_PAGE, false);
+        if (v.pteWrite[p]) set_pte(k, v, p, ANON_PAGE, false);
       }
       k.filps[c.filp]!.refs++;
       if (c.lease >= 0) generic_map_direct_open(k, c);

@@ -76,10 +76,13 @@ export function page_cache_release(k: Kernel, page: number): void {
 
 // ---- anonymous pages ----
 
+// A new private copy, mapped by the vma that made it, which owns it.
 export function anon_alloc(k: Kernel, value: number): number {
   const id = k.anonFree.pop() ?? k.anonData.length;
   k.anonData[id] = value;
   k.anonRef[id] = 1;
+  k.anonExclusive[id] = 1;
+  k.anonPinned[id] = 0;
   return id;
 }
 
@@ -87,8 +90,18 @@ export function anon_put(k: Kernel, id: number): void {
   if (--k.anonRef[id] === 0) k.anonFree.push(id);
 }
 
-// unpin_user_page: drop the reference a pin holds.
+// page_dup_rmap: fork maps the page in the child too.
+export function page_dup_anon_rmap(k: Kernel, id: number): void {
+  k.anonRef[id]++;
+}
+
+// unpin_user_page (FOLL_PIN) or put_page (FOLL_GET): drop the reference a
+// pin holds.
 export function unpin_user_page(k: Kernel, pin: Pin): void {
-  if (pin.page === ANON_PAGE) anon_put(k, pin.anon);
-  else put_page(k, pin.page);
+  if (pin.page !== ANON_PAGE) {
+    put_page(k, pin.page);
+    return;
+  }
+  if (pin.follPin) k.anonPinned[pin.anon]--;
+  anon_put(k, pin.anon);
 }

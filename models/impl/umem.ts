@@ -97,7 +97,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     return down_write(k, t, k.inodes[f.inode].iolock, 'get_user_pages');
   },
   get_user_pages(k, t, f) {
-    return k.call(t, get_user_pages, gupFrame(f.vma, f.first, f.span, true, f.pins), 'after_gup');
+    return k.call(t, get_user_pages, gupFrame(f.vma, f.first, f.span, true, !k.flags.noFollPin, f.pins), 'after_gup');
   },
   // The slow path's pins: a fault that failed is EFAULT; under 4.18's
   // get_user_pages_longterm an fs-DAX vma refuses the lot only now, once

@@ -46,7 +46,7 @@ interface RMap {
   write: boolean;
   valid: boolean;
   cow: (Page | null)[];
-  forked: boolean[]; // a private copy a fork may have write-protected, until it is written again
+  forked: boolean[]; // a private copy fork write-protected, until this mapping writes it
   lease: number; // lease id or -1
 }
 
@@ -73,9 +73,12 @@ interface RLease {
 
 // A page of memory: a file's page, or a private copy.  Pins hold the
 // object itself, so a page that leaves its file or mapping lives on,
-// invisibly, for as long as something pinned it.
+// invisibly, for as long as something pinned it.  A private copy fork
+// shares is one object in both processes' mappings until one of them
+// writes it (excl: false meanwhile).
 interface Page {
   v: number;
+  excl?: boolean;
 }
 
 export type Target = { kind: 'page'; page: Page } | { kind: 'zero' };
@@ -437,9 +440,16 @@ export class Reference {
     const f = this.files[m.file];
     const pg = m.pgoff + page;
     if (!m.write) return this.faultFails(p, true);
+    // a copy already there is the process's page: no file, no EOF
+    const copy = m.shared ? null : m.cow[page];
+    if (copy) {
+      if (!copy.excl) m.cow[page] = { v: copy.v, excl: true }; // one no one else references could be kept: no one could tell
+      m.forked[page] = false;
+      return true;
+    }
     if (!m.valid || pg >= f.size) return this.faultFails(p, false);
     if (!m.shared) {
-      m.cow[page] ??= { v: f.page[pg].v };
+      m.cow[page] = { v: f.page[pg].v, excl: true };
       m.forked[page] = false;
       return true;
     }
@@ -452,6 +462,32 @@ export class Reference {
     f.state[pg] = WRITTEN;
     f.page[pg].v = 0;
     return true;
+  }
+
+  // Whether fork finds a private copy pinned for DMA (FOLL_PIN): by a
+  // registration (not in 4.18, which has no FOLL_PIN), or by an O_DIRECT
+  // request not yet completed where O_DIRECT pins (mainline).
+  private pinnedForDma(copy: Page): boolean {
+    if (this.kernel === 'linux-4.18') return false;
+    const dio = this.kernel === 'linux-mainline';
+    const holds = (ts: Target[]) => ts.some((x) => x.kind === 'page' && x.page === copy);
+    if (this.mrs.some((mr) => mr.live && !mr.revoked && holds(mr.targets))) return true;
+    if (dio && this.inflight.some((d) => holds([d.target]))) return true;
+    return this.pending.some((p) => p !== null && !p.committed && p.failed === null && p.allocFailed.length === 0 &&
+      (p.op.op === 'reg_mr' || (dio && (p.op.op === 'dio_read' || p.op.op === 'dio_write') && !this.files[p.fd!.file].dax)) && holds(p.pins));
+  }
+
+  // An unshare fault: a FOLL_PIN read pin of a copy fork shared makes it
+  // the process's own, leaving it read-only.
+  unshareFault(tid: number, mapId: number, page: number): void {
+    this.version++;
+    const m = this.findMap(mapId)?.map;
+    const copy = m?.cow[page];
+    if (!m || !copy || this.kernel === 'linux-4.18') {
+      this.diverge('result-mismatch', `an unshare fault on page ${page} of mapping ${mapId}, which holds no copy fork shared`, { thread: tid });
+      return;
+    }
+    if (!copy.excl) m.cow[page] = { v: copy.v, excl: true };
   }
 
   // get_user_pages took a reference on page `page` of mapping `mapId`.
@@ -556,8 +592,17 @@ export class Reference {
         if (this.procs.length >= LIMITS.maxProcs) { p.expected = 'EAGAIN'; break; }
         const child: RProc = { uid: pr.uid, capLease: pr.capLease, alive: true, fds: pr.fds.map((f) => (f ? { ...f } : null)), maps: [], sigio: [], pinned: 0 };
         for (const m of pr.maps) {
-          m.forked = m.cow.map((x) => x !== null);
-          const c: RMap = { ...m, id: this.nextMap++, cow: m.cow.map((x) => (x ? { v: x.v } : null)), forked: [...m.forked] };
+          const c: RMap = { ...m, id: this.nextMap++, cow: [...m.cow], forked: [...m.forked] };
+          m.cow.forEach((copy, pg) => {
+            if (!copy) return;
+            if (copy.excl && this.pinnedForDma(copy)) {
+              c.cow[pg] = { v: copy.v, excl: true };
+              c.forked[pg] = false;
+              return;
+            }
+            copy.excl = false;
+            m.forked[pg] = c.forked[pg] = true;
+          });
           if (m.lease >= 0) this.leases.find((l) => l.id === m.lease)!.refs++;
           child.maps.push(c);
         }
@@ -752,7 +797,14 @@ export class Reference {
       s.state[d.off] = WRITTEN;
       s.page[d.off].v = v;
     }
-    if (d.aio) this.inflight = this.inflight.filter((x) => x !== d);
+  }
+
+  // The request completed: its pin is gone.  (A synchronous request's
+  // caller takes it off when it returns.)
+  dioComplete(id: number): void {
+    this.version++;
+    const d = this.inflight.find((x) => x.id === id);
+    if (d?.aio) this.inflight = this.inflight.filter((x) => x !== d);
   }
 
   // The NIC's view of registrations: every live one, in registration order.

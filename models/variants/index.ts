@@ -26,12 +26,12 @@ export const KERNELS: Record<KernelVersion, Kernel> = {
   'linux-4.18': {
     release: 'v4.18',
     tree: 'github:zzwd/linux-4.18-rt (4.18.0 with the RT patch, the nearest 4.18 release tree stored)',
-    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true },
+    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true, noFollPin: true, dioPinsWithFollGet: true },
   },
   'linux-6.1': {
     release: 'v6.1.20',
     tree: 'github:c1336658570/linux-6.1.20 (Debian\'s linux-image-6.1.0-57 is the guest of daxcheck conform)',
-    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true },
+    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true },
   },
   'linux-mainline': {
     release: 'v6.18.2',
@@ -69,6 +69,8 @@ export const FLAGS = nameTable({
   busyWaitRetriesOnlyAfterSleep: 'xfs_break_dax_layouts asks for a rescan only if its wait slept: a busy page already idle at the first check ends the scan, other busy pages unseen',
   longtermChecksEveryVma: 'FOLL_LONGTERM pins go through get_user_pages_longterm, which faults the whole range in and then refuses every fs-DAX vma, private copies included',
   leasedBreakLosesBlockingError: 'xfs_break_leased_layouts overwrites the blocking break_layout\'s error with the next non-blocking one and polls again',
+  noFollPin: 'no FOLL_PIN: a registration\'s pins are plain page references (get_user_pages_longterm), so fork cannot tell a pinned private page (no page_maybe_dma_pinned) and shares it write-protected with the child',
+  dioPinsWithFollGet: 'O_DIRECT takes plain references on its buffer (get_user_pages_fast, FOLL_GET), which fork does not see as pins: a private page under a read in flight is shared with the child (6.18 pins it with FOLL_PIN, pin_user_pages_fast)',
 } as const);
 
 export type FlagName = keyof typeof FLAGS;
