@@ -42,6 +42,8 @@ const OPS: Record<OpName, fc.Arbitrary<Op>> = {
   reg_mr: fc.record({ op: fc.constant('reg_mr' as const), map: idx(), page: idx(1), npages: idx(1), unaligned: fc.boolean() }),
   dereg_mr: fc.record({ op: fc.constant('dereg_mr' as const), mr: idx() }),
   fcntl_map_direct: fc.record({ op: fc.constant('fcntl_map_direct' as const), fd: idx() }),
+  layoutget: fc.record({ op: fc.constant('layoutget' as const), fd: idx() }),
+  layoutreturn: fc.record({ op: fc.constant('layoutreturn' as const), fd: idx() }),
   tick: fc.record({ op: fc.constant('tick' as const) }),
 };
 

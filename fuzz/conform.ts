@@ -192,6 +192,8 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
     case 'fcntl_map_direct': return `f ${fdOf(op.fd)}`;
     case 'tick': return 'k';
     case 'fork': return 'y';
+    case 'layoutget':
+    case 'layoutreturn': throw new Error(`${op.op} is an NFS client's request, not a system call: conform does not run it`);
   }
 }
 

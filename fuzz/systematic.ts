@@ -56,6 +56,8 @@ const store = (page = 0, val = 3): Op => ({ op: 'store', map: 0, page, val });
 const load = (page = 0): Op => ({ op: 'load', map: 0, page });
 const dioRead = (aio: boolean): Op => ({ op: 'dio_read', fd: 1, off: 0, map: 0, page: 0, aio });
 const reg = (map = 0, unaligned = false): Op => ({ op: 'reg_mr', map, page: 0, npages: 0, unaligned });
+const layoutget: Op = { op: 'layoutget', fd: 0 };
+const layoutreturn: Op = { op: 'layoutreturn', fd: 0 };
 const nicWrites: NicOp[] = [{ op: 'rdma_write', mr: 0, page: 0, val: 5, at: 0 }, { op: 'rdma_write', mr: 0, page: 0, val: 6, at: 1 }];
 
 const SOURCES: Source[] = [
@@ -73,6 +75,9 @@ const SOURCES: Source[] = [
   { name: 'map-direct-private', about: 'maps it MAP_PRIVATE|MAP_DIRECT, stores and loads', file: DAX, ops: [open(DAX), mmap(0, 'private', { len: 0, direct: true }), store(), load()] },
   { name: 'map-direct-registered', about: 'registers an unaligned buffer in a MAP_DIRECT mapping of it, which the NIC writes through at time 0 and 1, changes it, then registers a private mapping of a page-cache file', file: DAX, ops: [open(DAX), mmap(0, 'validate', { direct: true }), reg(0, true)], self: [open(PAGECACHE), mmap(1, 'private', { len: 0 }), reg(1)], nic: [{ op: 'rdma_write', mr: 0, page: 0, val: 5, at: 0 }, { op: 'rdma_write', mr: 0, page: 1, val: 6, at: 1 }] },
   { name: 'map-direct-fd-reuse', about: 'maps it with MAP_DIRECT, closes the fd, opens the file again into the same number, and changes it', file: DAX, ops: [open(DAX), mmap(0, 'validate', { len: 0, direct: true, write: false }), { op: 'close', fd: 0 }, open(DAX)], self: [] },
+  { name: 'pnfs-layout', about: 'takes a pNFS layout of it (an NFS client\'s LAYOUTGET), waits a second and returns it', file: DAX, ops: [open(DAX), layoutget, { op: 'tick' }, layoutreturn] },
+  { name: 'pnfs-layout-fault', about: 'maps it, takes a pNFS layout of it, and stores into a hole (a fault that allocates under the layout) and loads', file: DAX_SPARSE, ops: [open(DAX_SPARSE), mmap(0, 'shared'), layoutget, store(), load()] },
+  { name: 'pnfs-layout-interrupted', about: 'takes a pNFS layout of it, while T1\'s first allocation fails and a signal hits its first sleep', file: DAX, ops: [open(DAX), layoutget], faults: [{ kind: 'alloc', thread: 1, nth: 0 }, { kind: 'signal', thread: 1, nth: 0 }] },
   { name: 'map-direct-interrupted', about: 'maps it with MAP_DIRECT, while T1\'s first allocation fails and a signal hits its first sleep', file: DAX, ops: [open(DAX), mmap(0, 'validate', { len: 0, direct: true, write: false })], faults: [{ kind: 'alloc', thread: 1, nth: 0 }, { kind: 'signal', thread: 1, nth: 0 }] },
 ];
 

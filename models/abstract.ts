@@ -79,6 +79,7 @@ export const ANY = 'ANY';
 const NO_COW = -1_000_000_000; // a page with no private copy
 export const LEASE_MAP = 0;
 export const LEASE_MR = 1;
+export const LEASE_LAYOUT = 2;
 
 // A reusable list of numbers: written from the start for each state,
 // growing as needed, never shrinking (the compare runs after most steps).

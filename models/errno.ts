@@ -22,6 +22,13 @@ export const VM_FAULT_SIGSEGV = -1002;
 export const IOMMU_FAULT = -1003;
 export const VM_FAULT_FALLBACK = -1004; // a huge fault's answer: let the pte fault do it
 
+// What an NFS client's pNFS operation can get back from nfsd instead of
+// an errno (include/linux/nfs4.h).
+export const NFS4ERR_DELAY = -10008;
+export const NFS4ERR_BAD_STATEID = -10025;
+export const NFS4ERR_LAYOUTUNAVAILABLE = -10049;
+export const NFS4ERR_RECALLCONFLICT = -10061;
+
 const NAMES: Record<number, string> = {
   [EPERM]: 'EPERM',
   [ENOENT]: 'ENOENT',
@@ -41,6 +48,10 @@ const NAMES: Record<number, string> = {
   [VM_FAULT_SIGSEGV]: 'SIGSEGV',
   [IOMMU_FAULT]: 'IOMMU_FAULT',
   [VM_FAULT_FALLBACK]: 'VM_FAULT_FALLBACK',
+  [NFS4ERR_DELAY]: 'NFS4ERR_DELAY',
+  [NFS4ERR_BAD_STATEID]: 'NFS4ERR_BAD_STATEID',
+  [NFS4ERR_LAYOUTUNAVAILABLE]: 'NFS4ERR_LAYOUTUNAVAILABLE',
+  [NFS4ERR_RECALLCONFLICT]: 'NFS4ERR_RECALLCONFLICT',
 };
 
 // What user space sees: a value, or the name of the error.  A signal

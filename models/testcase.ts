@@ -94,6 +94,8 @@ const OPS = nameTable({
   reg_mr: { map: index, page: index, npages: index, unaligned: flag },
   dereg_mr: { mr: index },
   fcntl_map_direct: { fd: index }, // F_MAP_DIRECT (MAP_DIRECT v5)
+  layoutget: { fd: index }, // an NFS client's pNFS LAYOUTGET of the whole file (to nfsd)
+  layoutreturn: { fd: index }, // and its LAYOUTRETURN
   tick: {},
 } as const);
 

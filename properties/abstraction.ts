@@ -1,7 +1,7 @@
 // The abstraction function: what a user could observe of the
 // implementation's state, in the reference model's terms.
 
-import { LEASE_MAP, LEASE_MR, type AbstractState, type Encoding } from '../models/abstract.ts';
+import { LEASE_LAYOUT, LEASE_MAP, LEASE_MR, type AbstractState, type Encoding } from '../models/abstract.ts';
 import type { Kernel } from '../models/impl/kernel.ts';
 import { page_state, read_file_page } from '../models/impl/xfs_bmap.ts';
 import { xfs_vma_has_direct_lease } from '../models/impl/mapdirect.ts';
@@ -33,8 +33,8 @@ export function abstractImpl(k: Kernel): AbstractState {
     })),
     leases: k.leases
       .filter((l) => l.onList)
-      .map((l) => ({ holder: `${l.kind === 'map_direct' ? 'map' : 'mr'}:${l.holder}`, file: l.inode, breaking: l.breaking, since: l.breaking ? l.breakTime : 0 }))
-      .sort((a, b) => (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : 0)),
+      .map((l) => ({ holder: `${l.kind === 'map_direct' ? 'map' : l.kind === 'nfsd_layout' ? 'layout' : 'mr'}:${l.holder}`, file: l.inode, breaking: l.breaking, since: l.breaking ? l.breakTime : 0 }))
+      .sort((a, b) => (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : a.file - b.file)),
     mrs: k.mrs.filter((m) => m.live).map((m) => ({ id: m.id, proc: m.proc, span: m.span, revoked: m.revoked })),
   };
 }
@@ -70,7 +70,7 @@ export function encodeImpl(k: Kernel, out: Encoding): void {
   for (const l of k.leases) {
     if (!l.onList) continue;
     out.item(leases);
-    out.lease(l.kind === 'map_direct' ? LEASE_MAP : LEASE_MR, l.holder, l.inode, l.breaking, l.breakTime);
+    out.lease(l.kind === 'map_direct' ? LEASE_MAP : l.kind === 'nfsd_layout' ? LEASE_LAYOUT : LEASE_MR, l.holder, l.inode, l.breaking, l.breakTime);
   }
   out.sortLeases(leases);
   const mrs = out.begin();

@@ -63,9 +63,10 @@ export function checkNotification(k: Kernel, e: Extract<Event, { kind: 'sigio' }
 }
 
 // No block-map change to a file while the reference holds a layout lease
-// on it that has not been released or revoked.
+// on it that has not been released or revoked, but one the reference
+// itself just made and lets pass under a lease.
 export function checkBlockmapUnderLease(ref: Reference, inode: number): Divergence | null {
-  if (!ref.hasLiveLease(inode)) return null;
+  if (!ref.hasLiveLease(inode) || ref.changeAllowedUnderLease(inode)) return null;
   return divergence('blockmap-changed-under-lease', `the block map of file ${inode} changed while a layout lease was held on it`, { inode, leases: ref.abstract().leases });
 }
 

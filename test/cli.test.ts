@@ -43,9 +43,9 @@ test('check on v4.13 exits 0: it shows what it is expected to; the counterexampl
   assert.is(r.code, 0, r.err);
   const { results } = JSON.parse(r.out);
   assert.is(results[0].asExpected, true);
-  // the registration 5f1d43de5416 refused, and the truncate of pages direct I/O still pins
-  assert.equal(results[0].classes.map((c: { class: string }) => c.class), ['result-mismatch', 'dma-into-reallocated-block']);
-  const d = results[0].classes[1];
+  // among what it met, the truncate of pages direct I/O still pins
+  const d = results[0].classes.find((c: { class: string }) => c.class === 'dma-into-reallocated-block');
+  assert.ok(d, JSON.stringify(results[0].classes));
   assert.ok(d.file.startsWith(join(tmp, 'c1copy', 'dma-into-reallocated-block')), d.file);
   assert.is(d.length, d.step + 1);
   found = d.file;
@@ -55,10 +55,10 @@ test('check on v4.13 exits 0: it shows what it is expected to; the counterexampl
 });
 
 test('check exits 1 when an expected bug is missed, and its last lines say which row', () => {
-  const r = daxcheck('check', '--variant', 'K2', '--variant', 'K7', '--runs', '100', '--out', join(tmp, 'c3'));
+  const r = daxcheck('check', '--variant', 'K4', '--variant', 'K7', '--runs', '100', '--out', join(tmp, 'c3'));
   assert.is(r.code, 1, r.err);
   const last = r.out.trim().split('\n').slice(-2);
-  assert.equal(last, ['1 of 2 not as expected:', '  K2: MISSED, expected dma-into-reallocated-block or iova-reuse, met nothing']);
+  assert.equal(last, ['1 of 2 not as expected:', '  K4: MISSED, expected iova-reuse, met nothing']);
 });
 
 test('the same seed gives byte-identical JSON, with one worker or two', () => {

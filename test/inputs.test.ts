@@ -62,7 +62,7 @@ test('1. prototype names are not names: op, NIC op, argument, class, flag', () =
 
 test('1. a class named after a prototype property in a campaign summary is refused by merge, before anything is written', () => {
   const shard = join(tmp, 'proto-shard');
-  assert.is(daxcheck('fuzz', '--variant', 'K7', '--runs', '60', '--slot-runs', '30', '--out', shard).code, 0);
+  assert.is(daxcheck('fuzz', '--variant', 'K12', '--runs', '60', '--slot-runs', '30', '--out', shard).code, 0);
   const s = JSON.parse(readFileSync(join(shard, 'summary.json'), 'utf8'));
   for (const name of PROTO) {
     s.found[0].class = name;
@@ -143,7 +143,7 @@ test('5. fields are checked: length, fastCheck, search, config, unknown keys, a 
   }
   // a campaign summary
   const camp = join(tmp, 'slot-camp');
-  assert.is(daxcheck('fuzz', '--variant', 'K7', '--runs', '60', '--slot-runs', '30', '--out', camp).code, 0);
+  assert.is(daxcheck('fuzz', '--variant', 'K12', '--runs', '60', '--slot-runs', '30', '--out', camp).code, 0);
   const s = JSON.parse(readFileSync(join(camp, 'summary.json'), 'utf8'));
   const bad: [string, (x: any) => void, RegExp][] = [
     ['slot 1e308', (x) => (x.slots[0][0] = 1e308), /slots\[0\]\[0\]/],

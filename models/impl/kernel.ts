@@ -129,13 +129,15 @@ export interface Proc {
   pinnedVm: number; // mm->pinned_vm: pages charged by registrations
 }
 
-// An FL_LAYOUT lease (fs/locks.c file_lock) with the MAP_DIRECT or
-// lease_direct state that hangs off it (fs/mapdirect.c map_direct_state).
+// An FL_LAYOUT lease (fs/locks.c file_lock) with the MAP_DIRECT,
+// lease_direct or pNFS layout state that hangs off it (fs/mapdirect.c
+// map_direct_state, fs/nfsd/nfs4layouts.c nfs4_layout_stateid).
 export interface FileLock {
   id: number;
   inode: number;
-  kind: 'map_direct' | 'lease_direct';
-  holder: number; // mapping id (map_direct) or registration id (lease_direct)
+  kind: 'map_direct' | 'lease_direct' | 'nfsd_layout';
+  holder: number; // mapping id (map_direct), registration id (lease_direct), or the NFS client's process (nfsd_layout)
+  granted: boolean; // a layout was handed out under it (nfsd_layout; the others hold from the start)
   onList: boolean; // on the inode's lease list, where breakers see it
   breaking: boolean;
   breakTime: number;
@@ -185,7 +187,7 @@ export interface DioReq {
 
 export type Timer = { deadline: number; kind: 'sleep'; tid: number } | { deadline: number; kind: 'work'; work: Work };
 
-export type Work = { kind: 'map_direct_invalidate'; lease: number } | { kind: 'ib_umem_lease_break'; lease: number };
+export type Work = { kind: 'map_direct_invalidate' | 'ib_umem_lease_break' | 'nfsd4_layout_fence'; lease: number };
 
 // A pmd entry: none, a page table of ptes, or a huge mapping of a whole
 // PMD (LIMITS.pmdPages pages) of the file.
@@ -405,9 +407,9 @@ export class Kernel {
   }
 
   // An interruptible wait gives up: a signal is pending and its condition
-  // still does not hold.  The syscall must now fail with EINTR.
-  interrupted(t: Thread): number {
-    this.ref.interrupted(t.id);
+  // still does not hold (`lease`: a wait for layout leases to go).
+  interrupted(t: Thread, lease = false): number {
+    this.ref.interrupted(t.id, lease);
     return ERESTARTSYS;
   }
 

@@ -1,6 +1,6 @@
 // fs/locks.c: FL_LAYOUT leases and __break_lease.
 //
-// MAP_DIRECT and lease_direct leases have fl_break_time = 0: the breaker
+// MAP_DIRECT, lease_direct and pNFS layout leases have fl_break_time = 0: the breaker
 // waits, interruptibly and without a timeout, until the lease leaves the
 // inode's list; the lease holder's lm_break arranges its own revocation
 // after lease-break-time (004 v9 3/6, "Like the pnfs case MAP_DIRECT does
@@ -10,6 +10,7 @@ import { ENOMEM, ERESTARTSYS, ETXTBSY, EWOULDBLOCK } from '../errno.ts';
 import { fn, type FileLock, type Frame, type Kernel, type Thread } from './kernel.ts';
 import { map_direct_lm_break } from './mapdirect.ts';
 import { lease_direct_lm_break } from './umem.ts';
+import { nfsd4_layout_lm_break } from './nfsd.ts';
 
 export function leases_on(k: Kernel, inode: number): FileLock[] {
   return k.leases.filter((l) => l.inode === inode && l.onList);
@@ -29,6 +30,7 @@ export function lease_alloc(k: Kernel, t: Thread, onFail: string): boolean {
 
 function lm_break(k: Kernel, t: Thread, l: FileLock): void {
   if (l.kind === 'map_direct') map_direct_lm_break(k, t, l);
+  else if (l.kind === 'nfsd_layout') nfsd4_layout_lm_break(k, l);
   else lease_direct_lm_break(k, l);
 }
 
@@ -81,7 +83,7 @@ export const __break_lease = fn<BreakLeaseFrame>('__break_lease', {
   // wait_event_interruptible_timeout: the condition (our lease is gone)
   // is looked at before the signal
   woken(k, t, f) {
-    if (t.rv === ERESTARTSYS && leases_on(k, f.inode).length > 0) return k.ret(t, k.interrupted(t));
+    if (t.rv === ERESTARTSYS && leases_on(k, f.inode).length > 0) return k.ret(t, k.interrupted(t, true));
     return 'restart';
   },
 });

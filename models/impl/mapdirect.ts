@@ -23,7 +23,7 @@ export function map_direct_setup(k: Kernel, t: Thread, vma: Vma, fd: number): nu
   const stillOpen = k.procs[t.proc].fds[fd] === vma.filp;
   const seal = k.flags.mapDirectSeal; // v4/v5: a seal, with nothing to notify
   const l: FileLock = {
-    id: k.nextLease++, inode: vma.inode, kind: 'map_direct', holder: -1, onList: true, breaking: false, breakTime: 0,
+    id: k.nextLease++, inode: vma.inode, kind: 'map_direct', holder: -1, onList: true, granted: true, breaking: false, breakTime: 0,
     unbreakable: seal, valid: true, vmaRefs: 1,
     fasync: !seal && (stillOpen || k.flags.sigioKeepsClosedFd) ? { proc: t.proc, fd, filp: vma.filp } : null,
   };

@@ -11,6 +11,7 @@ import { dioFrame, xfs_file_dio_aio_rw, blk_mq_run_hw_queue } from './dio.ts';
 import { ib_uverbs_dereg_mr, ib_uverbs_reg_mr, regFrame } from './umem.ts';
 import { process_one_work, run_timer_softirq, sys_nanosleep } from './timer.ts';
 import { nic_dma, nic_next_post } from './nic.ts';
+import { layoutFrame, nfsd4_layoutget, nfsd4_layoutreturn } from './nfsd.ts';
 
 function entry(op: Op): { fn: Fn<any>; locals: object } {
   switch (op.op) {
@@ -29,6 +30,8 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'reg_mr': return { fn: ib_uverbs_reg_mr, locals: regFrame(op) };
     case 'dereg_mr': return { fn: ib_uverbs_dereg_mr, locals: { op } };
     case 'fcntl_map_direct': return { fn: sys_fcntl_map_direct, locals: { op } };
+    case 'layoutget': return { fn: nfsd4_layoutget, locals: layoutFrame(op) };
+    case 'layoutreturn': return { fn: nfsd4_layoutreturn, locals: layoutFrame(op) };
     case 'tick': return { fn: sys_nanosleep, locals: { op } };
   }
 }

@@ -10,6 +10,7 @@ import type { Op } from '../testcase.ts';
 import { fn, type Frame } from './kernel.ts';
 import { map_direct_invalidate } from './mapdirect.ts';
 import { ib_umem_lease_break } from './umem.ts';
+import { nfsd4_layout_fence } from './nfsd.ts';
 import { nic_next_post } from './nic.ts';
 
 export const run_timer_softirq = fn<Frame>('run_timer_softirq', {
@@ -36,7 +37,8 @@ export const process_one_work = fn<Frame>('process_one_work', {
   process_one_work(k, t) {
     const w = k.work.shift()!;
     if (w.kind === 'map_direct_invalidate') return k.call(t, map_direct_invalidate, { lease: w.lease, inode: -1 }, 'done');
-    ib_umem_lease_break(k, w.lease);
+    if (w.kind === 'nfsd4_layout_fence') nfsd4_layout_fence(k, w.lease);
+    else ib_umem_lease_break(k, w.lease);
     return k.ret(t, 0);
   },
   done(k, t) {

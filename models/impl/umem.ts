@@ -130,7 +130,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     f.pins.forEach((pin, i) => iommu_map(k, iova + i, pin.page, mr.id, i));
     if (f.leased) {
       const l: FileLock = {
-        id: k.nextLease++, inode: f.inode, kind: 'lease_direct', holder: mr.id, onList: true, breaking: false, breakTime: 0,
+        id: k.nextLease++, inode: f.inode, kind: 'lease_direct', holder: mr.id, onList: true, granted: true, breaking: false, breakTime: 0,
         unbreakable: false, valid: true, vmaRefs: 0, fasync: null,
       };
       k.leases.push(l);

@@ -17,7 +17,7 @@
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
 import { LIMITS, initialValue, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
-import { ANY, HOLE, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
+import { ANY, HOLE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
 interface RFile {
@@ -60,10 +60,14 @@ interface RProc {
   pinned: number; // pages registrations have charged to RLIMIT_MEMLOCK
 }
 
+// A layout lease: MAP_DIRECT's, lease_direct's, or a pNFS client's (its
+// process) on one file.  A pNFS lease is set before the layout is handed
+// out, and holds the block map only once it is (granted).
 interface RLease {
   id: number;
-  holder: 'map' | 'mr';
+  holder: 'map' | 'mr' | 'layout';
   holderId: number;
+  granted: boolean;
   file: number;
   breaking: boolean;
   since: number;
@@ -189,10 +193,21 @@ export class Reference {
     return null;
   }
 
-  // A lease that has not been released or revoked, breaking or not.
+  // A lease that holds the block map: not released or revoked, breaking
+  // or not (a pNFS lease once its layout is handed out).
   hasLiveLease(file: number): boolean {
-    return this.leases.some((l) => l.file === file);
+    return this.leases.some((l) => l.file === file && l.granted);
   }
+
+  // Whether the block map of `file` may change now though a lease holds
+  // it: the reference's last actions were a write fault that allocated in
+  // it, which no upstream kernel recalls a pNFS layout for
+  // (fs/xfs/xfs_pnfs.c: "mmap writes would also benefit from this sort of
+  // synchronization, but ... we don't bother").
+  changeAllowedUnderLease(file: number): boolean {
+    return this.faultAllocated.file === file && this.faultAllocated.version === this.version;
+  }
+  private faultAllocated = { file: -1, version: -1 };
 
   private freeBlocks(): number {
     let used = 0;
@@ -318,6 +333,10 @@ export class Reference {
         }
         break;
       }
+      case 'layoutget':
+      case 'layoutreturn':
+        if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
+        break;
       case 'fcntl_map_direct':
         p.earlyError = this.resolveFd(p, pr) ? 'EINVAL' : 'EBADF'; // no such fcntl command in the final API
         break;
@@ -413,6 +432,25 @@ export class Reference {
     }
     f.state[pg] = WRITTEN;
     f.page[pg].v = 0;
+    this.faultAllocated = { file: m.file, version: this.version };
+  }
+
+  // nfsd set the lease for a pNFS client's first layout of the file,
+  // before it takes the IOLOCK to hand the layout out; refused
+  // (NFS4ERR_DELAY) while another lease on the file is being broken.
+  layoutSetlease(tid: number): void {
+    this.version++;
+    const p = this.p(tid);
+    const file = p.fd!.file;
+    if (this.leases.some((l) => l.file === file && l.breaking)) {
+      p.earlyError = 'NFS4ERR_DELAY';
+      return;
+    }
+    this.leases.push({ id: this.nextLease++, holder: 'layout', holderId: p.proc, granted: false, file, breaking: false, since: 0, notify: null, refs: 1 });
+  }
+
+  private layoutOf(proc: number, file: number): RLease | undefined {
+    return this.leases.find((l) => l.holder === 'layout' && l.holderId === proc && l.file === file);
   }
 
   // A read fault on page `page` of mapping `mapId`: SIGBUS past EOF or on
@@ -433,6 +471,8 @@ export class Reference {
   // fails (MAP_DIRECT, 004).
   writeFault(tid: number, mapId: number, page: number): boolean {
     this.version++;
+    // the fault that just allocated (the rest of a PMD) goes on
+    if (this.faultAllocated.version === this.version - 1) this.faultAllocated.version = this.version;
     const p = this.p(tid);
     const found = this.findMap(mapId);
     if (!found) return this.faultFails(p, true);
@@ -454,13 +494,15 @@ export class Reference {
       return true;
     }
     if (f.state[pg] === WRITTEN) return true;
-    if (f.dax && this.hasLiveLease(m.file)) {
+    // MAP_DIRECT's iomap_begin breaks every layout lease on the file (004)
+    if (f.dax && this.contract === 'mapdirect' && this.leases.some((l) => l.file === m.file)) {
       this.startBreak(m.file);
       return this.faultFails(p, false);
     }
     if (f.dax && f.state[pg] === HOLE && this.freeBlocks() === 0) return this.faultFails(p, false);
     f.state[pg] = WRITTEN;
     f.page[pg].v = 0;
+    this.faultAllocated = { file: m.file, version: this.version };
     return true;
   }
 
@@ -571,7 +613,7 @@ export class Reference {
           sync: op.sync, write: op.write, valid: true, cow: new Array(npages).fill(null), forked: new Array(npages).fill(false), lease: -1,
         };
         if (direct) {
-          const l: RLease = { id: this.nextLease++, holder: 'map', holderId: m.id, file: fd.file, breaking: false, since: 0, notify: { proc: p.proc, fd: p.fdnum, ofid: fd.ofid }, refs: 1 };
+          const l: RLease = { id: this.nextLease++, holder: 'map', holderId: m.id, granted: true, file: fd.file, breaking: false, since: 0, notify: { proc: p.proc, fd: p.fdnum, ofid: fd.ofid }, refs: 1 };
           this.leases.push(l);
           m.lease = l.id;
         }
@@ -698,7 +740,7 @@ export class Reference {
         const f = this.files[p.mapFile];
         const mr: RMr = { id: this.nextMr++, proc: p.proc, span: p.pins.length, targets: [...p.pins], revoked: false, live: true, lease: -1 };
         if (this.contract === 'mapdirect' && f.dax && p.mapShared) {
-          const l: RLease = { id: this.nextLease++, holder: 'mr', holderId: mr.id, file: p.mapFile, breaking: false, since: 0, notify: null, refs: 1 };
+          const l: RLease = { id: this.nextLease++, holder: 'mr', holderId: mr.id, granted: true, file: p.mapFile, breaking: false, since: 0, notify: null, refs: 1 };
           this.leases.push(l);
           mr.lease = l.id;
         }
@@ -712,6 +754,25 @@ export class Reference {
         this.procs[mr.proc].pinned -= mr.span;
         this.removeLease(mr.lease);
         p.expected = 0;
+        break;
+      }
+      case 'layoutget': {
+        // the layout is handed out under the IOLOCK, after the recall
+        // check: none while any layout of the file is being recalled
+        const file = p.fd!.file;
+        const l = this.layoutOf(p.proc, file);
+        if (!l || this.leases.some((x) => x.file === file && x.holder === 'layout' && x.breaking)) p.expected = 'NFS4ERR_RECALLCONFLICT';
+        else if (this.files[file].reflink) p.expected = 'NFS4ERR_LAYOUTUNAVAILABLE'; // xfs_fs_map_blocks: no reflinked file
+        else {
+          l.granted = true;
+          p.expected = 0;
+        }
+        break;
+      }
+      case 'layoutreturn': {
+        const l = this.layoutOf(p.proc, p.fd!.file);
+        if (l) this.removeLease(l.id);
+        p.expected = l ? 0 : 'NFS4ERR_BAD_STATEID';
         break;
       }
       case 'tick':
@@ -841,20 +902,24 @@ export class Reference {
 
   // ---- kernel-initiated events ----
 
-  leaseExpire(holder: 'map' | 'mr', holderId: number): void {
+  // A pNFS client has two lease periods (lease-break-time here) to
+  // return a recalled layout before nfsd fences it (`file` names which of
+  // its layouts).
+  leaseExpire(holder: 'map' | 'mr' | 'layout', holderId: number, file = -1): void {
     this.version++;
-    const l = this.leases.find((x) => x.holder === holder && x.holderId === holderId);
+    const l = this.leases.find((x) => x.holder === holder && x.holderId === holderId && (holder !== 'layout' || x.file === file));
     if (!l) {
       this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId}, which holds none`);
       return;
     }
+    const periods = holder === 'layout' ? 2 : 1;
     if (!l.breaking) this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId} without breaking it first`);
-    else if (this.clock < l.since + this.lbt) {
-      this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId} at t=${this.clock}, before lease-break-time (${l.since}+${this.lbt})`);
+    else if (this.clock < l.since + periods * this.lbt) {
+      this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId} at t=${this.clock}, before ${periods > 1 ? `${periods} lease periods` : 'lease-break-time'} (${l.since}+${periods > 1 ? `${periods}*` : ''}${this.lbt})`);
     }
     if (holder === 'map') {
       for (const pr of this.procs) for (const m of pr.maps) if (m.lease === l.id) { m.valid = false; m.lease = -1; }
-    } else {
+    } else if (holder === 'mr') {
       const mr = this.mrs.find((m) => m.id === holderId);
       if (mr) { mr.revoked = true; mr.lease = -1; }
     }
@@ -867,9 +932,14 @@ export class Reference {
     this.clock = t;
   }
 
-  interrupted(tid: number): void {
+  // A signal ended an interruptible wait (`lease`: for a layout lease to
+  // be broken).  Upstream, xfs_break_leased_layouts polls on while the
+  // lease stays (its blocking break's error is overwritten, 4.18 to 6.18):
+  // the call is not ended by it.
+  interrupted(tid: number, lease = false): void {
     this.version++;
     const p = this.pending[tid];
+    if (lease && this.contract === 'upstream') return;
     if (p && !p.committed) p.interrupted = true;
   }
 
@@ -938,7 +1008,7 @@ export class Reference {
     const leases = out.begin();
     for (const l of this.leases) {
       out.item(leases);
-      out.lease(l.holder === 'map' ? LEASE_MAP : LEASE_MR, l.holderId, l.file, l.breaking, l.since);
+      out.lease(l.holder === 'map' ? LEASE_MAP : l.holder === 'layout' ? LEASE_LAYOUT : LEASE_MR, l.holderId, l.file, l.breaking, l.since);
     }
     out.sortLeases(leases);
     const mrs = out.begin();
@@ -968,7 +1038,7 @@ export class Reference {
       })),
       leases: this.leases
         .map((l) => ({ holder: `${l.holder}:${l.holderId}`, file: l.file, breaking: l.breaking, since: l.breaking ? l.since : 0 }))
-        .sort((a, b) => (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : 0)),
+        .sort((a, b) => (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : a.file - b.file)),
       mrs: this.mrs.filter((m) => m.live).map((m) => ({ id: m.id, proc: m.proc, span: m.span, revoked: m.revoked })),
     };
   }
