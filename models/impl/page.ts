@@ -37,7 +37,7 @@ export function put_page(k: Kernel, page: number): void {
   k.touchPage(page);
   k.emit({ kind: 'put_page', page, count });
   if (is_zone_device_page(k, page)) {
-    if (count === 1) k.wake('page', page); // generic_dax_pagefree -> wake_up_var(page)
+    if (count === 1) k.wake('page', page); // the idle wake-up: 4.18 fsdax_pagefree, 6.1 __put_devmap_managed_page_refs -> wake_up_var(page)
   } else if (count === 0 && k.pageOwner[page] < 0) {
     k.cacheFree.push(page);
   }
