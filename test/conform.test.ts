@@ -16,6 +16,7 @@ import { boot } from '../vm/qemu.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { LIMITS, TestCaseSchema, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
+import { mmap, open, pagecache, reg, tc } from './programs.ts';
 
 const linux61 = findVariant('linux-6.1'); // the kernel the guest runs
 
@@ -124,6 +125,22 @@ if (tools || required) {
       assert.ok(outs.includes('ok') && outs.length >= 2, `${op}: ${outs.join(', ')}`);
     }
     assert.ok(doc.mismatches.every((m: { file: string }) => existsSync(m.file)));
+  });
+
+  test('fork after a registration, on the real 6.1 kernel: the parent keeps the registered page (FOLL_PIN: the child got a copy at fork), so the NIC\'s write reaches the parent, as linux-6.1 says and linux-4.18 would not', async () => {
+    // a private page stored to, registered, fork, the parent stores, the NIC writes, the parent loads
+    const t = tc([pagecache(1), pagecache(1)], [[open(0), open(1), mmap(0, { type: 'private' }), { op: 'store', map: 0, page: 0, val: 5 }, reg(0), { op: 'fork' }, { op: 'store', map: 0, page: 0, val: 7 }, { op: 'tick' }, { op: 'load', map: 0, page: 0 }]], {
+      nic: [{ op: 'rdma_write', mr: 0, page: 0, val: 9, at: 1 }],
+    });
+    const vm = readVm();
+    const exps = [expectation(linux61, t), expectation(findVariant('linux-4.18'), t)];
+    assert.is(exps[0].steps.at(-1)!.expected, 'ok 9');
+    assert.is(exps[1].steps.at(-1)!.expected, 'ok 7');
+    const r = await boot(vm, batchText([t], [exps[0]]), vm.accel, 600_000);
+    const seen = parseOutput(r.lines);
+    assert.is(seen.results.get(0)?.at(-1), 'ok 9');
+    assert.is(compare(vm.kernel, linux61, t, exps[0], seen.results.get(0), seen.files.get(0), listedMismatches()), null);
+    assert.ok(compare(vm.kernel, findVariant('linux-4.18'), t, exps[1], seen.results.get(0), seen.files.get(0), listedMismatches()), '4.18\'s model is not 6.1');
   });
 
   test('a mutated model is caught: refusing MAP_SHARED|MAP_SYNC of a DAX file, which 6.1 allows, gives shrunk kernel-mismatches', async () => {
