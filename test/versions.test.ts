@@ -189,4 +189,13 @@ test('every version is clean under every interleaving of a fork with a registrat
   for (const name of ['linux-4.18', 'linux-6.1', 'linux-mainline']) assert.is(explored(findVariant(name), t), null, name);
 });
 
+test('fork while a synchronous O_DIRECT read that pinned a private copy is completing: the pin is gone at bio_endio, before the read returns, so fork shares the page (found by the matrix on K2)', () => {
+  const t = tc([pagecache(1), dax(1)], [
+    [open(1, false), { op: 'open', file: 0, write: false }, mmap(0, { type: 'private' }), { op: 'fork' }, reg(0)],
+    [{ op: 'dio_read', fd: 1, off: 0, map: 0, page: 0, aio: false }],
+  ]);
+  t.config.blocks = 1;
+  for (const name of ['linux-4.18', 'linux-6.1', 'linux-mainline']) assert.is(explored(findVariant(name), t), null, name);
+});
+
 test.run();

@@ -106,6 +106,7 @@ interface RDio {
   off: number;
   target: Target;
   landed: boolean;
+  completed: boolean; // its pin dropped (bio_endio)
 }
 
 interface Pending {
@@ -514,7 +515,7 @@ export class Reference {
     const dio = this.kernel === 'linux-mainline';
     const holds = (ts: Target[]) => ts.some((x) => x.kind === 'page' && x.page === copy);
     if (this.mrs.some((mr) => mr.live && !mr.revoked && holds(mr.targets))) return true;
-    if (dio && this.inflight.some((d) => holds([d.target]))) return true;
+    if (dio && this.inflight.some((d) => !d.completed && holds([d.target]))) return true;
     return this.pending.some((p) => p !== null && !p.committed && p.failed === null && p.allocFailed.length === 0 &&
       (p.op.op === 'reg_mr' || (dio && (p.op.op === 'dio_read' || p.op.op === 'dio_write') && !this.files[p.fd!.file].dax)) && holds(p.pins));
   }
@@ -807,7 +808,7 @@ export class Reference {
     const holeRead = op.op === 'dio_read' && (p.holeRead || s.state[off] !== WRITTEN);
     let id = 0; // the lowest request id free, as a tag allocator hands them out
     while (this.inflight.some((x) => x.id === id)) id++;
-    const d: RDio = { id, aio: op.aio, holeRead, dir: op.op === 'dio_read' ? 'read' : 'write', file, off, target, landed: false };
+    const d: RDio = { id, aio: op.aio, holeRead, dir: op.op === 'dio_read' ? 'read' : 'write', file, off, target, landed: false, completed: false };
     this.inflight.push(d);
     p.dio = d;
     p.expected = 0;
@@ -865,7 +866,9 @@ export class Reference {
   dioComplete(id: number): void {
     this.version++;
     const d = this.inflight.find((x) => x.id === id);
-    if (d?.aio) this.inflight = this.inflight.filter((x) => x !== d);
+    if (!d) return;
+    d.completed = true;
+    if (d.aio) this.inflight = this.inflight.filter((x) => x !== d);
   }
 
   // The NIC's view of registrations: every live one, in registration order.
