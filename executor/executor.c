@@ -16,6 +16,7 @@
  *                                   mmap(2); type 0 MAP_SHARED, 1 MAP_PRIVATE,
  *                                   2 MAP_SHARED_VALIDATE
  *   u <slot>                        munmap(2)
+ *   v <slot> <page> <pages>         madvise(2) MADV_DONTNEED of pages of a mapping
  *   l <slot> <page>                 a CPU load of a mapped page's first byte
  *   s <slot> <page> <val>           a CPU store of val over the mapped page
  *   w <fd> <page> <val>             pwrite(2) of a page filled with val
@@ -507,6 +508,13 @@ static void run_op(int id, int n, char *line) {
 		int err = errno;
 		if (rv == 0) slot_addr[a] = NULL;
 		result(id, n, rv, err);
+		break;
+	}
+	case 'v': {
+		char *p = addr_of(a, b);
+		if (!p) p = (char *)(16L * PAGE); /* never mapped: ENOMEM */
+		int rv = madvise(p, (size_t)c * PAGE, MADV_DONTNEED);
+		result(id, n, rv, errno);
 		break;
 	}
 	case 'l':

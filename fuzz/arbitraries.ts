@@ -31,6 +31,7 @@ const OPS: Record<OpName, fc.Arbitrary<Op>> = {
   close: fc.record({ op: fc.constant('close' as const), fd: idx() }),
   mmap: arbMmapOp,
   munmap: fc.record({ op: fc.constant('munmap' as const), map: idx() }),
+  madvise_dontneed: fc.record({ op: fc.constant('madvise_dontneed' as const), map: idx(), page: idx(1), npages: idx(1) }),
   fork: fc.record({ op: fc.constant('fork' as const) }),
   load: fc.record({ op: fc.constant('load' as const), map: idx(), page: idx(1) }),
   store: fc.record({ op: fc.constant('store' as const), map: idx(), page: idx(1), val }),

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { LIMITS, TestCaseSchema, initialValue, mrSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
+import { LIMITS, TestCaseSchema, initialValue, madviseSpan, mrSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { arbConfig, arbNicOp, arbOpOf } from './arbitraries.ts';
 import { runTestCase, type Picker } from './lockstep.ts';
@@ -25,7 +25,7 @@ const P = LIMITS.pagesPerFile;
 // The operations conformance runs: every op of the upstream contract one
 // process thread can make (a forked child only holds its copies), and the
 // NIC's work requests.
-export const CONFORM_OPS: OpName[] = ['open', 'close', 'mmap', 'munmap', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'reg_mr', 'dereg_mr', 'fcntl_map_direct', 'tick'];
+export const CONFORM_OPS: OpName[] = ['open', 'close', 'mmap', 'munmap', 'madvise_dontneed', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'reg_mr', 'dereg_mr', 'fcntl_map_direct', 'tick'];
 
 // A program: one process thread, its ops run one at a time, and NIC work
 // requests, each carried out as soon as it is posted (at its virtual time,
@@ -164,6 +164,11 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
       return `m ${Math.min(maps, 63)} ${fdOf(op.fd)} ${op.off % P} ${1 + (op.len % LIMITS.mapPages)} ${type} ${op.sync ? 1 : 0} ${op.direct ? 1 : 0} ${op.write ? 1 : 0}`;
     }
     case 'munmap': return `u ${slotOf(mapOf(op.map))}`;
+    case 'madvise_dontneed': {
+      const m = mapOf(op.map);
+      const { first, span } = madviseSpan(op, m ? m.npages : null);
+      return `v ${slotOf(m)} ${first} ${span}`;
+    }
     case 'load': return `l ${slotOf(mapOf(op.map))} ${page(mapOf(op.map), op.page)}`;
     case 'store': return `s ${slotOf(mapOf(op.map))} ${page(mapOf(op.map), op.page)} ${op.val}`;
     case 'write': return `w ${fdOf(op.fd)} ${op.off % P} ${op.val}`;

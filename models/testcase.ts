@@ -83,6 +83,7 @@ const OPS = nameTable({
   close: { fd: index },
   mmap: { fd: index, off: index, len: index, type: z.enum(['shared', 'private', 'validate']), sync: flag, direct: flag, write: flag },
   munmap: { map: index },
+  madvise_dontneed: { map: index, page: index, npages: index }, // madvise(2) MADV_DONTNEED of pages of a mapping
   fork: {},
   load: { map: index, page: index },
   store: { map: index, page: index, val: value },
@@ -219,6 +220,14 @@ export function mrSpan(op: { page: number; npages: number; unaligned: boolean },
   const first = op.page % mapPages;
   const span = Math.min(1 + (op.npages % LIMITS.mrPages) + (op.unaligned ? 1 : 0), mapPages - first);
   return { first, span, unaligned: op.unaligned && span > 1 };
+}
+
+// The pages [first, first + span) of a mapping of `mapPages` pages that
+// madvise_dontneed names; with no mapping, one page.
+export function madviseSpan(op: { page: number; npages: number }, mapPages: number | null): { first: number; span: number } {
+  if (mapPages === null) return { first: 0, span: 1 };
+  const first = op.page % mapPages;
+  return { first, span: 1 + (op.npages % (mapPages - first)) };
 }
 
 export function formatOp(o: Op | NicOp): string {

@@ -14,9 +14,9 @@ import { CONFORM_OPS, MismatchSchema, batchText, compare, expectation, listedMis
 import { readVm } from '../vm/setup.ts';
 import { boot } from '../vm/qemu.ts';
 import type { Variant } from '../models/variants/index.ts';
-import { LIMITS, TestCaseSchema, type TestCase } from '../models/testcase.ts';
+import { LIMITS, TestCaseSchema, type Op, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
-import { mmap, open, pagecache, reg, tc } from './programs.ts';
+import { dax, mmap, open, pagecache, reg, tc } from './programs.ts';
 
 const linux61 = findVariant('linux-6.1'); // the kernel the guest runs
 
@@ -127,20 +127,30 @@ if (tools || required) {
     assert.ok(doc.mismatches.every((m: { file: string }) => existsSync(m.file)));
   });
 
-  test('fork after a registration, on the real 6.1 kernel: the parent keeps the registered page (FOLL_PIN: the child got a copy at fork), so the NIC\'s write reaches the parent, as linux-6.1 says and linux-4.18 would not', async () => {
-    // a private page stored to, registered, fork, the parent stores, the NIC writes, the parent loads
-    const t = tc([pagecache(1), pagecache(1)], [[open(0), open(1), mmap(0, { type: 'private' }), { op: 'store', map: 0, page: 0, val: 5 }, reg(0), { op: 'fork' }, { op: 'store', map: 0, page: 0, val: 7 }, { op: 'tick' }, { op: 'load', map: 0, page: 0 }]], {
-      nic: [{ op: 'rdma_write', mr: 0, page: 0, val: 9, at: 1 }],
-    });
+  test('private pages on the real 6.1 kernel: after fork the parent keeps a registered page (FOLL_PIN), as linux-6.1 says and linux-4.18 would not; MADV_DONTNEED drops a private copy, a registered one too, and the NIC writes the page nobody maps', async () => {
+    const md = (map = 0, page = 0, npages = 0): Op => ({ op: 'madvise_dontneed', map, page, npages });
+    const nic = [{ op: 'rdma_write' as const, mr: 0, page: 0, val: 9, at: 1 }];
+    const store = (val: number): Op => ({ op: 'store', map: 0, page: 0, val });
+    const load: Op = { op: 'load', map: 0, page: 0 };
+    const progs = [
+      // a private page stored to, registered, fork, the parent stores, the NIC writes, the parent loads
+      tc([pagecache(1), pagecache(1)], [[open(0), open(1), mmap(0, { type: 'private' }), store(5), reg(0), { op: 'fork' }, store(7), { op: 'tick' }, load]], { nic }),
+      // a private copy dropped: the file's page again; then a range nothing maps
+      tc([dax(2)], [[open(0), mmap(0, { type: 'private', len: 1 }), store(5), load, md(), load, { op: 'munmap', map: 0 }, md()]]),
+      // a registered private copy dropped: the NIC's write goes to the page the registration kept
+      tc([pagecache(1)], [[open(0), mmap(0, { type: 'private' }), store(5), reg(0), md(), { op: 'tick' }, load]], { nic }),
+    ];
+    const exps = progs.map((t) => expectation(linux61, t));
+    assert.equal(exps.map((e) => e.steps.at(-1)!.expected), ['ok 9', 'err ENOMEM', 'ok 11']);
+    assert.is(exps[1].steps[5].expected, 'ok 11');
+    const four18 = expectation(findVariant('linux-4.18'), progs[0]);
+    assert.is(four18.steps.at(-1)!.expected, 'ok 7');
     const vm = readVm();
-    const exps = [expectation(linux61, t), expectation(findVariant('linux-4.18'), t)];
-    assert.is(exps[0].steps.at(-1)!.expected, 'ok 9');
-    assert.is(exps[1].steps.at(-1)!.expected, 'ok 7');
-    const r = await boot(vm, batchText([t], [exps[0]]), vm.accel, 600_000);
+    const r = await boot(vm, batchText(progs, exps), vm.accel, 600_000);
     const seen = parseOutput(r.lines);
+    progs.forEach((t, i) => assert.is(compare(vm.kernel, linux61, t, exps[i], seen.results.get(i), seen.files.get(i), listedMismatches()), null, `program ${i}`));
     assert.is(seen.results.get(0)?.at(-1), 'ok 9');
-    assert.is(compare(vm.kernel, linux61, t, exps[0], seen.results.get(0), seen.files.get(0), listedMismatches()), null);
-    assert.ok(compare(vm.kernel, findVariant('linux-4.18'), t, exps[1], seen.results.get(0), seen.files.get(0), listedMismatches()), '4.18\'s model is not 6.1');
+    assert.ok(compare(vm.kernel, findVariant('linux-4.18'), progs[0], four18, seen.results.get(0), seen.files.get(0), listedMismatches()), '4.18\'s model is not 6.1');
   });
 
   test('a mutated model is caught: refusing MAP_SHARED|MAP_SYNC of a DAX file, which 6.1 allows, gives shrunk kernel-mismatches', async () => {

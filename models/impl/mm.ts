@@ -5,7 +5,7 @@
 // at page p of the mapping (or -1).  Faults run with mmap_sem held for
 // read and call the filesystem's fault handler.
 
-import { LIMITS, type Op } from '../testcase.ts';
+import { LIMITS, madviseSpan, type Op } from '../testcase.ts';
 import { EACCES, EAGAIN, EBADF, EINVAL, ENOMEM, EOPNOTSUPP, EPERM, VM_FAULT_FALLBACK, VM_FAULT_SIGSEGV } from '../errno.ts';
 import { ANON_PAGE, PMD_HUGE, PMD_NONE, PMD_TABLE, ZERO_PAGE, fn, type Frame, type Kernel, type Thread, type Vma } from './kernel.ts';
 import { down_read, down_write, up_read, up_write } from './rwsem.ts';
@@ -455,6 +455,47 @@ export const sys_munmap = fn<MunmapFrame>('sys_munmap', {
   up_write_mmap_sem(k, t) {
     up_write(k, t, k.procs[t.proc].mmapSem);
     return k.ret(t, 0);
+  },
+});
+
+// ---- madvise(MADV_DONTNEED) ----
+
+interface MadviseFrame extends Frame {
+  op: Extract<Op, { op: 'madvise_dontneed' }>;
+  vma: number;
+}
+
+// Under mmap_sem for read (6.18 takes the vma's own lock instead): the
+// pages' ptes go, and a private mapping's copies with them
+// (zap_page_range_single with no zap_details: even_cows); the vma stays,
+// and the next access faults the file's page in again.  A range nothing
+// maps is ENOMEM.
+export const sys_madvise = fn<MadviseFrame>('sys_madvise', {
+  entry(k, t, f) {
+    f.vma = resolveMap(k, t, f.op.map);
+    return 'down_read_mmap_sem';
+  },
+  down_read_mmap_sem(k, t) {
+    return down_read(k, t, k.procs[t.proc].mmapSem, 'madvise_dontneed_single_vma');
+  },
+  madvise_dontneed_single_vma(k, t, f) {
+    const vma = f.vma >= 0 ? k.vmaById(t.proc, f.vma) : null;
+    k.ref.commit(t.id);
+    if (!vma) {
+      t.rv = ENOMEM;
+      return 'up_read_mmap_sem';
+    }
+    const { first, span } = madviseSpan(f.op, vma.npages);
+    for (let p = first; p < first + span; p++) {
+      zap_pte(k, vma, p);
+      drop_cow_page(k, vma, p);
+    }
+    t.rv = 0;
+    return 'up_read_mmap_sem';
+  },
+  up_read_mmap_sem(k, t) {
+    up_read(k, t, k.procs[t.proc].mmapSem);
+    return k.ret(t, t.rv);
   },
 });
 

@@ -5,7 +5,7 @@ import type { Op } from '../testcase.ts';
 import { userResult } from '../errno.ts';
 import { DONE, RUNNING, type Fn, type Kernel, type Thread } from './kernel.ts';
 import { sys_close, sys_fcntl_map_direct, sys_open } from './file.ts';
-import { cpu_load, cpu_store, sys_fork, sys_mmap, sys_munmap } from './mm.ts';
+import { cpu_load, cpu_store, sys_fork, sys_madvise, sys_mmap, sys_munmap } from './mm.ts';
 import { sys_fallocate, sys_ftruncate, sys_write } from './xfs_file.ts';
 import { dioFrame, xfs_file_dio_aio_rw, blk_mq_run_hw_queue } from './dio.ts';
 import { ib_uverbs_dereg_mr, ib_uverbs_reg_mr, regFrame } from './umem.ts';
@@ -19,6 +19,7 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'close': return { fn: sys_close, locals: { op } };
     case 'mmap': return { fn: sys_mmap, locals: { op, fd: -1, filp: -1, result: 0, iolocked: false } };
     case 'munmap': return { fn: sys_munmap, locals: { op, vma: -1 } };
+    case 'madvise_dontneed': return { fn: sys_madvise, locals: { op, vma: -1 } };
     case 'fork': return { fn: sys_fork, locals: { op } };
     case 'load': return { fn: cpu_load, locals: { op, vma: -1 } };
     case 'store': return { fn: cpu_store, locals: { op, vma: -1 } };

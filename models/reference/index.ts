@@ -16,7 +16,7 @@
 // version, never its flags.
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
-import { LIMITS, initialValue, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
+import { LIMITS, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
 import { ANY, HOLE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
@@ -273,6 +273,9 @@ export class Reference {
       }
       case 'munmap':
         if (!this.resolveMap(p, pr)) p.earlyError = 'EINVAL';
+        break;
+      case 'madvise_dontneed':
+        this.resolveMap(p, pr);
         break;
       case 'load':
         if (!this.resolveMap(p, pr)) p.earlyError = 'SIGSEGV';
@@ -627,6 +630,19 @@ export class Reference {
         if (i >= 0) {
           const [m] = pr.maps.splice(i, 1);
           this.dropMapLease(m);
+        }
+        p.expected = 0;
+        break;
+      }
+      case 'madvise_dontneed': {
+        // the private copies go; the next access reads the file again
+        const found = this.findMap(p.map);
+        if (!found) { p.expected = 'ENOMEM'; break; }
+        const m = found.map;
+        const { first, span } = madviseSpan(op, m.npages);
+        for (let pg = first; pg < first + span; pg++) {
+          m.cow[pg] = null;
+          m.forked[pg] = false;
         }
         p.expected = 0;
         break;
