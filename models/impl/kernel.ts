@@ -231,11 +231,10 @@ export class Kernel {
   pageEpoch: Int32Array; // bumped on every allocation
   blockFree: number[]; // xfs free space: a LIFO, so freed blocks are reused first
   cacheFree: number[];
-  // Anonymous pages (private copies), referenced by the vma that maps them
-  // and by pins; a page outlives its vma while pinned.
-  // A copy fork shared: whether one process owns it (PageAnonExclusive),
-  // and how many of its references are FOLL_PIN pins
-  // (page_maybe_dma_pinned).
+  // Anonymous pages (private copies), referenced by the vmas that map them
+  // (two once fork shares one) and by pins; a page outlives its vmas while
+  // pinned.  Each says whether one process owns it (PageAnonExclusive) and
+  // how many of its references are FOLL_PIN pins (page_maybe_dma_pinned).
   anonData: number[] = [];
   anonRef: number[] = [];
   anonExclusive: number[] = [];

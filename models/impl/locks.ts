@@ -64,6 +64,15 @@ export function locks_delete_lease(k: Kernel, l: FileLock): void {
   k.wake('lease', l.inode);
 }
 
+// vfs_setlease(F_UNLCK) by the lease's owner (generic_delete_lease): off
+// the list, its breakers woken, the revocation it had scheduled cancelled.
+export function generic_delete_lease(k: Kernel, l: FileLock): void {
+  if (l.onList) locks_delete_lease(k, l);
+  k.timers = k.timers.filter((x) => !(x.kind === 'work' && x.work.lease === l.id));
+  k.work = k.work.filter((w) => w.lease !== l.id);
+  k.leases = k.leases.filter((x) => x !== l);
+}
+
 interface BreakLeaseFrame extends Frame {
   inode: number;
 }

@@ -10,7 +10,7 @@
 import { ENOMEM } from '../errno.ts';
 import { fn, type FileLock, type Frame, type Kernel, type Thread, type Vma } from './kernel.ts';
 import { down_write, up_write } from './rwsem.ts';
-import { lease_alloc, locks_delete_lease } from './locks.ts';
+import { generic_delete_lease, lease_alloc, locks_delete_lease } from './locks.ts';
 import { zap_vma_ptes } from './mm.ts';
 import { kill_fasync } from './signal.ts';
 
@@ -42,10 +42,7 @@ export function generic_map_direct_open(k: Kernel, vma: Vma): void {
 export function generic_map_direct_close(k: Kernel, vma: Vma): void {
   const l = k.leaseById(vma.lease)!;
   if (--l.vmaRefs > 0) return;
-  if (l.onList) locks_delete_lease(k, l);
-  k.timers = k.timers.filter((x) => !(x.kind === 'work' && x.work.lease === l.id));
-  k.work = k.work.filter((w) => w.lease !== l.id);
-  k.leases = k.leases.filter((x) => x !== l);
+  generic_delete_lease(k, l);
 }
 
 export function xfs_vma_has_direct_lease(k: Kernel, vma: Vma): boolean {

@@ -16,12 +16,18 @@ import { anon_alloc, anon_put, page_cache_alloc, page_cache_release, page_dup_an
 import { read_file_page } from './xfs_bmap.ts';
 import { dax_delete_mapping_entry } from './dax.ts';
 
-// zap_page_range for a whole vma: private copies go with it.
-export function zap_vma_ptes(k: Kernel, vma: Vma): void {
-  for (let p = 0; p < vma.npages; p++) {
+// zap_page_range_single over pages [from, to) of the vma, with no
+// zap_details: private copies go with the ptes.
+function zap_page_range_single(k: Kernel, vma: Vma, from: number, to: number): void {
+  for (let p = from; p < to; p++) {
     zap_pte(k, vma, p);
     drop_cow_page(k, vma, p);
   }
+}
+
+// zap_page_range for a whole vma.
+export function zap_vma_ptes(k: Kernel, vma: Vma): void {
+  zap_page_range_single(k, vma, 0, vma.npages);
 }
 
 // The pages of the vma under the same pmd as page p.
@@ -486,10 +492,7 @@ export const sys_madvise = fn<MadviseFrame>('sys_madvise', {
       return 'up_read_mmap_sem';
     }
     const { first, span } = madviseSpan(f.op, vma.npages);
-    for (let p = first; p < first + span; p++) {
-      zap_pte(k, vma, p);
-      drop_cow_page(k, vma, p);
-    }
+    zap_page_range_single(k, vma, first, first + span);
     t.rv = 0;
     return 'up_read_mmap_sem';
   },

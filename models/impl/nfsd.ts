@@ -16,7 +16,7 @@ import type { Op } from '../testcase.ts';
 import { fn, type FileLock, type Frame, type Kernel } from './kernel.ts';
 import { down_write, up_write } from './rwsem.ts';
 import { fdget } from './file.ts';
-import { lease_alloc, leases_on, locks_delete_lease } from './locks.ts';
+import { generic_delete_lease, lease_alloc, leases_on } from './locks.ts';
 
 interface LayoutFrame extends Frame {
   op: Extract<Op, { op: 'layoutget' | 'layoutreturn' }>;
@@ -93,17 +93,10 @@ export const nfsd4_layoutreturn = fn<LayoutFrame>('nfsd4_layoutreturn', {
     const l = find_layout_stateid(k, t.proc, filp.inode);
     k.ref.commit(t.id);
     if (!l) return k.ret(t, NFS4ERR_BAD_STATEID);
-    nfsd4_free_layout_stateid(k, l);
+    generic_delete_lease(k, l);
     return k.ret(t, 0);
   },
 });
-
-function nfsd4_free_layout_stateid(k: Kernel, l: FileLock): void {
-  locks_delete_lease(k, l);
-  k.timers = k.timers.filter((x) => !(x.kind === 'work' && x.work.lease === l.id));
-  k.work = k.work.filter((w) => w.lease !== l.id);
-  k.leases = k.leases.filter((x) => x !== l);
-}
 
 // lm_break (nfsd4_layout_lm_break -> nfsd4_recall_file_layout): recall,
 // with no timeout from fs/locks.c (fl_break_time = 0); nfsd fences a
@@ -117,6 +110,6 @@ export function nfsd4_layout_lm_break(k: Kernel, l: FileLock): void {
 export function nfsd4_layout_fence(k: Kernel, leaseId: number): void {
   const l = k.leaseById(leaseId);
   if (!l || !l.onList) return;
-  nfsd4_free_layout_stateid(k, l);
+  generic_delete_lease(k, l); // nfsd4_free_layout_stateid
   k.ref.leaseExpire('layout', l.holder, l.inode);
 }

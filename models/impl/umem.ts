@@ -18,7 +18,7 @@ import { down_write, up_write } from './rwsem.ts';
 import { unpin_user_page } from './page.ts';
 import { get_user_pages, gupFrame, lockless_pages_from_mm } from './gup.ts';
 import { alloc_iova, free_iova, iommu_map, iommu_unmap } from './iommu.ts';
-import { lease_alloc, locks_delete_lease } from './locks.ts';
+import { generic_delete_lease, lease_alloc } from './locks.ts';
 
 interface RegFrame extends Frame {
   op: Extract<Op, { op: 'reg_mr' }>;
@@ -157,10 +157,7 @@ interface DeregFrame extends Frame {
 function drop_lease(k: Kernel, mr: Mr): void {
   const l = k.leaseById(mr.lease);
   if (!l) return;
-  if (l.onList) locks_delete_lease(k, l);
-  k.timers = k.timers.filter((x) => !(x.kind === 'work' && x.work.lease === l.id));
-  k.work = k.work.filter((w) => w.lease !== l.id);
-  k.leases = k.leases.filter((x) => x !== l);
+  generic_delete_lease(k, l);
   mr.lease = -1;
 }
 
@@ -207,8 +204,7 @@ export function ib_umem_lease_break(k: Kernel, leaseId: number): void {
   mr.pinned = false;
   mr.revoked = true;
   l.valid = false;
-  locks_delete_lease(k, l);
-  k.leases = k.leases.filter((x) => x !== l);
+  generic_delete_lease(k, l);
   mr.lease = -1;
   k.ref.leaseExpire('mr', mr.id);
 }

@@ -87,6 +87,9 @@ interface Page {
 
 export type Target = { kind: 'page'; page: Page } | { kind: 'zero' };
 
+// A new private copy holding `v`, its process's own.
+const privateCopy = (v: number): Page => ({ v, excl: true });
+
 interface RMr {
   id: number;
   proc: number;
@@ -485,15 +488,14 @@ export class Reference {
     const pg = m.pgoff + page;
     if (!m.write) return this.faultFails(p, true);
     // a copy already there is the process's page: no file, no EOF
-    const copy = m.shared ? null : m.cow[page];
-    if (copy) {
-      if (!copy.excl) m.cow[page] = { v: copy.v, excl: true }; // one no one else references could be kept: no one could tell
+    if (!m.shared && m.cow[page]) {
+      this.ownCopy(m, page);
       m.forked[page] = false;
       return true;
     }
     if (!m.valid || pg >= f.size) return this.faultFails(p, false);
     if (!m.shared) {
-      m.cow[page] = { v: f.page[pg].v, excl: true };
+      m.cow[page] = privateCopy(f.page[pg].v);
       m.forked[page] = false;
       return true;
     }
@@ -533,7 +535,15 @@ export class Reference {
       this.diverge('result-mismatch', `an unshare fault on page ${page} of mapping ${mapId}, which holds no copy fork shared`, { thread: tid });
       return;
     }
-    if (!copy.excl) m.cow[page] = { v: copy.v, excl: true };
+    this.ownCopy(m, page);
+  }
+
+  // The mapping's copy of `page` becomes its own: a copy fork shared is
+  // copied (one that no one else references could be kept instead, and no
+  // one could tell).
+  private ownCopy(m: RMap, page: number): void {
+    const copy = m.cow[page]!;
+    if (!copy.excl) m.cow[page] = privateCopy(copy.v);
   }
 
   // get_user_pages took a reference on page `page` of mapping `mapId`.
@@ -655,7 +665,7 @@ export class Reference {
           m.cow.forEach((copy, pg) => {
             if (!copy) return;
             if (copy.excl && this.pinnedForDma(copy)) {
-              c.cow[pg] = { v: copy.v, excl: true };
+              c.cow[pg] = privateCopy(copy.v);
               c.forked[pg] = false;
               return;
             }
@@ -931,11 +941,9 @@ export class Reference {
       this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId}, which holds none`);
       return;
     }
-    const periods = holder === 'layout' ? 2 : 1;
+    const [due, wait] = holder === 'layout' ? [l.since + 2 * this.lbt, `2 lease periods (${l.since}+2*${this.lbt})`] : [l.since + this.lbt, `lease-break-time (${l.since}+${this.lbt})`];
     if (!l.breaking) this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId} without breaking it first`);
-    else if (this.clock < l.since + periods * this.lbt) {
-      this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId} at t=${this.clock}, before ${periods > 1 ? `${periods} lease periods` : 'lease-break-time'} (${l.since}+${periods > 1 ? `${periods}*` : ''}${this.lbt})`);
-    }
+    else if (this.clock < due) this.diverge('result-mismatch', `kernel revoked the lease of ${holder} ${holderId} at t=${this.clock}, before ${wait}`);
     if (holder === 'map') {
       for (const pr of this.procs) for (const m of pr.maps) if (m.lease === l.id) { m.valid = false; m.lease = -1; }
     } else if (holder === 'mr') {
