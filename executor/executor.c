@@ -9,8 +9,9 @@
  *                                   file i: DAX or not, its size in pages,
  *                                   whether the pages below size are holes,
  *                                   and the byte each page is filled with
+ *   B <seconds>                     /proc/sys/fs/lease-break-time for this program
  *   G                               the files are set up: run the operations
- *   o <file> <write>                open(2)
+ *   o <file> <write> <nonblock>     open(2), O_RDWR or O_RDONLY, O_NONBLOCK or not
  *   c <fd>                          close(2)
  *   m <slot> <fd> <pgoff> <pages> <type> <sync> <direct> <write>
  *                                   mmap(2); type 0 MAP_SHARED, 1 MAP_PRIVATE,
@@ -21,6 +22,7 @@
  *   s <slot> <page> <val>           a CPU store of val over the mapped page
  *   w <fd> <page> <val>             pwrite(2) of a page filled with val
  *   t <fd> <pages>                  ftruncate(2)
+ *   T <file> <pages>                truncate(2) by the file's path
  *   p <fd> <page> <pages>           fallocate(2) PUNCH_HOLE|KEEP_SIZE
  *   a <fd> <page> <pages>           fallocate(2) mode 0
  *   r <fd> <page> <slot> <bufpage> <aio>
@@ -30,7 +32,11 @@
  *   x <fd> <page> <slot> <bufpage> <aio>
  *                                   the same, writing: pwrite(2) or IOCB_CMD_PWRITE
  *   f <fd>                          fcntl(2) F_MAP_DIRECT (never upstream: EINVAL)
- *   k                               tick: nothing to do
+ *   L <fd> <type>                   fcntl(2) F_SETLEASE: 0 F_RDLCK, 1 F_WRLCK, 2 F_UNLCK
+ *   J <fd>                          fcntl(2) F_GETLEASE (ok: the lease type)
+ *   i                               sigtimedwait(2) for SIGIO, not waiting (ok 29,
+ *                                   or EAGAIN); SIGIO stays blocked throughout
+ *   k <sleep>                       tick: a second, really slept (1.1 s) if sleep is 1
  *   g <mr> <slot> <page> <pages> <unaligned>
  *                                   ibv_reg_mr(3) of a mapping's pages (soft-RoCE,
  *                                   rdma_rxe); unaligned: from the middle of the
@@ -196,8 +202,18 @@ static void setup_file(int id, int i, int dax, int pages, int sparse, const int 
 	close(fd);
 }
 
+/* SIGIO is blocked: a lease break's signal waits for sigtimedwait ('i'). */
+static void drain_sigio(void) {
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGIO);
+	struct timespec zero = { 0, 0 };
+	while (sigtimedwait(&set, NULL, &zero) > 0) {}
+}
+
 static void start_program(int id) {
 	char dir[64];
+	drain_sigio();
 	snprintf(dir, sizeof dir, "/mnt/p%d", id);
 	mkdir(dir, 0755);
 	snprintf(dir, sizeof dir, "/mnt/p%d/dax", id);
@@ -482,7 +498,7 @@ static void run_op(int id, int n, char *line) {
 	errno = 0;
 	switch (op) {
 	case 'o': {
-		int fd = open(paths[a], b ? O_RDWR : O_RDONLY);
+		int fd = open(paths[a], (b ? O_RDWR : O_RDONLY) | (c ? O_NONBLOCK : 0));
 		int err = errno;
 		result(id, n, fd, err);
 		break;
@@ -543,6 +559,24 @@ static void run_op(int id, int n, char *line) {
 	case 't':
 		{ long rv_ = ftruncate(a, (off_t)b * PAGE); result(id, n, rv_, errno); }
 		break;
+	case 'T':
+		{ long rv_ = truncate(paths[a], (off_t)b * PAGE); result(id, n, rv_, errno); }
+		break;
+	case 'L':
+		{ long rv_ = fcntl(a, F_SETLEASE, b == 0 ? F_RDLCK : b == 1 ? F_WRLCK : F_UNLCK); result(id, n, rv_, errno); }
+		break;
+	case 'J':
+		{ long rv_ = fcntl(a, F_GETLEASE); result(id, n, rv_, errno); }
+		break;
+	case 'i': {
+		sigset_t set;
+		sigemptyset(&set);
+		sigaddset(&set, SIGIO);
+		struct timespec zero = { 0, 0 };
+		long rv_ = sigtimedwait(&set, NULL, &zero);
+		result(id, n, rv_, errno);
+		break;
+	}
 	case 'p':
 		{ long rv_ = fallocate(a, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)b * PAGE, (off_t)c * PAGE); result(id, n, rv_, errno); }
 		break;
@@ -570,6 +604,7 @@ static void run_op(int id, int n, char *line) {
 		{ long rv_ = fcntl(a, F_MAP_DIRECT_SERIES, 0); result(id, n, rv_, errno); }
 		break;
 	case 'k':
+		if (a) usleep(1100000);
 		result(id, n, 0, 0);
 		break;
 	case 'g':
@@ -625,6 +660,10 @@ int main(int argc, char **argv) {
 	sa.sa_handler = on_fault;
 	sigaction(SIGBUS, &sa, NULL);
 	sigaction(SIGSEGV, &sa, NULL);
+	sigset_t io;
+	sigemptyset(&io);
+	sigaddset(&io, SIGIO);
+	sigprocmask(SIG_BLOCK, &io, NULL);
 	char line[256];
 	int id = -1, n = 0;
 	while (fgets(line, sizeof line, in)) {
@@ -641,6 +680,12 @@ int main(int argc, char **argv) {
 				setup_file(id, i, dax, pages, sparse, v);
 				if (i + 1 > nfiles) nfiles = i + 1;
 			}
+			break;
+		}
+		case 'B': {
+			FILE *f = fopen("/proc/sys/fs/lease-break-time", "w");
+			if (!f || fprintf(f, "%d\n", atoi(line + 2)) < 0) fprintf(out, "X %d cannot set lease-break-time\n", id);
+			if (f) fclose(f);
 			break;
 		}
 		case 'G':

@@ -27,7 +27,7 @@ const arbMmapOp = fc.record({
 
 // One arbitrary per op kind.
 const OPS: Record<OpName, fc.Arbitrary<Op>> = {
-  open: fc.record({ op: fc.constant('open' as const), file: idx(2), write: likely }),
+  open: fc.record({ op: fc.constant('open' as const), file: idx(2), write: likely, nonblock: rarely }),
   close: fc.record({ op: fc.constant('close' as const), fd: idx() }),
   mmap: arbMmapOp,
   munmap: fc.record({ op: fc.constant('munmap' as const), map: idx() }),
@@ -39,10 +39,14 @@ const OPS: Record<OpName, fc.Arbitrary<Op>> = {
   dio_read: fc.record({ op: fc.constant('dio_read' as const), fd: idx(), off: idx(), map: idx(), page: idx(1), aio: fc.boolean() }),
   dio_write: fc.record({ op: fc.constant('dio_write' as const), fd: idx(), off: idx(), map: idx(), page: idx(1), aio: fc.boolean() }),
   truncate: fc.record({ op: fc.constant('truncate' as const), fd: idx(), size: idx(4) }),
+  truncate_path: fc.record({ op: fc.constant('truncate_path' as const), file: idx(2), size: idx(4) }),
   fallocate: fc.record({ op: fc.constant('fallocate' as const), fd: idx(), mode: fc.constantFrom('punch' as const, 'alloc' as const), off: idx(), len: idx() }),
   reg_mr: fc.record({ op: fc.constant('reg_mr' as const), map: idx(), page: idx(1), npages: idx(1), unaligned: fc.boolean() }),
   dereg_mr: fc.record({ op: fc.constant('dereg_mr' as const), mr: idx() }),
   fcntl_map_direct: fc.record({ op: fc.constant('fcntl_map_direct' as const), fd: idx() }),
+  fcntl_setlease: fc.record({ op: fc.constant('fcntl_setlease' as const), fd: idx(), type: fc.constantFrom('rd' as const, 'wr' as const, 'wr' as const, 'unlck' as const) }),
+  fcntl_getlease: fc.record({ op: fc.constant('fcntl_getlease' as const), fd: idx() }),
+  sigtimedwait: fc.record({ op: fc.constant('sigtimedwait' as const) }),
   layoutget: fc.record({ op: fc.constant('layoutget' as const), fd: idx() }),
   layoutreturn: fc.record({ op: fc.constant('layoutreturn' as const), fd: idx() }),
   tick: fc.record({ op: fc.constant('tick' as const) }),

@@ -25,7 +25,10 @@ const P = LIMITS.pagesPerFile;
 // The operations conformance runs: every op of the upstream contract one
 // process thread can make (a forked child only holds its copies), and the
 // NIC's work requests.
-export const CONFORM_OPS: OpName[] = ['open', 'close', 'mmap', 'munmap', 'madvise_dontneed', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'reg_mr', 'dereg_mr', 'fcntl_map_direct', 'tick'];
+export const CONFORM_OPS: OpName[] = [
+  'open', 'close', 'mmap', 'munmap', 'madvise_dontneed', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'truncate_path', 'fallocate',
+  'reg_mr', 'dereg_mr', 'fcntl_map_direct', 'fcntl_setlease', 'fcntl_getlease', 'sigtimedwait', 'tick',
+];
 
 // A program: one process thread, its ops run one at a time, and NIC work
 // requests, each carried out as soon as it is posted (at its virtual time,
@@ -48,8 +51,8 @@ export function arbProgram(kinds: OpName[] = CONFORM_OPS): fc.Arbitrary<TestCase
     })
     .map(({ config, dax, opens, map, reg, body, nic }) => ({
       // one process as root; every file root's, none reflinked; blocks enough that the model never runs out where 512 MiB of pmem would not;
-      // the guest's files are far smaller than a PMD (2 MiB), so no fault there maps one
-      config: { ...config, procs: [{ uid: 0, capLease: false }], files: config.files.map((f, i) => ({ ...f, dax: dax[i], owner: 0, reflink: false })), blocks: LIMITS.maxBlocks, pmd: false },
+      // the guest's files are far smaller than a PMD (2 MiB), so no fault there maps one; a lease break lasts a second
+      config: { ...config, procs: [{ uid: 0, capLease: false }], files: config.files.map((f, i) => ({ ...f, dax: dax[i], owner: 0, reflink: false })), blocks: LIMITS.maxBlocks, pmd: false, leaseBreakTime: 1 },
       threads: [{ proc: 0, ops: [...opens, ...(map ? [map] : []), ...(map && reg ? [reg] : []), ...body].slice(0, LIMITS.opsPerThread), loop: false }],
       nic,
       schedule: [],
@@ -157,7 +160,7 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
   const slotOf = (m: { id: number } | null) => (m ? m.id : -1); // a map's slot is its id: both count mappings made
   const page = (m: { npages: number } | null, i: number) => (m ? i % m.npages : 0);
   switch (op.op) {
-    case 'open': return `o ${op.file % nfiles} ${op.write ? 1 : 0}`;
+    case 'open': return `o ${op.file % nfiles} ${op.write ? 1 : 0} ${op.nonblock ? 1 : 0}`;
     case 'close': return `c ${fdOf(op.fd)}`;
     case 'mmap': {
       const type = op.type === 'shared' ? 0 : op.type === 'private' ? 1 : 2;
@@ -173,6 +176,10 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
     case 'store': return `s ${slotOf(mapOf(op.map))} ${page(mapOf(op.map), op.page)} ${op.val}`;
     case 'write': return `w ${fdOf(op.fd)} ${op.off % P} ${op.val}`;
     case 'truncate': return `t ${fdOf(op.fd)} ${op.size % (P + 1)}`;
+    case 'truncate_path': return `T ${op.file % nfiles} ${op.size % (P + 1)}`;
+    case 'fcntl_setlease': return `L ${fdOf(op.fd)} ${op.type === 'rd' ? 0 : op.type === 'wr' ? 1 : 2}`;
+    case 'fcntl_getlease': return `J ${fdOf(op.fd)}`;
+    case 'sigtimedwait': return 'i';
     case 'fallocate': {
       const off = op.off % P;
       const end = Math.min(P, off + 1 + (op.len % P));
@@ -195,7 +202,9 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
       return `d ${mine.length ? mine[op.mr % mine.length].id : -1}`;
     }
     case 'fcntl_map_direct': return `f ${fdOf(op.fd)}`;
-    case 'tick': return 'k';
+    // a virtual second is a real one only while a lease break's deadline
+    // is ahead, the one thing that reads the clock
+    case 'tick': return `k ${ref && ref.fileLeases.some((l) => l.breakDeadline > ref.clock || l.downgradeDeadline > ref.clock) ? 1 : 0}`;
     case 'fork': return 'y';
     case 'layoutget':
     case 'layoutreturn': throw new Error(`${op.op} is an NFS client's request, not a system call: conform does not run it`);
@@ -222,6 +231,7 @@ export function batchText(tcs: TestCase[], exps: Expectation[]): string {
   const lines: string[] = [];
   tcs.forEach((tc, id) => {
     lines.push(`P ${id}`);
+    lines.push(`B ${tc.config.leaseBreakTime}`);
     tc.config.files.forEach((f, i) => {
       const vals = Array.from({ length: P }, (_, pg) => (pg < f.size && !f.sparse ? initialValue(i, pg) : 0));
       lines.push(`F ${i} ${f.dax ? 1 : 0} ${f.size} ${f.sparse ? 1 : 0} ${vals.join(' ')}`);

@@ -29,13 +29,15 @@ const CONFIG: Config = {
 
 const FILE_NAMES = ['A DAX file', 'A page-cache file', 'A sparse DAX file'];
 
-// The layout changes, each on fd 0 of T1's process (the source's file).
+// The layout changes, each on fd 0 of T1's process (the source's file),
+// or on the file by its name (`changesOf`).
 export const CHANGES: { name: string; op: Op }[] = [
   { name: 'truncates it to nothing', op: { op: 'truncate', fd: 0, size: 0 } },
   { name: 'truncates it to one page', op: { op: 'truncate', fd: 0, size: 1 } },
   { name: 'punches a hole over page 0', op: { op: 'fallocate', fd: 0, mode: 'punch', off: 0, len: 0 } },
   { name: 'allocates page 1 (fallocate)', op: { op: 'fallocate', fd: 0, mode: 'alloc', off: 1, len: 0 } },
   { name: 'writes page 1 (write(2))', op: { op: 'write', fd: 0, off: 1, val: 9 } },
+  { name: 'truncates it by name to one page (truncate(2))', op: { op: 'truncate_path', file: 0, size: 1 } },
 ];
 
 interface Source {
@@ -58,6 +60,8 @@ const dioRead = (aio: boolean): Op => ({ op: 'dio_read', fd: 1, off: 0, map: 0, 
 const reg = (map = 0, unaligned = false): Op => ({ op: 'reg_mr', map, page: 0, npages: 0, unaligned });
 const layoutget: Op = { op: 'layoutget', fd: 0 };
 const layoutreturn: Op = { op: 'layoutreturn', fd: 0 };
+const setlease = (type: 'rd' | 'wr' | 'unlck'): Op => ({ op: 'fcntl_setlease', fd: 0, type });
+const getlease: Op = { op: 'fcntl_getlease', fd: 0 };
 const nicWrites: NicOp[] = [{ op: 'rdma_write', mr: 0, page: 0, val: 5, at: 0 }, { op: 'rdma_write', mr: 0, page: 0, val: 6, at: 1 }];
 
 const SOURCES: Source[] = [
@@ -77,8 +81,11 @@ const SOURCES: Source[] = [
   { name: 'map-direct-registered', about: 'registers an unaligned buffer in a MAP_DIRECT mapping of it, which the NIC writes through at time 0 and 1, changes it, then registers a private mapping of a page-cache file', file: DAX, ops: [open(DAX), mmap(0, 'validate', { direct: true }), reg(0, true)], self: [open(PAGECACHE), mmap(1, 'private', { len: 0 }), reg(1)], nic: [{ op: 'rdma_write', mr: 0, page: 0, val: 5, at: 0 }, { op: 'rdma_write', mr: 0, page: 1, val: 6, at: 1 }] },
   { name: 'map-direct-fd-reuse', about: 'maps it with MAP_DIRECT, closes the fd, opens the file again into the same number, and changes it', file: DAX, ops: [open(DAX), mmap(0, 'validate', { len: 0, direct: true, write: false }), { op: 'close', fd: 0 }, open(DAX)], self: [] },
   { name: 'pnfs-layout', about: 'takes a pNFS layout of it (an NFS client\'s LAYOUTGET), waits a second and returns it', file: DAX, ops: [open(DAX), layoutget, { op: 'tick' }, layoutreturn] },
+  { name: 'pnfs-layout-again', about: 'takes a pNFS layout of it, and two seconds on, past a recall\'s fence, takes another', file: DAX, ops: [open(DAX), layoutget, { op: 'tick' }, { op: 'tick' }, layoutget] },
   { name: 'pnfs-layout-fault', about: 'maps it, takes a pNFS layout of it, and stores into a hole (a fault that allocates under the layout) and loads', file: DAX_SPARSE, ops: [open(DAX_SPARSE), mmap(0, 'shared'), layoutget, store(), load()] },
   { name: 'pnfs-layout-interrupted', about: 'takes a pNFS layout of it, while T1\'s first allocation fails and a signal hits its first sleep', file: DAX, ops: [open(DAX), layoutget], faults: [{ kind: 'alloc', thread: 1, nth: 0 }, { kind: 'signal', thread: 1, nth: 0 }] },
+  { name: 'fcntl-lease', about: 'opens it read-only, takes a write lease, waits for the SIGIO of a break, downgrades the lease and asks which it holds', file: DAX, ops: [open(DAX, false), setlease('wr'), { op: 'sigtimedwait' }, setlease('rd'), getlease] },
+  { name: 'fcntl-lease-upgrade', about: 'takes a write lease on a read-only open, breaks it with an O_NONBLOCK read-only open of its own, downgrades, takes the write lease again, waits a second and asks which it holds', file: DAX, ops: [open(DAX, false), setlease('wr'), { op: 'open', file: DAX, write: false, nonblock: true }, setlease('rd'), setlease('wr'), { op: 'tick' }, getlease] },
   { name: 'map-direct-interrupted', about: 'maps it with MAP_DIRECT, while T1\'s first allocation fails and a signal hits its first sleep', file: DAX, ops: [open(DAX), mmap(0, 'validate', { len: 0, direct: true, write: false })], faults: [{ kind: 'alloc', thread: 1, nth: 0 }, { kind: 'signal', thread: 1, nth: 0 }] },
 ];
 
@@ -89,8 +96,13 @@ export function systematicScenarios(): Map<string, ScenarioFile> {
   return new Map(SOURCES.map((s) => [SYSTEMATIC_PREFIX + s.name, scenarioOf(s)]));
 }
 
+// A change names the source's file: by T1's fd 0, or by name.
+export function changesOf(file: number): Op[] {
+  return CHANGES.map((c) => (c.op.op === 'truncate_path' ? { ...c.op, file } : c.op));
+}
+
 function scenarioOf(s: Source): ScenarioFile {
-  const change = { oneOf: CHANGES.map((c) => c.op) };
+  const change = { oneOf: changesOf(s.file) };
   const threads: ScenarioFile['threads'] = s.self
     ? [{ proc: 0, loop: false, ops: [...s.ops, change, ...s.self] }]
     : [{ proc: 0, loop: false, ops: s.ops }, { proc: 1, loop: false, ops: [open(s.file), change] }];

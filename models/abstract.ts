@@ -39,10 +39,12 @@ export interface AProc {
 }
 
 export interface ALease {
-  holder: string; // "map:<id>" or "mr:<id>"
+  holder: string; // "map:<id>", "mr:<id>", "layout:<proc>", or "lease:<open>" for an fcntl lease
   file: number;
   breaking: boolean;
-  since: number; // clock when the break started
+  since: number; // a layout lease: clock when the break started; an fcntl lease: its break deadline (0: none)
+  mode: number; // an fcntl lease: F_RDLCK or F_WRLCK, +2 unlock pending, +4 downgrade pending; 0 otherwise
+  downgrade: number; // an fcntl lease: its downgrade deadline (0: none); 0 otherwise
 }
 
 export interface AMr {
@@ -71,7 +73,8 @@ export const ANY = 'ANY';
 // then each: size, then state and data per page); the processes (count,
 // then each: alive, fds with their fd, file, write; maps with their
 // fields, private copies and validity; SIGIO fds); the leases sorted by
-// holder (count, then kind, holder id, file, breaking, since); the live
+// holder (count, then kind, holder id, file, breaking, since, mode,
+// downgrade deadline); the live
 // registrations (count, then id, proc, span, revoked).  Every list is
 // preceded by its length, so equal lists mean equal states; both models
 // write it (properties/abstraction.ts, Reference.encode) and a test holds
@@ -80,6 +83,7 @@ const NO_COW = -1_000_000_000; // a page with no private copy
 export const LEASE_MAP = 0;
 export const LEASE_MR = 1;
 export const LEASE_LAYOUT = 2;
+export const LEASE_FILE = 3; // fcntl(F_SETLEASE)
 
 // A reusable list of numbers: written from the start for each state,
 // growing as needed, never shrinking (the compare runs after most steps).
@@ -137,12 +141,14 @@ export class Encoding {
     this.put(v === null ? NO_COW : v);
   }
 
-  lease(kind: number, holder: number, file: number, breaking: boolean, since: number): void {
+  lease(kind: number, holder: number, file: number, breaking: boolean, since: number, mode = 0, downgrade = 0): void {
     this.put(kind);
     this.put(holder);
     this.put(file);
     this.put(+breaking);
-    this.put(breaking ? since : 0);
+    this.put(breaking || kind === LEASE_FILE ? since : 0);
+    this.put(mode);
+    this.put(downgrade);
   }
 
   mr(id: number, proc: number, span: number, revoked: boolean): void {
@@ -175,7 +181,7 @@ export class Encoding {
 
   // A list of leases: written in any order, sorted by holder (kind, id).
   sortLeases(at: number): void {
-    this.sortRecords(at, 5);
+    this.sortRecords(at, 7);
   }
 
   equals(o: Encoding): boolean {

@@ -79,7 +79,7 @@ export type MapType = 'shared' | 'private' | 'validate';
 
 // One schema per op: its name and its arguments, nothing else.
 const OPS = nameTable({
-  open: { file: index, write: flag },
+  open: { file: index, write: flag, nonblock: flag.optional() }, // O_RDWR or O_RDONLY, and O_NONBLOCK (older files leave it out)
   close: { fd: index },
   mmap: { fd: index, off: index, len: index, type: z.enum(['shared', 'private', 'validate']), sync: flag, direct: flag, write: flag },
   munmap: { map: index },
@@ -90,11 +90,15 @@ const OPS = nameTable({
   write: { fd: index, off: index, val: value },
   dio_read: { fd: index, off: index, map: index, page: index, aio: flag },
   dio_write: { fd: index, off: index, map: index, page: index, aio: flag },
-  truncate: { fd: index, size: index },
+  truncate: { fd: index, size: index }, // ftruncate(2)
+  truncate_path: { file: index, size: index }, // truncate(2) of a file by its name
   fallocate: { fd: index, mode: z.enum(['punch', 'alloc']), off: index, len: index },
   reg_mr: { map: index, page: index, npages: index, unaligned: flag },
   dereg_mr: { mr: index },
   fcntl_map_direct: { fd: index }, // F_MAP_DIRECT (MAP_DIRECT v5)
+  fcntl_setlease: { fd: index, type: z.enum(['rd', 'wr', 'unlck']) }, // F_SETLEASE F_RDLCK, F_WRLCK or F_UNLCK
+  fcntl_getlease: { fd: index }, // F_GETLEASE
+  sigtimedwait: {}, // sigtimedwait(2) for SIGIO, not waiting
   layoutget: { fd: index }, // an NFS client's pNFS LAYOUTGET of the whole file (to nfsd)
   layoutreturn: { fd: index }, // and its LAYOUTRETURN
   tick: {},

@@ -1,12 +1,12 @@
 // The abstraction function: what a user could observe of the
 // implementation's state, in the reference model's terms.
 
-import { LEASE_LAYOUT, LEASE_MAP, LEASE_MR, type AbstractState, type Encoding } from '../models/abstract.ts';
-import type { Kernel } from '../models/impl/kernel.ts';
+import { LEASE_FILE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, type AbstractState, type Encoding } from '../models/abstract.ts';
+import type { FileLock, Kernel as K } from '../models/impl/kernel.ts';
 import { page_state, read_file_page } from '../models/impl/xfs_bmap.ts';
 import { xfs_vma_has_direct_lease } from '../models/impl/mapdirect.ts';
 
-export function abstractImpl(k: Kernel): AbstractState {
+export function abstractImpl(k: K): AbstractState {
   return {
     clock: k.clock,
     files: k.inodes.map((ip) => {
@@ -33,14 +33,17 @@ export function abstractImpl(k: Kernel): AbstractState {
     })),
     leases: k.leases
       .filter((l) => l.onList)
-      .map((l) => ({ holder: `${l.kind === 'map_direct' ? 'map' : l.kind === 'nfsd_layout' ? 'layout' : 'mr'}:${l.holder}`, file: l.inode, breaking: l.breaking, since: l.breaking ? l.breakTime : 0 }))
+      .map((l) => {
+        const a = aLease(k, l);
+        return { holder: `${HOLDER[a.kind]}:${a.holder}`, file: l.inode, breaking: l.breaking, since: a.since, mode: a.mode, downgrade: a.downgrade };
+      })
       .sort((a, b) => (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : a.file - b.file)),
     mrs: k.mrs.filter((m) => m.live).map((m) => ({ id: m.id, proc: m.proc, span: m.span, revoked: m.revoked })),
   };
 }
 
 // abstractImpl, written as models/abstract.ts encodes it.
-export function encodeImpl(k: Kernel, out: Encoding): void {
+export function encodeImpl(k: K, out: Encoding): void {
   out.n = 0;
   out.put(k.clock);
   out.put(k.inodes.length);
@@ -70,7 +73,8 @@ export function encodeImpl(k: Kernel, out: Encoding): void {
   for (const l of k.leases) {
     if (!l.onList) continue;
     out.item(leases);
-    out.lease(l.kind === 'map_direct' ? LEASE_MAP : l.kind === 'nfsd_layout' ? LEASE_LAYOUT : LEASE_MR, l.holder, l.inode, l.breaking, l.breakTime);
+    const a = aLease(k, l);
+    out.lease(a.kind, a.holder, l.inode, l.breaking, a.since, a.mode, a.downgrade);
   }
   out.sortLeases(leases);
   const mrs = out.begin();
@@ -79,4 +83,17 @@ export function encodeImpl(k: Kernel, out: Encoding): void {
     out.item(mrs);
     out.mr(m.id, m.proc, m.span, m.revoked);
   }
+}
+
+const HOLDER = ['map', 'mr', 'layout', 'lease'];
+
+// A lease as the abstract state names it: an fcntl lease by the open it
+// belongs to, with its type, pending breaks and deadlines.
+function aLease(k: K, l: FileLock): { kind: number; holder: number; since: number; mode: number; downgrade: number } {
+  if (l.kind === 'lease') {
+    const mode = l.type + (l.unlockPending ? 2 : 0) + (l.downgradePending ? 4 : 0);
+    return { kind: LEASE_FILE, holder: k.filps[l.holder]!.ofid, since: l.breakTime, mode, downgrade: l.downgradePending ? l.downgradeTime : 0 };
+  }
+  const kind = l.kind === 'map_direct' ? LEASE_MAP : l.kind === 'nfsd_layout' ? LEASE_LAYOUT : LEASE_MR;
+  return { kind, holder: l.holder, since: l.breaking ? l.breakTime : 0, mode: 0, downgrade: 0 };
 }

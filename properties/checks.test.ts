@@ -169,7 +169,7 @@ test('data-mismatch and result-mismatch: a file content difference and a mapping
 
 test('stale-notification: si_fd must still name the open file the lease was taken through', () => {
   const { k } = world();
-  k.filps = [{ id: 0, inode: 1, write: true, refs: 1, mapDirect: false }, { id: 1, inode: 1, write: true, refs: 1, mapDirect: false }];
+  k.filps = [{ id: 0, inode: 1, write: true, refs: 1, mapDirect: false, ofid: 0 }, { id: 1, inode: 1, write: true, refs: 1, mapDirect: false, ofid: 0 }];
   k.procs[0].fds[3] = 0;
   assert.is(checkNotification(k, { kind: 'sigio', proc: 0, fd: 3, filp: 0, inode: 1 }), null);
   // the fd was closed and reused by another open of the same file

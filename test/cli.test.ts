@@ -29,12 +29,12 @@ test('list --json names every variant, flag and property', () => {
 
 test('check on a clean variant exits 0 with the JSON shape of §7, names its search, and writes nothing outside --out', () => {
   const out = join(tmp, 'c0');
-  const r = daxcheck('check', '--variant', 'upstream', '--runs', '200', '--json', '--out', out);
+  const r = daxcheck('check', '--variant', 'mainline-fixed', '--runs', '200', '--json', '--out', out);
   assert.is(r.code, 0, r.err);
   const doc = JSON.parse(r.out);
   assert.is(doc.engine, 'portfolio');
   assert.equal(doc.engines, ['scenario', 'guided', 'scenario', 'pct', 'scenario', 'random-walk', 'scenario', 'fast-check']);
-  assert.equal(doc.results, [{ variant: 'linux-mainline', runs: 200, expect: [], asExpected: true, divergence: null, classes: [] }]);
+  assert.equal(doc.results, [{ variant: 'mainline-fixed', runs: 200, expect: [], asExpected: true, divergence: null, classes: [] }]);
   assert.ok(existsSync(join(out, 'summary.json')));
 });
 
@@ -110,13 +110,13 @@ test('matrix: one row per known bug and clean variant, the same rows whatever th
   const one = daxcheck('matrix', '--runs', '300', '--workers', '1', '--json', '--out', join(tmp, 'm1'));
   const two = daxcheck('matrix', '--runs', '300', '--workers', '2', '--json', '--out', join(tmp, 'm2'));
   const rows = strip(one.out);
-  assert.equal(rows.map((row: { id: string }) => row.id), ['K1', 'K2', 'K4', 'K5', 'K6', 'K7', 'K8', 'K9', 'K10', 'K11', 'K12', 'linux-mainline', 'mapdirect-fixed']);
+  assert.equal(rows.map((row: { id: string }) => row.id), ['K1', 'K2', 'K4', 'K5', 'K6', 'K7', 'K8', 'K9', 'K10', 'K11', 'K12', 'mainline-fixed', 'mapdirect-fixed']);
   assert.equal(strip(two.out), rows);
   // at this budget the shallow bugs are found and nothing else is claimed
   const k7 = rows.find((row: { id: string }) => row.id === 'K7');
   assert.is(k7.class, 'result-mismatch');
   assert.ok(k7.asExpected);
-  for (const id of ['linux-mainline', 'mapdirect-fixed']) assert.equal(rows.find((row: { id: string }) => row.id === id).found, false);
+  for (const id of ['mainline-fixed', 'mapdirect-fixed']) assert.equal(rows.find((row: { id: string }) => row.id === id).found, false);
   assert.is(one.code, rows.every((row: { asExpected: boolean }) => row.asExpected) ? 0 : 1);
 });
 
@@ -147,21 +147,21 @@ test('explore --scenario takes a path: the shipped file and a copy elsewhere giv
   assert.equal(strip(a.out), strip(b.out));
   assert.is(strip(a.out)[0].cls, 'result-mismatch');
   // the same file on a clean variant; then a bad scenario file
-  const up = daxcheck('explore', '--variant', 'upstream', '--scenario', copy, '--out', join(tmp, 'p2'));
+  const up = daxcheck('explore', '--variant', 'mainline-fixed', '--scenario', copy, '--out', join(tmp, 'p2'));
   assert.is(up.code, 0, up.err);
   assert.match(up.out, /complete, clean/);
   writeFileSync(join(tmp, 'bad-scenario.json'), JSON.stringify({ about: 'x', config: { files: 'many' }, threads: [] }));
-  const bad = daxcheck('explore', '--variant', 'upstream', '--scenario', join(tmp, 'bad-scenario.json'));
+  const bad = daxcheck('explore', '--variant', 'mainline-fixed', '--scenario', join(tmp, 'bad-scenario.json'));
   oneLineError(bad);
   assert.match(bad.err, /bad-scenario\.json.*config/);
-  oneLineError(daxcheck('explore', '--variant', 'upstream', '--scenario', join(tmp, 'nothing-here.json')));
+  oneLineError(daxcheck('explore', '--variant', 'mainline-fixed', '--scenario', join(tmp, 'nothing-here.json')));
 });
 
 test('replay --variant runs a program on another variant: how a fix is checked', () => {
   const k1 = 'corpus/dma-into-reallocated-block/a99ee9695091278a.json';
-  const fixed = daxcheck('replay', k1, '--variant', 'upstream');
+  const fixed = daxcheck('replay', k1, '--variant', 'mainline-fixed');
   assert.is(fixed.code, 0, fixed.err);
-  assert.match(fixed.out, /no longer diverges on linux-mainline/);
+  assert.match(fixed.out, /no longer diverges on mainline-fixed/);
   const still = daxcheck('replay', k1, '--variant', 'K1', '--json');
   assert.is(still.code, 0, still.err);
   const [r] = JSON.parse(still.out).results;
@@ -222,17 +222,17 @@ test('a stray argument is refused alike by every command that takes none', () =>
 
 test('integers are integers in range: no rounding past 2^53, no zero budget', () => {
   for (const [opt, value] of [['--seed', '9007199254740993'], ['--seed', '1e3'], ['--seed', '1.5'], ['--runs', '0'], ['--runs', '99999999999999999999'], ['--workers', '0'], ['--seed', ' 7']]) {
-    const r = daxcheck('check', '--variant', 'upstream', opt, value, '--out', join(tmp, 'never'));
+    const r = daxcheck('check', '--variant', 'mainline-fixed', opt, value, '--out', join(tmp, 'never'));
     oneLineError(r, `${opt} ${value}`);
     assert.match(r.err, new RegExp(opt), `${opt} ${value}`);
   }
   assert.not.ok(existsSync(join(tmp, 'never')));
-  for (const b of ['0', '0s', '0m0s', '', '-5s', '1x']) oneLineError(daxcheck('fuzz', '--variant', 'upstream', '--budget', b, '--out', join(tmp, 'never')), `--budget "${b}"`);
+  for (const b of ['0', '0s', '0m0s', '', '-5s', '1x']) oneLineError(daxcheck('fuzz', '--variant', 'mainline-fixed', '--budget', b, '--out', join(tmp, 'never')), `--budget "${b}"`);
   assert.not.ok(existsSync(join(tmp, 'never')));
 });
 
 test('--workers is capped at the cores there are', () => {
-  const r = daxcheck('fuzz', '--variant', 'upstream', '--runs', '20', '--slot-runs', '10', '--workers', '64', '--json', '--out', join(tmp, 'wk'));
+  const r = daxcheck('fuzz', '--variant', 'mainline-fixed', '--runs', '20', '--slot-runs', '10', '--workers', '64', '--json', '--out', join(tmp, 'wk'));
   assert.is(r.code, 0, r.err);
   assert.is(JSON.parse(r.out).workers, availableParallelism());
 });

@@ -16,7 +16,7 @@ import { boot } from '../vm/qemu.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { LIMITS, TestCaseSchema, type Op, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
-import { dax, mmap, open, pagecache, reg, tc } from './programs.ts';
+import { LEASE_PROGRAMS, dax, mmap, open, pagecache, reg, tc } from './programs.ts';
 
 const linux61 = findVariant('linux-6.1'); // the kernel the guest runs
 
@@ -130,14 +130,14 @@ if (tools || required) {
     assert.is(r.code, 0, r.err);
     for (const op of [...CONFORM_OPS, 'rdma_write', 'rdma_read', 'dio_read (aio)', 'dio_write (aio)']) assert.ok(doc.coverage[op], `${op} ran on the kernel`);
     // success and an error each, for the ops that have both
-    for (const op of ['mmap', 'munmap', 'truncate', 'fallocate', 'write', 'dio_read', 'dio_write', 'close', 'load', 'store', 'reg_mr', 'dereg_mr']) {
+    for (const op of ['mmap', 'munmap', 'truncate', 'fallocate', 'write', 'dio_read', 'dio_write', 'close', 'load', 'store', 'reg_mr', 'dereg_mr', 'fcntl_setlease', 'sigtimedwait']) {
       const outs = Object.keys(doc.coverage[op]);
       assert.ok(outs.includes('ok') && outs.length >= 2, `${op}: ${outs.join(', ')}`);
     }
     assert.ok(doc.mismatches.every((m: { file: string }) => existsSync(m.file)));
   });
 
-  test('private pages on the real 6.1 kernel: after fork the parent keeps a registered page (FOLL_PIN), as linux-6.1 says and linux-4.18 would not; MADV_DONTNEED drops a private copy, a registered one too, and the NIC writes the page nobody maps', async () => {
+  test('hand-written programs on the real 6.1 kernel: after fork the parent keeps a registered page (FOLL_PIN), as linux-6.1 says and linux-4.18 would not; MADV_DONTNEED drops a private copy, a registered one too, and the NIC writes the page nobody maps; fcntl leases, their stale downgrade included', async () => {
     const md = (map = 0, page = 0, npages = 0): Op => ({ op: 'madvise_dontneed', map, page, npages });
     const nic = [{ op: 'rdma_write' as const, mr: 0, page: 0, val: 9, at: 1 }];
     const store = (val: number): Op => ({ op: 'store', map: 0, page: 0, val });
@@ -150,8 +150,12 @@ if (tools || required) {
       // a registered private copy dropped: the NIC's write goes to the page the registration kept
       tc([pagecache(1)], [[open(0), mmap(0, { type: 'private' }), store(5), reg(0), md(), { op: 'tick' }, load]], { nic }),
     ];
+    const leases = LEASE_PROGRAMS.map((p) => tc([dax(2)], [p.ops], { config: { files: [dax(2)], procs: [{ uid: 0, capLease: false }], blocks: 16, leaseBreakTime: 1 } }));
+    progs.push(...leases);
     const exps = progs.map((t) => expectation(linux61, t));
-    assert.equal(exps.map((e) => e.steps.at(-1)!.expected), ['ok 9', 'err ENOMEM', 'ok 11']);
+    assert.equal(exps.slice(0, 3).map((e) => e.steps.at(-1)!.expected), ['ok 9', 'err ENOMEM', 'ok 11']);
+    // the stale downgrade: the model says what the kernel does, and its reference that no break asked for it
+    assert.match(exps.at(-1)!.modelDivergence ?? '', /^result-mismatch: kernel downgraded the write lease/);
     assert.is(exps[1].steps[5].expected, 'ok 11');
     const four18 = expectation(findVariant('linux-4.18'), progs[0]);
     assert.is(four18.steps.at(-1)!.expected, 'ok 7');
@@ -160,6 +164,7 @@ if (tools || required) {
     const seen = parseOutput(r.lines);
     progs.forEach((t, i) => assert.is(compare(vm.kernel, linux61, t, exps[i], seen.results.get(i), seen.files.get(i), listedMismatches()), null, `program ${i}`));
     assert.is(seen.results.get(0)?.at(-1), 'ok 9');
+    LEASE_PROGRAMS.forEach((p, i) => assert.equal(seen.results.get(3 + i), p.kernel.map((x) => (typeof x === 'number' ? `ok ${x}` : `err ${x}`)), p.name));
     assert.ok(compare(vm.kernel, findVariant('linux-4.18'), progs[0], four18, seen.results.get(0), seen.files.get(0), listedMismatches()), '4.18\'s model is not 6.1');
   });
 

@@ -11,7 +11,7 @@ import { ConfigSchema, ScenarioSchema, TestCaseSchema } from '../models/testcase
 import { VariantRecordSchema } from '../models/variants/record.ts';
 import { CounterexampleSchema } from '../fuzz/corpus.ts';
 import { SummarySchema } from '../fuzz/campaign.ts';
-import { CHANGES, SYSTEMATIC_PREFIX, scenarioText, systematicScenarios } from '../fuzz/systematic.ts';
+import { CHANGES, SYSTEMATIC_PREFIX, changesOf, scenarioText, systematicScenarios } from '../fuzz/systematic.ts';
 import { PlanSchema } from '../fuzz/slots.ts';
 import { BenchOutputSchema, StartupBenchSchema } from '../fuzz/bench.ts';
 import { ConformResultSchema } from '../fuzz/conform.ts';
@@ -65,7 +65,9 @@ test('scenarios/sys-*.json are the table of fuzz/systematic.ts, byte for byte (n
     assert.is(readFileSync(`scenarios/${name}.json`, 'utf8'), scenarioText(sc), name);
     ScenarioSchema.parse(sc);
     const open = sc.threads.flatMap((t) => t.ops).filter((op) => 'oneOf' in op);
-    assert.equal(open, [{ oneOf: CHANGES.map((c) => c.op) }], name);
+    const file = (sc.threads.at(-1)!.ops[0] as { file: number }).file; // the source's file, which T1 opens (or the source itself)
+    assert.equal(open, [{ oneOf: changesOf(file) }], name);
+    assert.is(changesOf(file).length, CHANGES.length);
   }
 });
 

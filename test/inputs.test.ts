@@ -88,7 +88,7 @@ test('2. not JSON, a byte-order mark, UTF-16, not UTF-8: one line each', () => {
   ];
   for (const [body, why] of cases) {
     const file = fileWith(body);
-    for (const args of [['replay', file], ['report', file, '--text'], ['explore', '--variant', 'upstream', '--scenario', file]]) {
+    for (const args of [['replay', file], ['report', file, '--text'], ['explore', '--variant', 'mainline-fixed', '--scenario', file]]) {
       const err = refused(args, why, `${JSON.stringify(String(body).slice(0, 20))}: ${args[0]}`);
       assert.ok(err.includes(file), `names the file: ${err}`);
     }
@@ -175,7 +175,7 @@ test('5. a scenario file names its bad field', () => {
   for (const [what, edit, field] of cases) {
     const x = structuredClone(sc);
     edit(x);
-    refused(['explore', '--variant', 'upstream', '--scenario', fileWith(JSON.stringify(x), 'sc.json')], field, what);
+    refused(['explore', '--variant', 'mainline-fixed', '--scenario', fileWith(JSON.stringify(x), 'sc.json')], field, what);
   }
 });
 
@@ -185,7 +185,7 @@ test('6. strings from a file reach the terminal as text', () => {
     cx.variant.name = `v${nasty}`;
     cx.divergence.message = `m${nasty}`;
   });
-  for (const args of [['replay', file, '--trace'], ['report', file, '--text'], ['replay', file, '--variant', 'upstream']]) {
+  for (const args of [['replay', file, '--trace'], ['report', file, '--text'], ['replay', file, '--variant', 'mainline-fixed']]) {
     const r = daxcheck(...args);
     assert.is(r.code, 0, `${args.join(' ')}: ${r.err}`);
     assert.not.match(r.out + r.err, /[\u0000-\u0008\u000b-\u001f\u007f]/, args.join(' '));
@@ -199,7 +199,7 @@ test('6. strings from a file reach the terminal as text', () => {
 
 // Starts `fuzz` on `dir` for long enough to race; resolves once its
 // summary is written.
-function longCampaign(dir: string, command = ['fuzz', '--variant', 'upstream', '--budget', '1h', '--slot-runs', '20']) {
+function longCampaign(dir: string, command = ['fuzz', '--variant', 'mainline-fixed', '--budget', '1h', '--slot-runs', '20']) {
   const child = spawn(process.execPath, ['bin/daxcheck.js', ...command, '--workers', '1', '--out', dir], { env, stdio: 'ignore' });
   const ready = new Promise<void>((resolve, reject) => {
     const t0 = Date.now();
@@ -243,14 +243,14 @@ test('7. one writer per campaign folder: a second resume, a second check, a merg
     assert.ok(snapshot(tmp) !== before);
     // check refuses to replace a folder another check holds
     const c = join(tmp, 'busy-check');
-    const other = longCampaign(c, ['check', '--variant', 'upstream', '--runs', '1000000']);
+    const other = longCampaign(c, ['check', '--variant', 'mainline-fixed', '--runs', '1000000']);
     started.push(other);
     await other.ready;
-    const chk = daxcheck('check', '--variant', 'upstream', '--runs', '10', '--out', c);
+    const chk = daxcheck('check', '--variant', 'mainline-fixed', '--runs', '10', '--out', c);
     oneLineError(chk, 'check into a held folder');
     assert.match(chk.err, /in use by another daxcheck \(pid \d+, check\)/);
     // and a fuzz campaign's folder is not a check's to replace
-    const notOurs = daxcheck('check', '--variant', 'upstream', '--runs', '10', '--out', dir);
+    const notOurs = daxcheck('check', '--variant', 'mainline-fixed', '--runs', '10', '--out', dir);
     oneLineError(notOurs, 'check into a fuzz folder');
     assert.match(notOurs.err, /holds something other than an earlier check/);
     other.child.kill('SIGKILL');
@@ -283,7 +283,7 @@ test('every committed counterexample and shipped scenario still loads and replay
   assert.ok(JSON.parse(r.out).results.every((x: { reproduced: boolean }) => x.reproduced));
   const list = JSON.parse(daxcheck('list', '--json').out);
   for (const { name } of list.scenarios) {
-    const e = daxcheck('explore', '--variant', 'upstream', '--scenario', name, '--max-states', '50', '--out', join(tmp, 'sc'));
+    const e = daxcheck('explore', '--variant', 'mainline-fixed', '--scenario', name, '--max-states', '50', '--out', join(tmp, 'sc'));
     assert.ok(e.code === 0, `${name}: ${e.err}`);
   }
 });

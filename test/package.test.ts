@@ -39,7 +39,7 @@ test('the installed command runs every command', () => {
   expect(run('--version'), 0, '--version');
   expect(run('help', 'check'), 0, 'help');
   expect(run('list', '--json'), 0, 'list');
-  const check = run('check', '--variant', 'K7', '--variant', 'upstream', '--runs', '300', '--json');
+  const check = run('check', '--variant', 'K7', '--variant', 'mainline-fixed', '--runs', '300', '--json');
   expect(check, 0, 'check');
   const file = JSON.parse(check.out).results[0].divergence.file;
   expect(run('replay', file), 0, 'replay');
@@ -47,7 +47,7 @@ test('the installed command runs every command', () => {
   expect(run('report', file, '--text'), 0, 'report --text');
   expect(run('report', file), 0, 'report');
   expect(run('explore', '--variant', 'K9', '--scenario', 'sys-map-direct-fd-reuse'), 0, 'explore');
-  for (const i of ['0', '1']) expect(run('fuzz', '--variant', 'K7', '--runs', '60', '--slot-runs', '30', '--shard', `${i}/2`, '--out', `s${i}`), 0, `fuzz shard ${i}`);
+  for (const i of ['0', '1']) expect(run('fuzz', '--variant', 'K7', '--runs', '200', '--slot-runs', '25', '--shard', `${i}/2`, '--out', `s${i}`), 0, `fuzz shard ${i}`);
   expect(run('merge', 's0', 's1', '--out', 'merged'), 0, 'merge');
   expect(run('matrix', '--runs', '20', '--workers', '1'), 1, 'matrix (20 runs miss the deep bugs)');
   expect(run('bench', '--startup'), 0, 'bench --startup');

@@ -53,15 +53,38 @@ test('a truncate recalls the layout and waits until the client returns it, or un
 
 test('LAYOUTGET\'s own answers: NFS4ERR_RECALLCONFLICT during a recall, NFS4ERR_LAYOUTUNAVAILABLE for a reflinked file, EBADF without an open', () => {
   // T1's truncate recalls T0's layout; T0 asks again, during the recall or after
-  const again = new Set(schedules(findVariant('linux-mainline'), layoutAndTruncate([layoutget])).map((x) => x.of(0)[2]));
+  // (on mainline-fixed: the truncate recalls a layout handed out while it waits, see below)
+  const again = new Set(schedules(findVariant('mainline-fixed'), layoutAndTruncate([layoutget])).map((x) => x.of(0)[2]));
   assert.equal([...again].sort(), [0, 'NFS4ERR_RECALLCONFLICT']);
   const reflinked = tc([{ ...dax(1), reflink: true }], [[open(0), layoutget, layoutreturn]]);
   assert.equal(run(findVariant('linux-mainline'), reflinked).of(0), [0, 'NFS4ERR_LAYOUTUNAVAILABLE', 0]);
   assert.equal(run(findVariant('linux-mainline'), tc([dax(1)], [[layoutget, layoutreturn]])).of(0), ['EBADF', 'EBADF']);
 });
 
+test('a layout handed out while a truncate waits for a recall is never recalled on any version (__break_lease breaks once): the truncate waits for good; mainline-fixed recalls it too', () => {
+  // T0 takes a layout; T1's truncate recalls it; nfsd fences T0 two seconds on, and T0 asks again
+  const t = layoutAndTruncate([tick, tick, tick, layoutget]);
+  for (const name of ['linux-4.18', 'linux-6.1', 'linux-mainline']) {
+    const rng = seedrandom('starve');
+    const starved = Array.from({ length: 300 }, () => Array.from({ length: 60 }, () => (rng() < 0.4 ? Math.floor(rng() * 4) : 0)))
+      .filter((schedule) => run(findVariant(name), { ...t, schedule }).d?.message === 'no thread can run: T1 waits for the layout leases on file 0 to go');
+    assert.ok(starved.length > 0, name);
+    // the flag is what does it: the same schedules, the truncate recalling the new layout too
+    for (const schedule of starved) assert.is(run(without(findVariant(name), 'breakWaitsUnbroken'), { ...t, schedule }).d, null, name);
+  }
+  const fixed = schedules(findVariant('mainline-fixed'), t);
+  assert.ok(fixed.every((x) => x.of(1)[1] === 0), 'every truncate completes');
+  // explore meets it from the shipped scenario on each version, and ends clean on mainline-fixed
+  const scenario = loadScenario('sys-pnfs-layout-again').cases[0].testCase;
+  const opts = { depth: 400, maxStates: 400_000 };
+  assert.is(explore(findVariant('linux-6.1'), scenario, opts).divergence?.class, 'deadlock');
+  const clean = explore(findVariant('mainline-fixed'), scenario, opts);
+  assert.ok(clean.complete && !clean.divergence, clean.divergence?.message);
+});
+
 test('K8 is reachable on linux-4.18 through a pNFS layout: a failed allocation in the non-blocking break is lost, and the truncate frees blocks the client still maps; 6.1 and mainline return ENOMEM', () => {
-  const t = layoutAndTruncate([tick, tick, layoutreturn], [{ kind: 'alloc', thread: 1, nth: 0 }]);
+  // T1's second allocation: its open of the file with T0's layout on it allocates the first (break_lease)
+  const t = layoutAndTruncate([tick, tick, layoutreturn], [{ kind: 'alloc', thread: 1, nth: 1 }]);
   const k8 = run(findVariant('linux-4.18'), t);
   assert.is(k8.d?.class, 'blockmap-changed-under-lease');
   // the flag is what does it

@@ -21,3 +21,24 @@ export function tc(files: FileSpec[], threads: Op[][], more: Partial<TestCase> =
 export const open = (file: number, write = true): Op => ({ op: 'open', file, write });
 export const mmap = (fd: number, more: Partial<Extract<Op, { op: 'mmap' }>> = {}): Op => ({ op: 'mmap', fd, off: 0, len: 0, type: 'shared', sync: false, direct: false, write: true, ...more });
 export const reg = (map: number, page = 0, npages = 0, unaligned = false): Op => ({ op: 'reg_mr', map, page, npages, unaligned });
+
+// fcntl leases (test/leases.test.ts, and on the real kernel in
+// test/conform.test.ts): each program with what the real 6.1 kernel gave.
+const setlease = (type: 'rd' | 'wr' | 'unlck', fd = 0): Op => ({ op: 'fcntl_setlease', fd, type });
+const getlease = (fd = 0): Op => ({ op: 'fcntl_getlease', fd });
+const sigwait: Op = { op: 'sigtimedwait' };
+const nonblockRead: Op = { op: 'open', file: 0, write: false, nonblock: true };
+// F_RDLCK 0, F_WRLCK 1, F_UNLCK 2; SIGIO 29.
+export const LEASE_PROGRAMS: { name: string; ops: Op[]; kernel: (number | string)[] }[] = [
+  // a write lease on a read-only open; a read-only O_NONBLOCK open breaks it (downgrade pending: F_GETLEASE says F_RDLCK), SIGIO once, the holder downgrades
+  { name: 'downgrade', ops: [open(0, false), setlease('wr'), getlease(), nonblockRead, getlease(), sigwait, sigwait, setlease('rd'), getlease()], kernel: [0, 0, 1, 'EAGAIN', 0, 29, 'EAGAIN', 0, 0] },
+  // the holder's own write open waits lease-break-time; the kernel then removes the lease
+  { name: 'timeout', ops: [open(0, false), setlease('wr'), open(0, true), getlease(), sigwait], kernel: [0, 0, 1, 2, 29] },
+  // truncate(2) by name breaks a read lease and waits as an open for writing does; ftruncate breaks none
+  { name: 'truncate', ops: [open(0, false), setlease('rd'), { op: 'truncate_path', file: 0, size: 1 }, getlease(), sigwait], kernel: [0, 0, 0, 2, 29] },
+  // no read lease beside a writer, the caller's own open included; a write lease on the only open; F_UNLCK of nothing is EAGAIN
+  { name: 'refusals', ops: [open(0, true), setlease('rd'), setlease('wr'), setlease('unlck'), setlease('unlck')], kernel: [0, 'EAGAIN', 0, 0, 'EAGAIN'] },
+  // a downgrade answered, the write lease taken again: a second on, the old deadline downgrades it (staleLeaseDowngrade)
+  { name: 'stale-downgrade', ops: [open(0, false), setlease('wr'), nonblockRead, setlease('rd'), setlease('wr'), getlease(), { op: 'tick' }, getlease()], kernel: [0, 0, 'EAGAIN', 0, 0, 1, 0, 0] },
+];
+

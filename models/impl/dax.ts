@@ -6,7 +6,7 @@ import { DAX_NONE, DAX_PMD, DAX_PMD_ZERO, DAX_PTE, PMD_TABLE, ZERO_PAGE, type In
 import { page_ref_count } from './page.ts';
 import { free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { do_cow_fault, pmd_fits, set_pmd, set_pte, split_huge_pmd, unmap_mapping_range } from './mm.ts';
-import { break_layout_nowait, faultVisible, leases_on } from './locks.ts';
+import { break_layout_nowait, faultVisible, layouts_on } from './locks.ts';
 import { LIMITS } from '../testcase.ts';
 
 // dax_layout_busy_page, first half: unmap every mapping of the file so a
@@ -99,7 +99,7 @@ export function dax_iomap_pmd_fault(k: Kernel, t: Thread, vma: Vma, p: number, w
   }
   if (write && start !== WRITTEN) {
     // MAP_DIRECT: the pte fault breaks the lease and fails
-    if (k.mapdirect && leases_on(k, vma.inode).length > 0 && !k.flags.mapDirectFaultAllocates) return fallback();
+    if (k.mapdirect && layouts_on(k, vma.inode).length > 0 && !k.flags.mapDirectFaultAllocates) return fallback();
     const n = run(start);
     if (start === HOLE && free_blocks(k) < n) return fallback();
     for (let q = first; q < first + n; q++) {
@@ -143,7 +143,7 @@ export function dax_iomap_fault(k: Kernel, t: Thread, vma: Vma, p: number, write
   if (state !== WRITTEN) {
     // A write fault that must allocate or convert: with a layout lease on
     // the file, start the break and fail rather than change the block map.
-    if (k.mapdirect && leases_on(k, vma.inode).length > 0 && !k.flags.mapDirectFaultAllocates) {
+    if (k.mapdirect && layouts_on(k, vma.inode).length > 0 && !k.flags.mapDirectFaultAllocates) {
       const e = break_layout_nowait(k, t, vma.inode, faultVisible(k, t));
       if (e === ENOMEM || e === ETXTBSY) return VM_FAULT_SIGBUS; // nothing was broken
       refFault();

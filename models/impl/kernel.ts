@@ -89,14 +89,16 @@ export interface Inode {
   iolock: number; // XFS_IOLOCK (the VFS i_rwsem)
   mmaplock: number; // XFS_MMAPLOCK
   dioCount: number; // i_dio_count
+  writeAccess: number; // get_write_access() holders other than open files: a truncate(2) under way
 }
 
 export interface Filp {
   id: number;
   inode: number;
   write: boolean;
-  refs: number; // fd table entries and vmas holding this struct file
+  refs: number; // fd table entries, vmas and system calls under way holding this struct file
   mapDirect: boolean; // marked with fcntl(F_MAP_DIRECT) (v5)
+  ofid: number; // which open this is, counted as the reference counts them
 }
 
 export interface Vma {
@@ -129,18 +131,24 @@ export interface Proc {
   pinnedVm: number; // mm->pinned_vm: pages charged by registrations
 }
 
-// An FL_LAYOUT lease (fs/locks.c file_lock) with the MAP_DIRECT,
-// lease_direct or pNFS layout state that hangs off it (fs/mapdirect.c
-// map_direct_state, fs/nfsd/nfs4layouts.c nfs4_layout_stateid).
+// A lease on the inode's flc_lease list (fs/locks.c file_lock): an
+// fcntl(F_SETLEASE) lease (FL_LEASE), or an FL_LAYOUT lease with the
+// MAP_DIRECT, lease_direct or pNFS layout state that hangs off it
+// (fs/mapdirect.c map_direct_state, fs/nfsd/nfs4layouts.c
+// nfs4_layout_stateid).
 export interface FileLock {
   id: number;
   inode: number;
-  kind: 'map_direct' | 'lease_direct' | 'nfsd_layout';
-  holder: number; // mapping id (map_direct), registration id (lease_direct), or the NFS client's process (nfsd_layout)
+  kind: 'lease' | 'map_direct' | 'lease_direct' | 'nfsd_layout';
+  holder: number; // the struct file (lease), mapping id (map_direct), registration id (lease_direct), or the NFS client's process (nfsd_layout)
+  type: number; // fl_type: F_RDLCK or F_WRLCK
   granted: boolean; // a layout was handed out under it (nfsd_layout; the others hold from the start)
   onList: boolean; // on the inode's lease list, where breakers see it
-  breaking: boolean;
-  breakTime: number;
+  breaking: boolean; // lease_breaking(): FL_UNLOCK_PENDING or FL_DOWNGRADE_PENDING
+  unlockPending: boolean; // FL_UNLOCK_PENDING
+  downgradePending: boolean; // FL_DOWNGRADE_PENDING
+  breakTime: number; // FL_LEASE: fl_break_time (0: none); FL_LAYOUT: when the break started, the holder's own timeout counting from it
+  downgradeTime: number; // FL_LEASE: fl_downgrade_time (0: none), which nothing but the next read breaker resets
   unbreakable: boolean; // a seal (MAP_DIRECT v4/v5): breaking it fails with ETXTBSY
   valid: boolean; // MAPDIRECT_VALID
   vmaRefs: number; // mds_vmaref
@@ -185,6 +193,7 @@ export interface DioReq {
   buf: Pin;
 }
 
+// A sleep timer wakes its thread whatever it waits on (schedule_timeout).
 export type Timer = { deadline: number; kind: 'sleep'; tid: number } | { deadline: number; kind: 'work'; work: Work };
 
 export type Work = { kind: 'map_direct_invalidate' | 'ib_umem_lease_break' | 'nfsd4_layout_fence'; lease: number };
@@ -262,6 +271,7 @@ export class Kernel {
   nextMapId = 0;
   nextMrId = 0;
   nextLease = 0;
+  nextOfid = 0;
   daxLayoutReaders = 0; // threads inside dax_layout_lock() (dax-v8)
   events: Event[] = [];
   // What this step changed that the page checks must look at again
@@ -309,6 +319,7 @@ export class Kernel {
         iolock: this.newLock('i_rwsem', i),
         mmaplock: this.newLock('mmaplock', i),
         dioCount: 0,
+        writeAccess: 0,
       };
       return ino;
     });
@@ -473,6 +484,23 @@ export class Kernel {
 
   addTimer(timer: Timer): void {
     this.timers.push(timer);
+  }
+
+  // A sleep that the sleep timer set for `deadline` also ends
+  // (schedule_timeout); the continuation asks timedOut().
+  sleepUntil(t: Thread, wait: Wait, id: number, cont: string, deadline: number): Ctl | string {
+    this.addTimer({ deadline, kind: 'sleep', tid: t.id });
+    const r = this.sleep(t, wait, id, cont, true);
+    if (r !== WAIT) this.timers = this.timers.filter((x) => !(x.kind === 'sleep' && x.tid === t.id));
+    return r;
+  }
+
+  // After sleepUntil: whether the timer ended the sleep; a sleep that
+  // ended otherwise has its timer cancelled.
+  timedOut(t: Thread): boolean {
+    const pending = this.timers.some((x) => x.kind === 'sleep' && x.tid === t.id);
+    if (pending) this.timers = this.timers.filter((x) => !(x.kind === 'sleep' && x.tid === t.id));
+    return !pending;
   }
 
   emit(e: Event): void {

@@ -10,7 +10,7 @@
 import { ENOMEM } from '../errno.ts';
 import { fn, type FileLock, type Frame, type Kernel, type Thread, type Vma } from './kernel.ts';
 import { down_write, up_write } from './rwsem.ts';
-import { generic_delete_lease, lease_alloc, locks_delete_lease } from './locks.ts';
+import { generic_delete_lease, lease_alloc, locks_delete_lease, new_lease } from './locks.ts';
 import { zap_vma_ptes } from './mm.ts';
 import { kill_fasync } from './signal.ts';
 
@@ -22,12 +22,10 @@ export function map_direct_setup(k: Kernel, t: Thread, vma: Vma, fd: number): nu
   // racing close: the fd must still name the file, or no signal can be meant
   const stillOpen = k.procs[t.proc].fds[fd] === vma.filp;
   const seal = k.flags.mapDirectSeal; // v4/v5: a seal, with nothing to notify
-  const l: FileLock = {
-    id: k.nextLease++, inode: vma.inode, kind: 'map_direct', holder: -1, onList: true, granted: true, breaking: false, breakTime: 0,
-    unbreakable: seal, valid: true, vmaRefs: 1,
+  const l = new_lease(k, {
+    inode: vma.inode, kind: 'map_direct', holder: -1, unbreakable: seal, vmaRefs: 1,
     fasync: !seal && (stillOpen || k.flags.sigioKeepsClosedFd) ? { proc: t.proc, fd, filp: vma.filp } : null,
-  };
-  k.leases.push(l);
+  });
   vma.lease = l.id;
   vma.direct = true;
   return 0;
@@ -63,7 +61,7 @@ export function map_direct_lm_break(k: Kernel, t: Thread, l: FileLock): void {
 export function map_direct_fd_close(k: Kernel, proc: number, fd: number, filp: number): void {
   if (k.flags.sigioKeepsClosedFd) return; // 004 v9: si_fd may name a closed, reused fd
   for (const l of k.leases) {
-    if (l.fasync && l.fasync.proc === proc && l.fasync.fd === fd && l.fasync.filp === filp) l.fasync = null;
+    if (l.kind === 'map_direct' && l.fasync && l.fasync.proc === proc && l.fasync.fd === fd && l.fasync.filp === filp) l.fasync = null;
   }
 }
 

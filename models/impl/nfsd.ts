@@ -16,7 +16,7 @@ import type { Op } from '../testcase.ts';
 import { fn, type FileLock, type Frame, type Kernel } from './kernel.ts';
 import { down_write, up_write } from './rwsem.ts';
 import { fdget } from './file.ts';
-import { generic_delete_lease, lease_alloc, leases_on } from './locks.ts';
+import { generic_delete_lease, lease_alloc, leases_on, new_lease, time_out_leases } from './locks.ts';
 
 interface LayoutFrame extends Frame {
   op: Extract<Op, { op: 'layoutget' | 'layoutreturn' }>;
@@ -35,16 +35,13 @@ function find_layout_stateid(k: Kernel, proc: number, inode: number): FileLock |
 
 // nfsd4_alloc_layout_stateid -> nfsd4_layout_setlease -> vfs_setlease: a
 // read lease on the whole file.  generic_add_lease skips the open-file
-// checks for FL_LAYOUT but refuses a new lease while another owner's is
-// being broken (FL_UNLOCK_PENDING); either failure is NFS4ERR_DELAY.
+// checks for FL_LAYOUT but, after timing out the fcntl leases, refuses a
+// new lease while another owner's, of either kind, is being broken
+// (FL_UNLOCK_PENDING); either failure is NFS4ERR_DELAY.
 function nfsd4_layout_setlease(k: Kernel, proc: number, inode: number): FileLock | null {
-  if (leases_on(k, inode).some((l) => l.breaking)) return null;
-  const l: FileLock = {
-    id: k.nextLease++, inode, kind: 'nfsd_layout', holder: proc, onList: true, granted: false, breaking: false, breakTime: 0,
-    unbreakable: false, valid: true, vmaRefs: 0, fasync: null,
-  };
-  k.leases.push(l);
-  return l;
+  time_out_leases(k, inode);
+  if (leases_on(k, inode).some((l) => l.unlockPending)) return null;
+  return new_lease(k, { inode, kind: 'nfsd_layout', holder: proc, granted: false });
 }
 
 export const nfsd4_layoutget = fn<LayoutFrame>('nfsd4_layoutget', {

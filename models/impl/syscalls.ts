@@ -4,9 +4,10 @@
 import type { Op } from '../testcase.ts';
 import { userResult } from '../errno.ts';
 import { DONE, RUNNING, type Fn, type Kernel, type Thread } from './kernel.ts';
-import { sys_close, sys_fcntl_map_direct, sys_open } from './file.ts';
+import { sys_close, sys_fcntl_getlease, sys_fcntl_map_direct, sys_fcntl_setlease, sys_open } from './file.ts';
+import { sys_rt_sigtimedwait } from './signal.ts';
 import { cpu_load, cpu_store, sys_fork, sys_madvise, sys_mmap, sys_munmap } from './mm.ts';
-import { sys_fallocate, sys_ftruncate, sys_write } from './xfs_file.ts';
+import { sys_fallocate, sys_ftruncate, sys_truncate, sys_write } from './xfs_file.ts';
 import { dioFrame, xfs_file_dio_aio_rw, blk_mq_run_hw_queue } from './dio.ts';
 import { ib_uverbs_dereg_mr, ib_uverbs_reg_mr, regFrame } from './umem.ts';
 import { process_one_work, run_timer_softirq, sys_nanosleep } from './timer.ts';
@@ -15,7 +16,7 @@ import { layoutFrame, nfsd4_layoutget, nfsd4_layoutreturn } from './nfsd.ts';
 
 function entry(op: Op): { fn: Fn<any>; locals: object } {
   switch (op.op) {
-    case 'open': return { fn: sys_open, locals: { op } };
+    case 'open': return { fn: sys_open, locals: { op, fd: -1, filp: -1 } };
     case 'close': return { fn: sys_close, locals: { op } };
     case 'mmap': return { fn: sys_mmap, locals: { op, fd: -1, filp: -1, result: 0, iolocked: false } };
     case 'munmap': return { fn: sys_munmap, locals: { op, vma: -1 } };
@@ -26,11 +27,15 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'write': return { fn: sys_write, locals: { op, inode: -1, error: 0 } };
     case 'dio_read':
     case 'dio_write': return { fn: xfs_file_dio_aio_rw, locals: dioFrame(op) };
-    case 'truncate': return { fn: sys_ftruncate, locals: { op, inode: -1, error: 0 } };
+    case 'truncate': return { fn: sys_ftruncate, locals: { op, inode: -1, size: 0, error: 0, writeAccess: false } };
+    case 'truncate_path': return { fn: sys_truncate, locals: { op, inode: -1, size: 0, error: 0, writeAccess: false } };
     case 'fallocate': return { fn: sys_fallocate, locals: { op, inode: -1, error: 0 } };
     case 'reg_mr': return { fn: ib_uverbs_reg_mr, locals: regFrame(op) };
     case 'dereg_mr': return { fn: ib_uverbs_dereg_mr, locals: { op } };
     case 'fcntl_map_direct': return { fn: sys_fcntl_map_direct, locals: { op } };
+    case 'fcntl_setlease': return { fn: sys_fcntl_setlease, locals: { op } };
+    case 'fcntl_getlease': return { fn: sys_fcntl_getlease, locals: { op } };
+    case 'sigtimedwait': return { fn: sys_rt_sigtimedwait, locals: { op } };
     case 'layoutget': return { fn: nfsd4_layoutget, locals: layoutFrame(op) };
     case 'layoutreturn': return { fn: nfsd4_layoutreturn, locals: layoutFrame(op) };
     case 'tick': return { fn: sys_nanosleep, locals: { op } };

@@ -7,7 +7,7 @@
 
 import { ERESTARTSYS } from '../errno.ts';
 import type { Op } from '../testcase.ts';
-import { fn, type Frame } from './kernel.ts';
+import { BLOCKED, fn, type Frame } from './kernel.ts';
 import { map_direct_invalidate } from './mapdirect.ts';
 import { ib_umem_lease_break } from './umem.ts';
 import { nfsd4_layout_fence } from './nfsd.ts';
@@ -26,7 +26,10 @@ export const run_timer_softirq = fn<Frame>('run_timer_softirq', {
     const due = k.timers.filter((x) => x.deadline <= k.clock);
     k.timers = k.timers.filter((x) => x.deadline > k.clock);
     for (const x of due) {
-      if (x.kind === 'sleep') k.wake('timer', x.tid);
+      if (x.kind === 'sleep') {
+        const sleeper = k.threads[x.tid];
+        if (sleeper.status === BLOCKED) k.wakeThread(sleeper);
+      }
       else k.work.push(x.work);
     }
     return k.ret(t, 0);
@@ -53,14 +56,10 @@ interface SleepFrame extends Frame {
 // nanosleep for one virtual second: schedule_timeout_interruptible.
 export const sys_nanosleep = fn<SleepFrame>('sys_nanosleep', {
   schedule_timeout_interruptible(k, t) {
-    k.addTimer({ deadline: k.clock + 1, kind: 'sleep', tid: t.id });
-    return k.sleep(t, 'timer', t.id, 'woken', true);
+    return k.sleepUntil(t, 'timer', t.id, 'woken', k.clock + 1);
   },
   woken(k, t) {
-    if (t.rv === ERESTARTSYS) {
-      k.timers = k.timers.filter((x) => !(x.kind === 'sleep' && x.tid === t.id));
-      return k.ret(t, k.interrupted(t));
-    }
+    if (t.rv === ERESTARTSYS) return k.ret(t, k.interrupted(t));
     k.ref.commit(t.id);
     return k.ret(t, 0);
   },

@@ -18,7 +18,7 @@ import { down_write, up_write } from './rwsem.ts';
 import { unpin_user_page } from './page.ts';
 import { get_user_pages, gupFrame, lockless_pages_from_mm } from './gup.ts';
 import { alloc_iova, free_iova, iommu_map, iommu_unmap } from './iommu.ts';
-import { generic_delete_lease, lease_alloc } from './locks.ts';
+import { generic_delete_lease, lease_alloc, new_lease } from './locks.ts';
 
 interface RegFrame extends Frame {
   op: Extract<Op, { op: 'reg_mr' }>;
@@ -129,11 +129,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     };
     f.pins.forEach((pin, i) => iommu_map(k, iova + i, pin.page, mr.id, i));
     if (f.leased) {
-      const l: FileLock = {
-        id: k.nextLease++, inode: f.inode, kind: 'lease_direct', holder: mr.id, onList: true, granted: true, breaking: false, breakTime: 0,
-        unbreakable: false, valid: true, vmaRefs: 0, fasync: null,
-      };
-      k.leases.push(l);
+      const l = new_lease(k, { inode: f.inode, kind: 'lease_direct', holder: mr.id });
       mr.lease = l.id;
     }
     k.mrs.push(mr);

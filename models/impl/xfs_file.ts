@@ -13,7 +13,7 @@ import { ZERO_PAGE, fn, type Frame, type Kernel, type Thread } from './kernel.ts
 import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { page_ref_count } from './page.ts';
 import { dax_busy_page, dax_iomap_fault, dax_iomap_pmd_fault, dax_layout_busy_page_unmap } from './dax.ts';
-import { __break_lease, break_layout_nowait } from './locks.ts';
+import { __break_lease, break_layout_nowait, LAYOUT_BREAKER } from './locks.ts';
 import { free_blocks, page_state, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { do_cow_fault, mapping_mapped, set_pte, truncate_pagecache_range, type FaultFrame } from './mm.ts';
 import { xfs_vma_has_direct_lease } from './mapdirect.ts';
@@ -164,7 +164,7 @@ export const xfs_break_leased_layouts = fn<LeasedBreakFrame>('xfs_break_leased_l
     if (f.mmaplocked) up_write(k, t, ip.mmaplock);
     xfs_iunlock_iolock(k, t, f.inode);
     f.unlocked = true;
-    return k.call(t, __break_lease, { inode: f.inode }, 'xfs_ilock_iolock_excl');
+    return k.call(t, __break_lease, { inode: f.inode, breaker: LAYOUT_BREAKER, nonblock: false }, 'xfs_ilock_iolock_excl');
   },
   xfs_ilock_iolock_excl(k, t, f) {
     f.error = t.rv;
@@ -259,37 +259,74 @@ function xfs_iunlock_both(k: Kernel, t: Thread, inode: number): void {
   xfs_iunlock_iolock(k, t, inode);
 }
 
-interface TruncateFrame extends Frame {
-  op: Extract<Op, { op: 'truncate' }>;
+interface SetattrFrame extends Frame {
   inode: number;
+  size: number;
   error: number;
+  writeAccess: boolean; // the caller took write access to the inode (truncate(2))
 }
 
-// do_sys_ftruncate -> xfs_vn_setattr -> xfs_setattr_size
+// xfs_vn_setattr -> xfs_setattr_size, once xfs_break_layouts has run.
+const xfs_setattr_size_steps = {
+  // truncate_setsize + xfs_itruncate_extents: unmap, drop the page cache,
+  // free the blocks past the new size.
+  xfs_setattr_size(k: Kernel, t: Thread, f: SetattrFrame) {
+    f.error = t.rv;
+    if (f.error) return 'xfs_iunlock';
+    truncate_pagecache_range(k, f.inode, f.size, LIMITS.pagesPerFile, true);
+    for (let pg = f.size; pg < LIMITS.pagesPerFile; pg++) xfs_bunmapi(k, f.inode, pg);
+    k.inodes[f.inode].size = f.size;
+    k.ref.commit(t.id);
+    return 'xfs_iunlock';
+  },
+  xfs_iunlock(k: Kernel, t: Thread, f: SetattrFrame) {
+    xfs_iunlock_both(k, t, f.inode);
+    if (f.writeAccess) k.inodes[f.inode].writeAccess--; // vfs_truncate's put_write_access
+    return k.ret(t, f.error);
+  },
+};
+
+interface TruncateFrame extends SetattrFrame {
+  op: Extract<Op, { op: 'truncate' }>;
+}
+
+// do_sys_ftruncate -> do_truncate -> xfs_vn_setattr: no lease break (the
+// fd is open for writing, which broke them).
 export const sys_ftruncate = fn<TruncateFrame>('sys_ftruncate', {
   do_sys_ftruncate(k, t, f) {
     const filp = fdget(k, t.proc, f.op.fd);
     if (!filp) return k.ret(t, EBADF);
     if (!filp.write) return k.ret(t, EINVAL);
     f.inode = filp.inode;
+    f.size = f.op.size % (LIMITS.pagesPerFile + 1);
     return k.call(t, xfs_break_layouts_unmap, { inode: f.inode }, 'xfs_setattr_size');
   },
-  // truncate_setsize + xfs_itruncate_extents: unmap, drop the page cache,
-  // free the blocks past the new size.
-  xfs_setattr_size(k, t, f) {
-    f.error = t.rv;
-    if (f.error) return 'xfs_iunlock';
-    const size = f.op.size % (LIMITS.pagesPerFile + 1);
-    truncate_pagecache_range(k, f.inode, size, LIMITS.pagesPerFile, true);
-    for (let pg = size; pg < LIMITS.pagesPerFile; pg++) xfs_bunmapi(k, f.inode, pg);
-    k.inodes[f.inode].size = size;
-    k.ref.commit(t.id);
-    return 'xfs_iunlock';
+  ...xfs_setattr_size_steps,
+});
+
+interface TruncatePathFrame extends SetattrFrame {
+  op: Extract<Op, { op: 'truncate_path' }>;
+}
+
+// do_sys_truncate -> vfs_truncate: no open file, so the caller takes
+// write access itself and breaks every fcntl lease (break_lease O_WRONLY,
+// waiting) before do_truncate.
+export const sys_truncate = fn<TruncatePathFrame>('sys_truncate', {
+  get_write_access(k, t, f) {
+    f.inode = f.op.file % k.inodes.length;
+    f.size = f.op.size % (LIMITS.pagesPerFile + 1);
+    f.writeAccess = true;
+    k.inodes[f.inode].writeAccess++;
+    return k.call(t, __break_lease, { inode: f.inode, breaker: { layout: false, write: true }, nonblock: false }, 'do_truncate');
   },
-  xfs_iunlock(k, t, f) {
-    xfs_iunlock_both(k, t, f.inode);
-    return k.ret(t, f.error);
+  do_truncate(k, t, f) {
+    if (t.rv) {
+      k.inodes[f.inode].writeAccess--;
+      return k.ret(t, t.rv);
+    }
+    return k.call(t, xfs_break_layouts_unmap, { inode: f.inode }, 'xfs_setattr_size');
   },
+  ...xfs_setattr_size_steps,
 });
 
 interface FallocFrame extends Frame {

@@ -6,6 +6,10 @@
 //   writeFault  a write fault on one page (allocation, COW, SIGBUS)
 //   daxWriteBegin  an O_DIRECT write to a DAX file allocated its block
 //   breakLeases __break_lease marks the file's layout leases breaking
+//   leaseBreak  __break_lease for an open or truncate marks the fcntl leases
+//               it conflicts with
+//   leaseTimedOut  the kernel downgraded or removed an fcntl lease whose
+//               deadline had passed
 //   commit      the operation's one atomic effect, or its dynamic failure
 //   dioLand     a device DMA of an O_DIRECT request
 //   nicDma      a NIC DMA by IOVA
@@ -17,7 +21,7 @@
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
 import { LIMITS, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
-import { ANY, HOLE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
+import { ANY, HOLE, LEASE_FILE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
 interface RFile {
@@ -48,6 +52,8 @@ interface RMap {
   cow: (Page | null)[];
   forked: boolean[]; // a private copy fork write-protected, until this mapping writes it
   lease: number; // lease id or -1
+  ofid: number; // the open file it maps, which it keeps open
+  fileWrite: boolean; // that open is for writing
 }
 
 interface RProc {
@@ -59,6 +65,27 @@ interface RProc {
   sigio: number[];
   pinned: number; // pages registrations have charged to RLIMIT_MEMLOCK
 }
+
+// An fcntl(F_SETLEASE) lease, held by one open of a file.  A conflicting
+// open or truncate(2) breaks it: the holder gets SIGIO and has until the
+// deadline (lease-break-time on) to downgrade or give it up.  A downgrade
+// deadline is kept once answered, only to know when time still matters
+// (conform sleeps a tick for real then); no promise reads it.
+interface RFileLease {
+  ofid: number;
+  file: number;
+  type: number; // F_RDLCK or F_WRLCK
+  unlockPending: boolean;
+  downgradePending: boolean;
+  breakDeadline: number; // 0: none
+  downgradeDeadline: number; // 0: none
+  fasync: { proc: number; fd: number }; // where SIGIO goes
+}
+
+export const F_RDLCK = 0;
+export const F_WRLCK = 1;
+export const F_UNLCK = 2;
+const SIGIO = 29;
 
 // A layout lease: MAP_DIRECT's, lease_direct's, or a pNFS client's (its
 // process) on one file.  A pNFS lease is set before the layout is handed
@@ -133,6 +160,9 @@ interface Pending {
   holeRead: boolean; // an O_DIRECT read that found a hole at its lookup
   pins: Target[]; // pages pinned by get_user_pages, in order
   charged: number; // pages a registration charged to RLIMIT_MEMLOCK
+  opening: RFd | null; // the open an open(2) makes: a reader or writer from its start
+  file: number; // the file truncate(2) names, a writer from its start
+  broke: boolean; // it found fcntl leases to break
 }
 
 const P = LIMITS.pagesPerFile;
@@ -144,6 +174,7 @@ export class Reference {
   files: RFile[];
   procs: RProc[];
   leases: RLease[] = [];
+  fileLeases: RFileLease[] = [];
   mrs: RMr[] = [];
   inflight: RDio[] = [];
   pending: (Pending | null)[];
@@ -183,6 +214,47 @@ export class Reference {
     const out: number[] = [];
     this.procs[proc].fds.forEach((f, i) => f && out.push(i));
     return out;
+  }
+
+  // The lowest fd neither open nor handed to an open under way.
+  private freeFd(proc: number): number {
+    const taken = new Set(this.pending.flatMap((q) => (q && q.proc === proc && q.opening && !q.committed ? [q.fdnum] : [])));
+    return this.procs[proc].fds.findIndex((f, i) => f === null && !taken.has(i));
+  }
+
+  // The opens of files that are still open: by an fd, a mapping, an
+  // open(2) or mmap(2) under way.
+  private liveOpens(): Map<number, RFd> {
+    const out = new Map<number, RFd>();
+    for (const pr of this.procs) {
+      for (const f of pr.fds) if (f) out.set(f.ofid, f);
+      for (const m of pr.maps) out.set(m.ofid, { file: m.file, write: m.fileWrite, ofid: m.ofid });
+    }
+    for (const q of this.pending) {
+      if (q?.opening && !q.earlyError) out.set(q.opening.ofid, q.opening);
+      if (q?.op.op === 'mmap' && q.fd) out.set(q.fd.ofid, q.fd);
+    }
+    return out;
+  }
+
+  // Who has the file open for reading only and for writing (truncate(2)
+  // counts as a writer while it runs).
+  private openCounts(file: number): { readers: number; writers: number } {
+    let readers = 0;
+    let writers = 0;
+    for (const o of this.liveOpens().values()) {
+      if (o.file !== file) continue;
+      if (o.write) writers++;
+      else readers++;
+    }
+    for (const q of this.pending) if (q?.op.op === 'truncate_path' && q.file === file) writers++;
+    return { readers, writers };
+  }
+
+  // An open nothing holds any more takes its fcntl lease with it.
+  private closeIfUnused(ofid: number): void {
+    if (this.liveOpens().has(ofid)) return;
+    this.fileLeases = this.fileLeases.filter((l) => l.ofid !== ofid);
   }
 
   private liveMrsOf(proc: number): RMr[] {
@@ -251,13 +323,31 @@ export class Reference {
     const p: Pending = {
       op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], lateError: null, charged: 0,
       committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, holeRead: false, pins: [],
+      opening: null, file: -1, broke: false,
     };
     this.pending[tid] = p;
     const pr = this.procs[proc];
     switch (op.op) {
-      case 'open':
+      case 'open': {
+        // get_unused_fd_flags, then do_dentry_open counts the file open
+        p.fdnum = this.freeFd(proc);
+        if (p.fdnum < 0) { p.earlyError = 'EMFILE'; break; }
+        p.opening = { file: op.file % this.files.length, write: op.write, ofid: this.nextOfid++ };
+        break;
+      }
+      case 'truncate_path':
+        p.file = op.file % this.files.length;
+        break;
       case 'fork':
       case 'tick':
+      case 'sigtimedwait':
+        break;
+      case 'fcntl_setlease':
+        if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
+        else if (this.files[p.fd!.file].uid !== pr.uid && !pr.capLease) p.earlyError = 'EACCES';
+        break;
+      case 'fcntl_getlease':
+        if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
         break;
       case 'close':
         if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
@@ -377,6 +467,60 @@ export class Reference {
     }
   }
 
+  // An open(2) or truncate(2) breaks the fcntl leases it conflicts with:
+  // all of them for writing, write leases for reading.  Each holder gets
+  // SIGIO the first time; the break has a deadline lease-break-time on.
+  // With O_NONBLOCK the open then fails (EWOULDBLOCK); otherwise it may
+  // take effect only once no such lease is left.
+  leaseBreak(tid: number, file: number, write: boolean): void {
+    this.version++;
+    const p = this.p(tid);
+    let conflicts = false;
+    for (const l of this.fileLeases) {
+      if (l.file !== file || !(write || l.type === F_WRLCK)) continue;
+      conflicts = true;
+      if (write) {
+        if (l.unlockPending) continue;
+        l.unlockPending = true;
+        l.breakDeadline = this.clock + this.lbt;
+      } else {
+        if (l.unlockPending || l.downgradePending) continue;
+        l.downgradePending = true;
+        l.downgradeDeadline = this.clock + this.lbt;
+      }
+      this.procs[l.fasync.proc].sigio.push(-1);
+    }
+    if (!conflicts) this.diverge('result-mismatch', `${p.op.op} broke the leases on file ${file}, none of which it conflicts with`, { thread: tid });
+    p.broke = true;
+    if (p.op.op === 'open' && p.op.nonblock) p.earlyError = 'EAGAIN';
+  }
+
+  // The kernel downgraded (F_RDLCK) or removed (F_UNLCK) the fcntl lease
+  // of open `ofid`: only once a break's deadline has passed, and only what
+  // that break asked for.
+  leaseTimedOut(ofid: number, to: number): void {
+    this.version++;
+    const l = this.fileLeases.find((x) => x.ofid === ofid);
+    if (!l) {
+      this.diverge('result-mismatch', `kernel timed out the lease of open ${ofid}, which holds none`);
+      return;
+    }
+    const deadline = to === F_UNLCK ? l.breakDeadline : l.downgradeDeadline;
+    if (deadline === 0 || this.clock < deadline) this.diverge('result-mismatch', `kernel timed out the lease of open ${ofid} at t=${this.clock}, before its deadline ${deadline}`);
+    if (to === F_UNLCK) {
+      if (!l.unlockPending) this.diverge('result-mismatch', `kernel removed the lease of open ${ofid}, which nothing was breaking`);
+      this.fileLeases = this.fileLeases.filter((x) => x !== l);
+      return;
+    }
+    if (l.downgradePending) {
+      l.type = F_RDLCK;
+      l.downgradePending = false;
+    } else if (l.type === F_WRLCK) {
+      this.diverge('result-mismatch', `kernel downgraded the write lease of open ${ofid} to a read lease though no break asked for it (the deadline of a break its holder had answered, t=${deadline})`);
+      l.type = F_RDLCK;
+    }
+  }
+
   // How a failed fault surfaces: a signal for a CPU access, EFAULT for
   // get_user_pages.
   private faultFails(p: Pending, unmapped: boolean): false {
@@ -449,7 +593,7 @@ export class Reference {
     this.version++;
     const p = this.p(tid);
     const file = p.fd!.file;
-    if (this.leases.some((l) => l.file === file && l.breaking)) {
+    if (this.leases.some((l) => l.file === file && l.breaking) || this.fileLeases.some((l) => l.file === file && l.unlockPending)) {
       p.earlyError = 'NFS4ERR_DELAY';
       return;
     }
@@ -606,17 +750,30 @@ export class Reference {
     const pr = this.procs[p.proc];
     switch (op.op) {
       case 'open': {
-        const fd = pr.fds.indexOf(null);
-        if (fd < 0) { p.expected = 'EMFILE'; break; }
-        pr.fds[fd] = { file: op.file % this.files.length, write: op.write, ofid: this.nextOfid++ };
-        p.expected = fd;
+        const o = p.opening!;
+        this.noConflictingLease(p, o.file, o.write);
+        pr.fds[p.fdnum] = o;
+        p.expected = p.fdnum;
         break;
       }
       case 'close': {
         pr.fds[p.fdnum] = null;
+        this.closeIfUnused(p.fd!.ofid);
         p.expected = 0;
         break;
       }
+      case 'fcntl_setlease':
+        p.expected = this.setlease(p, op.type === 'rd' ? F_RDLCK : op.type === 'wr' ? F_WRLCK : F_UNLCK);
+        break;
+      case 'fcntl_getlease': {
+        const l = this.fileLeases.find((x) => x.ofid === p.fd!.ofid);
+        p.expected = !l || l.unlockPending ? F_UNLCK : l.downgradePending ? F_RDLCK : l.type;
+        break;
+      }
+      case 'sigtimedwait':
+        p.expected = pr.sigio.length ? SIGIO : 'EAGAIN';
+        pr.sigio = [];
+        break;
       case 'mmap': {
         if (pr.maps.length >= LIMITS.mapsPerProc) { p.expected = 'ENOMEM'; break; }
         const fd = p.fd!;
@@ -625,6 +782,7 @@ export class Reference {
         const m: RMap = {
           id: this.nextMap++, file: fd.file, pgoff: op.off % P, npages, shared: op.type !== 'private', direct,
           sync: op.sync, write: op.write, valid: true, cow: new Array(npages).fill(null), forked: new Array(npages).fill(false), lease: -1,
+          ofid: fd.ofid, fileWrite: fd.write,
         };
         if (direct) {
           const l: RLease = { id: this.nextLease++, holder: 'map', holderId: m.id, granted: true, file: fd.file, breaking: false, since: 0, notify: { proc: p.proc, fd: p.fdnum, ofid: fd.ofid }, refs: 1 };
@@ -640,6 +798,7 @@ export class Reference {
         if (i >= 0) {
           const [m] = pr.maps.splice(i, 1);
           this.dropMapLease(m);
+          this.closeIfUnused(m.ofid);
         }
         p.expected = 0;
         break;
@@ -722,9 +881,11 @@ export class Reference {
         p.expected = 0;
         break;
       }
-      case 'truncate': {
-        const file = p.fd!.file;
+      case 'truncate':
+      case 'truncate_path': {
+        const file = op.op === 'truncate' ? p.fd!.file : p.file;
         const f = this.files[file];
+        if (op.op === 'truncate_path') this.noConflictingLease(p, file, true);
         if (this.hasLiveLease(file)) this.diverge('result-mismatch', `truncate of file ${file} completed while a layout lease was held on it`);
         const size = op.size % (P + 1);
         for (let pg = size; pg < P; pg++) this.removePage(f, pg);
@@ -807,6 +968,44 @@ export class Reference {
         break;
     }
     return -1;
+  }
+
+  // An open(2) or truncate(2) takes effect with no fcntl lease left that
+  // it conflicts with (one whose deadline passed is gone by then).
+  private noConflictingLease(p: Pending, file: number, write: boolean): void {
+    const l = this.fileLeases.find((x) => x.file === file && (write || x.type === F_WRLCK));
+    if (l) this.diverge('result-mismatch', `${p.op.op} of file ${file} took effect while open ${l.ofid} held a ${l.type === F_WRLCK ? 'write' : 'read'} lease on it${p.broke ? '' : ' that it never broke'}`);
+  }
+
+  // fcntl(F_SETLEASE): the result, and the lease as it then is.  A read
+  // lease wants no writer, a write lease no open but the caller's; no new
+  // lease while another open's lease is being given up, no write lease
+  // beside anyone else's lease of either kind.  The caller's own lease
+  // changes type, its pending breaks answered as far as the new type
+  // answers them.
+  private setlease(p: Pending, arg: number): Result {
+    const me = p.fd!;
+    const mine = this.fileLeases.find((x) => x.ofid === me.ofid);
+    if (arg === F_UNLCK) {
+      if (!mine) return 'EAGAIN';
+      this.fileLeases = this.fileLeases.filter((x) => x !== mine);
+      return 0;
+    }
+    const { readers, writers } = this.openCounts(me.file);
+    if (arg === F_RDLCK && writers > 0) return 'EAGAIN';
+    if (arg === F_WRLCK && (writers !== (me.write ? 1 : 0) || readers !== (me.write ? 0 : 1))) return 'EAGAIN';
+    const others = [...this.fileLeases.filter((x) => x.file === me.file && x !== mine), ...this.leases.filter((x) => x.file === me.file)];
+    if (others.length && arg === F_WRLCK) return 'EAGAIN';
+    if (others.some((x) => ('ofid' in x ? x.unlockPending : x.breaking))) return 'EAGAIN';
+    const fasync = { proc: mine ? mine.fasync.proc : p.proc, fd: p.fdnum }; // the file keeps its first owner
+    if (mine) {
+      mine.type = arg;
+      if (arg === F_RDLCK) mine.downgradePending = false;
+      mine.fasync = fasync;
+    } else {
+      this.fileLeases.push({ ofid: me.ofid, file: me.file, type: arg, unlockPending: false, downgradePending: false, breakDeadline: 0, downgradeDeadline: 0, fasync });
+    }
+    return 0;
   }
 
   private commitDio(p: Pending, op: Extract<Op, { op: 'dio_read' | 'dio_write' }>): number {
@@ -983,6 +1182,7 @@ export class Reference {
     const p = this.p(tid);
     this.pending[tid] = null;
     if (typeof got === 'string') this.procs[p.proc].pinned -= p.charged; // a failed registration gives its charge back
+    if (p.op.op === 'mmap' && p.fd) this.closeIfUnused(p.fd.ofid); // its own reference to the file goes
     const allowed: Result[] = [];
     if (p.committed) {
       allowed.push(p.expected);
@@ -1037,6 +1237,10 @@ export class Reference {
       out.item(leases);
       out.lease(l.holder === 'map' ? LEASE_MAP : l.holder === 'layout' ? LEASE_LAYOUT : LEASE_MR, l.holderId, l.file, l.breaking, l.since);
     }
+    for (const l of this.fileLeases) {
+      out.item(leases);
+      out.lease(LEASE_FILE, l.ofid, l.file, l.unlockPending || l.downgradePending, l.breakDeadline, leaseMode(l), l.downgradePending ? l.downgradeDeadline : 0);
+    }
     out.sortLeases(leases);
     const mrs = out.begin();
     for (const m of this.mrs) {
@@ -1063,10 +1267,17 @@ export class Reference {
         })),
         sigio: [...pr.sigio],
       })),
-      leases: this.leases
-        .map((l) => ({ holder: `${l.holder}:${l.holderId}`, file: l.file, breaking: l.breaking, since: l.breaking ? l.since : 0 }))
+      leases: [
+        ...this.leases.map((l) => ({ holder: `${l.holder}:${l.holderId}`, file: l.file, breaking: l.breaking, since: l.breaking ? l.since : 0, mode: 0, downgrade: 0 })),
+        ...this.fileLeases.map((l) => ({ holder: `lease:${l.ofid}`, file: l.file, breaking: l.unlockPending || l.downgradePending, since: l.breakDeadline, mode: leaseMode(l), downgrade: l.downgradePending ? l.downgradeDeadline : 0 })),
+      ]
         .sort((a, b) => (a.holder < b.holder ? -1 : a.holder > b.holder ? 1 : a.file - b.file)),
       mrs: this.mrs.filter((m) => m.live).map((m) => ({ id: m.id, proc: m.proc, span: m.span, revoked: m.revoked })),
     };
   }
+}
+
+// An fcntl lease's type and pending breaks, as the abstract state writes them.
+function leaseMode(l: RFileLease): number {
+  return l.type + (l.unlockPending ? 2 : 0) + (l.downgradePending ? 4 : 0);
 }
