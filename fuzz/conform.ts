@@ -43,17 +43,19 @@ export function arbProgram(kinds: OpName[] = CONFORM_OPS): fc.Arbitrary<TestCase
       dax: fc.array(fc.boolean(), { minLength: LIMITS.files, maxLength: LIMITS.files }),
       // now and then more opens than RLIMIT_NOFILE allows
       opens: fc.oneof({ weight: 6, arbitrary: fc.array(arbOpOf(['open']), { minLength: 1, maxLength: 2 }) }, { weight: 1, arbitrary: fc.array(arbOpOf(['open']), { minLength: 6, maxLength: 7 }) }),
+      // now and then a lease on what was opened, for the body's opens to break
+      lease: kinds.includes('fcntl_setlease') ? fc.option(arbOpOf(['fcntl_setlease']), { freq: 4 }) : fc.constant(null),
       map: fc.option(arbOpOf(['mmap']), { freq: 3 }),
       // a registration of that mapping, which the NIC's work needs
       reg: kinds.includes('reg_mr') ? fc.option(arbOpOf(['reg_mr']), { freq: 3 }) : fc.constant(null),
       body: fc.array(arbOpOf(kinds), { minLength: 1, maxLength: 10 }),
       nic: kinds.includes('reg_mr') ? fc.array(arbNicOp, { maxLength: 3 }) : fc.constant<NicOp[]>([]),
     })
-    .map(({ config, dax, opens, map, reg, body, nic }) => ({
+    .map(({ config, dax, opens, lease, map, reg, body, nic }) => ({
       // one process as root; every file root's, none reflinked; blocks enough that the model never runs out where 512 MiB of pmem would not;
       // the guest's files are far smaller than a PMD (2 MiB), so no fault there maps one; a lease break lasts a second
       config: { ...config, procs: [{ uid: 0, capLease: false }], files: config.files.map((f, i) => ({ ...f, dax: dax[i], owner: 0, reflink: false })), blocks: LIMITS.maxBlocks, pmd: false, leaseBreakTime: 1 },
-      threads: [{ proc: 0, ops: [...opens, ...(map ? [map] : []), ...(map && reg ? [reg] : []), ...body].slice(0, LIMITS.opsPerThread), loop: false }],
+      threads: [{ proc: 0, ops: [...opens, ...(lease ? [lease] : []), ...(map ? [map] : []), ...(map && reg ? [reg] : []), ...body].slice(0, LIMITS.opsPerThread), loop: false }],
       nic,
       schedule: [],
       cycle: [],
