@@ -45,7 +45,7 @@ test('the model gives every op an outcome in an order the executor can follow, a
     nic += e.steps.length - own.length;
     assert.is(e.files.length, tc.config.files.length);
     const text = batchText([tc], [e]);
-    assert.is(text.split('\n').filter((l) => /^[a-zWQ]( |$)/.test(l)).length, e.steps.length);
+    assert.is(text.split('\n').filter((l) => /^[a-zA-Z]( |$)/.test(l) && !/^[PBFGE]( |$)/.test(l)).length, e.steps.length);
     // the recorded order replays: the same steps come out of the file's schedule
     assert.equal(expectation(linux61, { ...tc, schedule: e.schedule }).steps, e.steps);
   }
@@ -118,14 +118,14 @@ async function bootWithRetry(vm: ReturnType<typeof readVm>, progs: string) {
 }
 
 if (tools || required) {
-  test('conformance smoke on the real kernel: 200 programs, every op run, no mismatch outside docs/fidelity.md', () => {
+  test('conformance smoke on the real kernel: 150 programs, every op run, no mismatch outside docs/fidelity.md', () => {
     const setup = daxcheck('vm', 'setup', '--json');
     assert.is(setup.code, 0, setup.err);
     const out = mkdtempSync(join(tmpdir(), 'daxcheck-conform-'));
-    const r = daxcheck('conform', '--runs', '200', '--seed', '1', '--json', '--out', out);
+    const r = daxcheck('conform', '--runs', '150', '--seed', '1', '--json', '--out', out);
     const doc = JSON.parse(r.out);
     assert.equal(doc.problems, []);
-    assert.is(doc.programs, 200);
+    assert.is(doc.programs, 150);
     assert.equal(doc.mismatches.filter((m: { listed: boolean }) => !m.listed), []);
     assert.is(r.code, 0, r.err);
     for (const op of [...CONFORM_OPS, 'rdma_write', 'rdma_read', 'dio_read (aio)', 'dio_write (aio)']) assert.ok(doc.coverage[op], `${op} ran on the kernel`);
@@ -180,7 +180,7 @@ if (tools || required) {
     const vm = readVm();
     const out = mkdtempSync(join(tmpdir(), 'daxcheck-mutant-'));
     const r = await runConform({
-      variant: linux61, runs: 200, seed: 1, shard: { index: 0, count: 1 }, out, batch: 1000, vm, expect: mutated,
+      variant: linux61, runs: 150, seed: 1, shard: { index: 0, count: 1 }, out, batch: 1000, vm, expect: mutated,
       boot: (progs) => bootWithRetry(vm, progs),
     });
     const caught = r.mismatches.filter((m) => !m.listed);
