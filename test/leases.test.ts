@@ -11,10 +11,8 @@ import type { Op, TestCase } from '../models/testcase.ts';
 import { runTestCase } from '../fuzz/lockstep.ts';
 import { explore, loadScenario } from '../fuzz/explore.ts';
 import { Reference } from '../models/reference/index.ts';
-import { LEASE_PROGRAMS, dax, open, tc } from './programs.ts';
+import { LEASE_PROGRAMS, dax, open, setlease, sigwait, tc } from './programs.ts';
 
-const setlease = (type: 'rd' | 'wr' | 'unlck', fd = 0): Op => ({ op: 'fcntl_setlease', fd, type });
-const sigwait: Op = { op: 'sigtimedwait' };
 const without = (v: Variant, flag: FlagName): Variant => ({ ...v, flags: { ...v.flags, [flag]: false } });
 
 // One process, lease-break-time a second.

@@ -24,9 +24,9 @@ export const reg = (map: number, page = 0, npages = 0, unaligned = false): Op =>
 
 // fcntl leases (test/leases.test.ts, and on the real kernel in
 // test/conform.test.ts): each program with what the real 6.1 kernel gave.
-const setlease = (type: 'rd' | 'wr' | 'unlck', fd = 0): Op => ({ op: 'fcntl_setlease', fd, type });
-const getlease = (fd = 0): Op => ({ op: 'fcntl_getlease', fd });
-const sigwait: Op = { op: 'sigtimedwait' };
+export const setlease = (type: 'rd' | 'wr' | 'unlck', fd = 0): Op => ({ op: 'fcntl_setlease', fd, type });
+export const getlease = (fd = 0): Op => ({ op: 'fcntl_getlease', fd });
+export const sigwait: Op = { op: 'sigtimedwait' };
 const nonblockRead: Op = { op: 'open', file: 0, write: false, nonblock: true };
 // F_RDLCK 0, F_WRLCK 1, F_UNLCK 2; SIGIO 29.
 export const LEASE_PROGRAMS: { name: string; ops: Op[]; kernel: (number | string)[] }[] = [

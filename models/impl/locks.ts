@@ -133,7 +133,6 @@ export function time_out_leases(k: Kernel, inode: number): void {
 // list to wait for.
 function break_leases_mark(k: Kernel, t: Thread, inode: number, b: Breaker): boolean {
   const deadline = k.clock + k.lbt;
-  let layouts = false;
   for (const l of leases_on(k, inode)) {
     if (!leases_conflict(l, b)) continue;
     if (b.write) {
@@ -146,12 +145,10 @@ function break_leases_mark(k: Kernel, t: Thread, inode: number, b: Breaker): boo
       l.downgradeTime = deadline;
     }
     l.breaking = true;
-    if (l.kind !== 'lease') layouts = true;
     lm_break(k, t, l);
   }
   if (b.layout) k.ref.breakLeases(inode);
   else k.ref.leaseBreak(t.id, inode, b.write);
-  if (layouts && !b.layout) throw new Error('an FL_LEASE breaker marked a layout lease');
   return leases_on(k, inode).length > 0;
 }
 
