@@ -239,8 +239,9 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // the DMA into it is transient (001: "This approach assumes that the page
 // pinning is transient"); holding the IOLOCK across rescans bounds the
 // direct I/O to the file itself, nothing else.  So, in the reference's
-// terms, a layout change of a DAX file (truncate, fallocate) under way
-// while a page of that file is the buffer of direct I/O to another file
+// terms, a layout change of a DAX file (truncate by fd or by name,
+// fallocate) under way while a page of that file is the buffer of direct
+// I/O to another file
 // (submitted and not yet landed, or being pinned), or is being pinned by
 // a call that has not yet taken effect (a registration that 4.18's
 // get_user_pages_longterm pins, then refuses), is not promised to
@@ -250,20 +251,20 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // space a fault on the file holds).  Returns the threads starved outside
 // the promise.
 const NOBODY: ReadonlySet<number> = new Set();
-const LAYOUT_CHANGES: ReadonlySet<string> = new Set(['truncate', 'fallocate']);
+const LAYOUT_CHANGES: ReadonlySet<string> = new Set(['truncate', 'truncate_path', 'fallocate']);
 const ADDRESS_SPACE_OPS: ReadonlySet<string> = new Set(['mmap', 'munmap', 'fork']);
 
 export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
   const held = new Set<number>(); // files whose layout change waits outside the promise
   for (const p of ref.pending) {
-    if (!p || !LAYOUT_CHANGES.has(p.op.op) || !p.fd) continue;
-    if (ref.files[p.fd.file].dax && pinnedTransiently(ref, p.fd.file)) held.add(p.fd.file);
+    const file = p && LAYOUT_CHANGES.has(p.op.op) ? fileOf(p) : -1;
+    if (file >= 0 && ref.files[file].dax && pinnedTransiently(ref, file)) held.add(file);
   }
   if (held.size === 0) return NOBODY; // asked after every step of a looping run
   const out = new Set<number>();
   const procs = new Set<number>();
   ref.pending.forEach((p, tid) => {
-    if (p && ((p.fd && held.has(p.fd.file)) || held.has(p.mapFile))) {
+    if (p && (held.has(fileOf(p)) || held.has(p.mapFile))) {
       out.add(tid);
       procs.add(p.proc);
     }
@@ -272,6 +273,11 @@ export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
     if (p && procs.has(p.proc) && ADDRESS_SPACE_OPS.has(p.op.op)) out.add(tid);
   });
   return out;
+}
+
+// The file an operation names, by fd or (truncate(2)) by path; -1 if none.
+function fileOf(p: NonNullable<Reference['pending'][number]>): number {
+  return p.fd ? p.fd.file : p.file;
 }
 
 function pinnedTransiently(ref: Reference, file: number): boolean {

@@ -66,6 +66,22 @@ test('another thread\'s open waits for the holder: released at once, or the kern
   assert.ok(seen.size >= 3, [...seen].join(' '));
 });
 
+test('an O_NONBLOCK open that meets a lease counts as a reader until it returns: a write lease asked for meanwhile is refused, in every interleaving', () => {
+  // do_dentry_open counts the reader (i_readcount_inc) before break_lease
+  // and drops it (put_file_access) only on the way out with EWOULDBLOCK
+  const t = prog([[open(0, false), setlease('wr')], [setlease('wr')], [{ op: 'open', file: 0, write: false, nonblock: true }]]);
+  for (const name of ['mainline-fixed', 'linux-6.1']) {
+    const r = explore(findVariant(name), t, { depth: 100, maxStates: 100_000 });
+    assert.ok(r.complete && !r.divergence, `${name}: ${r.divergence?.message}`);
+  }
+  // T0's lease, T2 into the break, T1's F_SETLEASE inside the window, T2
+  // out (a schedule's picks count from the running thread)
+  const inWindow = run(findVariant('mainline-fixed'), { ...t, schedule: [0, 0, 1, 0, 0, 1] });
+  assert.is(inWindow.d, null);
+  assert.equal(inWindow.of(1), ['EAGAIN']);
+  assert.equal(inWindow.of(2), ['EAGAIN']);
+});
+
 test('the reference holds the promises: an open does not take effect over a lease it conflicts with, and a lease is timed out only after its deadline', () => {
   const t = prog([[open(0, false), setlease('wr')], [open(0, true)]]);
   const ref = () => {

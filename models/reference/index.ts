@@ -223,7 +223,8 @@ export class Reference {
   }
 
   // The opens of files that are still open: by an fd, a mapping, an
-  // open(2) or mmap(2) under way.
+  // open(2) or mmap(2) under way (an open(2) that will fail with
+  // EWOULDBLOCK too: it counts until it returns).
   private liveOpens(): Map<number, RFd> {
     const out = new Map<number, RFd>();
     for (const pr of this.procs) {
@@ -231,7 +232,7 @@ export class Reference {
       for (const m of pr.maps) out.set(m.ofid, { file: m.file, write: m.fileWrite, ofid: m.ofid });
     }
     for (const q of this.pending) {
-      if (q?.opening && !q.earlyError) out.set(q.opening.ofid, q.opening);
+      if (q?.opening) out.set(q.opening.ofid, q.opening);
       if (q?.op.op === 'mmap' && q.fd) out.set(q.fd.ofid, q.fd);
     }
     return out;
