@@ -253,12 +253,15 @@ function cmdReplay(argv: string[]): number {
 async function cmdMatrix(argv: string[]): Promise<number> {
   const { values, positionals } = args(argv, {
     json: { type: 'boolean' }, runs: { type: 'string' }, seed: { type: 'string' }, workers: { type: 'string' }, out: { type: 'string' },
+    row: { type: 'string', multiple: true },
   });
   noPositionals('matrix', positionals);
   const opts: MatrixOptions = { runs: intOption('runs', values.runs, 60_000, 1), seed: intOption('seed', values.seed, 1, 0) };
   const workers = workersOption(values.workers);
   const out = values.out ?? join('out', 'matrix');
-  const ids = matrixIds();
+  const all = matrixIds();
+  for (const r of values.row ?? []) if (!all.includes(r)) throw new UsageError(`matrix: no row "${printable(r)}" (rows: ${all.join(', ')})`);
+  const ids = values.row ? all.filter((id) => values.row!.includes(id)) : all;
   // the clean rows always use their whole budget: start them first
   const clean = new Set(CLEAN_VARIANTS.map((v) => v.name));
   const order = [...ids.keys()].sort((a, b) => Number(clean.has(ids[b])) - Number(clean.has(ids[a])) || a - b);

@@ -70,7 +70,7 @@ variant such as upstream: no divergence), 1 otherwise; 2 bad usage or input,
 or no counterexample files.  In CI: \`daxcheck replay FILE --variant upstream\`
 fails while the fix does not hold.`,
 
-  matrix: `usage: daxcheck matrix [--runs N] [--seed S] [--workers N] [--out DIR] [--json]
+  matrix: `usage: daxcheck matrix [--runs N] [--seed S] [--workers N] [--row ID]... [--out DIR] [--json]
 
 Every known bug and both clean variants under the same coverage-guided
 search: found or not, class, time to find, shrunk length, and the
@@ -79,6 +79,7 @@ explorer's shortest trace of the class over the shipped scenarios.
   --runs N        at most N test cases a row (default 60000)
   --seed S        (default 1)
   --workers N     (default and most: one per core)
+  --row ID        only this row, a known bug's id or a clean variant (repeatable)
   --out DIR       counterexamples (default out/matrix)
   --json          {"rows":[{"id","variant","expect","found","class","ms",
                   "shrunkLength","minimalLength","asExpected",...}]}

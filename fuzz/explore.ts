@@ -587,8 +587,11 @@ export interface Shortest {
 // has, or null: the yardstick for a shrunk fuzz trace.
 export function shortestOverScenarios(variant: Variant, accept: (cls: string) => boolean, opts: ExploreOptions): Shortest | null {
   let best: Shortest | null = null;
+  // once one is known, a search need not go deeper than it (the lasso
+  // search of no-progress needs whole graphs)
+  const bounded = !accept('no-progress');
   for (const name of scenarioNames()) {
-    const r = exploreScenario(variant, loadScenario(name), opts);
+    const r = exploreScenario(variant, loadScenario(name), best && bounded ? { ...opts, depth: Math.min(opts.depth, best.length) } : opts);
     if (!r.divergence || !accept(r.divergence.class)) continue;
     if (!best || r.path!.length < best.length) best = { scenario: name, length: r.path!.length, result: r };
   }

