@@ -40,6 +40,7 @@ const OPS: Record<OpName, fc.Arbitrary<Op>> = {
   dio_write: fc.record({ op: fc.constant('dio_write' as const), fd: idx(), off: idx(), map: idx(), page: idx(1), aio: fc.boolean() }),
   truncate: fc.record({ op: fc.constant('truncate' as const), fd: idx(), size: idx(4) }),
   truncate_path: fc.record({ op: fc.constant('truncate_path' as const), file: idx(2), size: idx(4) }),
+  unlink: fc.record({ op: fc.constant('unlink' as const), file: idx(2) }),
   fallocate: fc.record({ op: fc.constant('fallocate' as const), fd: idx(), mode: fc.constantFrom('punch' as const, 'alloc' as const), off: idx(), len: idx() }),
   reg_mr: fc.record({ op: fc.constant('reg_mr' as const), map: idx(), page: idx(1), npages: idx(1), unaligned: fc.boolean() }),
   dereg_mr: fc.record({ op: fc.constant('dereg_mr' as const), mr: idx() }),

@@ -7,6 +7,7 @@ export const UNWRITTEN = 1;
 export const WRITTEN = 2;
 
 export interface AFile {
+  linked: boolean; // it still has its name (unlink(2) takes it away)
   size: number; // pages
   state: number[]; // per page below size: HOLE, UNWRITTEN or WRITTEN
   data: number[]; // per page below size: what a read returns
@@ -70,7 +71,7 @@ export const ANY = 'ANY';
 
 // The abstract state written as a flat list of numbers, for the compare
 // after every step without building objects: the clock; the files (count,
-// then each: size, then state and data per page); the processes (count,
+// then each: linked, size, then state and data per page); the processes (count,
 // then each: alive, fds with their fd, file, write; maps with their
 // fields, private copies and validity; SIGIO fds); the leases sorted by
 // holder (count, then kind, holder id, file, breaking, since, mode,
@@ -112,6 +113,11 @@ export class Encoding {
   }
 
   // The records, in the order of AbstractState's fields.
+  file(linked: boolean, size: number): void {
+    this.put(+linked);
+    this.put(size);
+  }
+
   page(state: number, data: number): void {
     this.put(state);
     this.put(data);

@@ -92,6 +92,7 @@ const OPS = nameTable({
   dio_write: { fd: index, off: index, map: index, page: index, aio: flag },
   truncate: { fd: index, size: index }, // ftruncate(2)
   truncate_path: { file: index, size: index }, // truncate(2) of a file by its name
+  unlink: { file: index }, // unlink(2) of a file by its name
   fallocate: { fd: index, mode: z.enum(['punch', 'alloc']), off: index, len: index },
   reg_mr: { map: index, page: index, npages: index, unaligned: flag },
   dereg_mr: { mr: index },

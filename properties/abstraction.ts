@@ -16,7 +16,7 @@ export function abstractImpl(k: K): AbstractState {
         state.push(page_state(k, ip.id, pg));
         data.push(read_file_page(k, ip.id, pg));
       }
-      return { size: ip.size, state, data };
+      return { linked: ip.nlink > 0, size: ip.size, state, data };
     }),
     procs: k.procs.map((pr) => ({
       alive: true,
@@ -48,7 +48,7 @@ export function encodeImpl(k: K, out: Encoding): void {
   out.put(k.clock);
   out.put(k.inodes.length);
   for (const ip of k.inodes) {
-    out.put(ip.size);
+    out.file(ip.nlink > 0, ip.size);
     for (let pg = 0; pg < ip.size; pg++) out.page(page_state(k, ip.id, pg), read_file_page(k, ip.id, pg));
   }
   out.put(k.procs.length);

@@ -19,7 +19,7 @@ import { unpin_user_page } from './page.ts';
 import { get_user_pages_fast, gupFrame } from './gup.ts';
 import { file_page, free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { BREAK_WRITE, xfs_break_layouts } from './xfs_file.ts';
-import { fdget } from './file.ts';
+import { fdget, fput } from './file.ts';
 import { do_user_addr_fault, invalidate_inode_pages2_range } from './mm.ts';
 
 interface DioFrame extends Frame {
@@ -128,9 +128,10 @@ export const xfs_file_dio_aio_rw = fn<DioFrame>('xfs_file_dio_aio_rw', {
     else if (!read && page_state(k, f.inode, f.off) === UNWRITTEN) xfs_convert_unwritten(k, f.inode, f.off);
     const page = file_page(k, f.inode, f.off);
     const req: DioReq = {
-      refId: k.ref.commit(t.id), tid: t.id, dir: read ? 'read' : 'write', aio: f.op.aio, inode: f.inode, off: f.off,
+      refId: k.ref.commit(t.id), tid: t.id, dir: read ? 'read' : 'write', aio: f.op.aio, filp: f.op.aio ? t.fdget : -1, inode: f.inode, off: f.off,
       filePage: page < 0 ? ZERO_PAGE : page, fileEpoch: page < 0 ? 0 : k.pageEpoch[page], buf: f.pins[0],
     };
+    if (req.filp >= 0) k.filps[req.filp]!.refs++; // aio_prep_rw's fget, dropped by iocb_destroy
     k.dioQueue.push(req);
     f.req = req.refId;
     f.error = 0;
@@ -302,6 +303,7 @@ export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
     unpin_user_page(k, r.buf);
     k.ref.dioComplete(r.refId);
     inode_dio_end(k, r.inode);
+    if (r.filp >= 0) fput(k, t, r.filp);
     if (!r.aio) k.wake('dio', r.tid);
     blk_mq_put_tag(k);
     return k.ret(t, 0);

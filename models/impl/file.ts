@@ -1,9 +1,10 @@
 // fs/file.c and fs/open.c: the fd table and struct file lifetime.
 
-import { EACCES, EBADF, EINVAL, EMFILE, ENOMEM, EPERM } from '../errno.ts';
+import { EACCES, EBADF, EINVAL, EMFILE, ENOENT, ENOMEM, EPERM } from '../errno.ts';
 import { fn, type Ctl, type Filp, type Frame, type Kernel, type Thread } from './kernel.ts';
 import type { Op } from '../testcase.ts';
 import { map_direct_fd_close } from './mapdirect.ts';
+import { fput_iput } from './inode.ts';
 import { __break_lease, F_RDLCK, F_UNLCK, F_WRLCK, fcntl_delete_lease, fcntl_getlease, generic_add_lease, lease_alloc, leases_on, locks_remove_lease, setlease_permitted } from './locks.ts';
 
 // The fd an op's `fd` index names: the index-th open fd, lowest first.
@@ -20,12 +21,14 @@ export function fdget(k: Kernel, proc: number, index: number): Filp | null {
 }
 
 // fput -> __fput: the last reference takes the file's fcntl leases with
-// it (locks_remove_file) and stops counting as a reader or writer.
-export function fput(k: Kernel, filp: number): void {
+// it (locks_remove_file) and stops counting as a reader or writer; then
+// its dentry, and with it an unlinked inode (fput_iput).
+export function fput(k: Kernel, t: Thread, filp: number): void {
   const f = k.filps[filp]!;
   if (--f.refs > 0) return;
   locks_remove_lease(k, filp);
   k.filps[filp] = null;
+  fput_iput(k, t, f.inode);
 }
 
 // An fd get_unused_fd_flags has handed out but fd_install has not filled.
@@ -50,6 +53,7 @@ export const sys_open = fn<OpenFrame>('sys_open', {
     let id = k.filps.indexOf(null);
     if (id < 0) id = k.filps.length;
     const inode = f.op.file % k.inodes.length;
+    if (k.inodes[inode].nlink === 0) return k.ret(t, ENOENT); // do_filp_open's lookup
     k.filps[id] = { id, inode, write: f.op.write, refs: 1, mapDirect: false, ofid: k.nextOfid++ };
     f.filp = id;
     if (leases_on(k, inode).length === 0) return fd_install(k, t, f); // break_lease's inline check
@@ -59,7 +63,7 @@ export const sys_open = fn<OpenFrame>('sys_open', {
   break_lease(k, t, f) {
     if (!t.rv) return fd_install(k, t, f);
     k.procs[t.proc].fds[f.fd] = -1;
-    fput(k, f.filp);
+    fput(k, t, f.filp);
     return k.ret(t, t.rv);
   },
 });
@@ -82,7 +86,7 @@ export const sys_close = fn<CloseFrame>('sys_close', {
     const filp = pr.fds[fd];
     map_direct_fd_close(k, t.proc, fd, filp);
     pr.fds[fd] = -1;
-    fput(k, filp);
+    fput(k, t, filp);
     k.ref.commit(t.id);
     return k.ret(t, 0);
   },

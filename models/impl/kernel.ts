@@ -64,6 +64,10 @@ export interface Thread {
   sleeps: number; // interruptible sleeps so far (signal injection counts these)
   allocs: number; // fallible allocations so far (allocation failure injection)
   held: number[]; // rwsem ids held, in acquisition order
+  fdget: number; // the struct file fdget holds for the call under way, -1 if none
+  taskWork: number[]; // inodes whose last iput waits for the return to user space (__fput's task_work)
+  exiting: boolean; // the call has its result (exitRv) and runs its task_work
+  exitRv: number;
 }
 
 // ---- kernel objects ----
@@ -90,6 +94,8 @@ export interface Inode {
   mmaplock: number; // XFS_MMAPLOCK
   dioCount: number; // i_dio_count
   writeAccess: number; // get_write_access() holders other than open files: a truncate(2) under way
+  nlink: number; // names: 1, or 0 once unlinked
+  freeing: boolean; // I_FREEING: its last reference is gone and eviction has begun
 }
 
 export interface Filp {
@@ -186,6 +192,7 @@ export interface DioReq {
   tid: number; // the submitter, which sleeps on it unless it is AIO
   dir: 'read' | 'write'; // read: device writes the user buffer
   aio: boolean;
+  filp: number; // AIO: the struct file its kiocb holds until it completes; -1 otherwise
   inode: number; // the file side
   off: number;
   filePage: number; // page the device reads or writes on the file side, or ZERO_PAGE
@@ -196,7 +203,7 @@ export interface DioReq {
 // A sleep timer wakes its thread whatever it waits on (schedule_timeout).
 export type Timer = { deadline: number; kind: 'sleep'; tid: number } | { deadline: number; kind: 'work'; work: Work };
 
-export type Work = { kind: 'map_direct_invalidate' | 'ib_umem_lease_break' | 'nfsd4_layout_fence'; lease: number };
+export type Work = { kind: 'map_direct_invalidate' | 'ib_umem_lease_break' | 'nfsd4_layout_fence'; lease: number } | { kind: 'delayed_fput'; inode: number };
 
 // A pmd entry: none, a page table of ptes, or a huge mapping of a whole
 // PMD (LIMITS.pmdPages pages) of the file.
@@ -320,6 +327,8 @@ export class Kernel {
         mmaplock: this.newLock('mmaplock', i),
         dioCount: 0,
         writeAccess: 0,
+        nlink: 1,
+        freeing: false,
       };
       return ino;
     });
@@ -342,6 +351,7 @@ export class Kernel {
     const mk = (kind: ThreadKind, name: string, proc: number, prog: Op[], loop: boolean): Thread => ({
       id: this.threads.length, kind, name, proc, prog, loop, ip: 0, stack: [], status: RUNNING, wait: '', waitId: -1,
       waitSeq: 0, waitMode: 0, rv: 0, rv2: 0, sigpending: false, sleeps: 0, allocs: 0, held: [],
+      fdget: -1, taskWork: [], exiting: false, exitRv: 0,
     });
     tc.threads.forEach((ts, i) => this.threads.push(mk('proc', `T${i}`, ts.proc, ts.ops, ts.loop)));
     this.device = this.threads.length;

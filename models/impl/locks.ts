@@ -17,7 +17,7 @@
 // sleeps past its timeout to see it).
 
 import { EAGAIN, ENOMEM, ERESTARTSYS, ETXTBSY, EWOULDBLOCK } from '../errno.ts';
-import { fn, type FileLock, type Frame, type Kernel, type Thread } from './kernel.ts';
+import { fn, type FileLock, type Frame, type Kernel, type Thread, type Work } from './kernel.ts';
 import { map_direct_lm_break } from './mapdirect.ts';
 import { lease_direct_lm_break } from './umem.ts';
 import { nfsd4_layout_lm_break } from './nfsd.ts';
@@ -174,8 +174,9 @@ export function locks_delete_lease(k: Kernel, l: FileLock): void {
 // cancelled.
 export function generic_delete_lease(k: Kernel, l: FileLock): void {
   if (l.onList) locks_delete_lease(k, l);
-  k.timers = k.timers.filter((x) => !(x.kind === 'work' && x.work.lease === l.id));
-  k.work = k.work.filter((w) => w.lease !== l.id);
+  const ofLease = (w: Work) => 'lease' in w && w.lease === l.id;
+  k.timers = k.timers.filter((x) => !(x.kind === 'work' && ofLease(x.work)));
+  k.work = k.work.filter((w) => !ofLease(w));
   k.leases = k.leases.filter((x) => x !== l);
 }
 

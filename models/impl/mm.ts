@@ -417,7 +417,7 @@ export const sys_mmap = fn<MmapFrame>('sys_mmap', {
   unlock(k, t, f) {
     up_write(k, t, k.procs[t.proc].mmapSem);
     if (f.iolocked) up_write(k, t, k.inodes[k.filps[f.filp]!.inode].iolock);
-    fput(k, f.filp);
+    fput(k, t, f.filp);
     return k.ret(t, f.result);
   },
 });
@@ -453,7 +453,7 @@ export const sys_munmap = fn<MunmapFrame>('sys_munmap', {
       const [vma] = pr.vmas.splice(i, 1);
       zap_vma_ptes(k, vma);
       if (vma.lease >= 0) generic_map_direct_close(k, vma);
-      fput(k, vma.filp);
+      fput(k, t, vma.filp);
     }
     k.ref.commit(t.id);
     return 'up_write_mmap_sem';

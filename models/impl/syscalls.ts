@@ -3,8 +3,10 @@
 
 import type { Op } from '../testcase.ts';
 import { userResult } from '../errno.ts';
-import { DONE, RUNNING, type Fn, type Kernel, type Thread } from './kernel.ts';
-import { sys_close, sys_fcntl_getlease, sys_fcntl_map_direct, sys_fcntl_setlease, sys_open } from './file.ts';
+import { DONE, RUNNING, type Fn, type Frame, type Kernel, type Thread } from './kernel.ts';
+import { fdget, fput, sys_close, sys_fcntl_getlease, sys_fcntl_map_direct, sys_fcntl_setlease, sys_open } from './file.ts';
+import { sys_unlink } from './namei.ts';
+import { evict } from './inode.ts';
 import { sys_rt_sigtimedwait } from './signal.ts';
 import { cpu_load, cpu_store, sys_fork, sys_madvise, sys_mmap, sys_munmap } from './mm.ts';
 import { sys_fallocate, sys_ftruncate, sys_truncate, sys_write } from './xfs_file.ts';
@@ -29,6 +31,7 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'dio_write': return { fn: xfs_file_dio_aio_rw, locals: dioFrame(op) };
     case 'truncate': return { fn: sys_ftruncate, locals: { op, inode: -1, size: 0, error: 0, writeAccess: false } };
     case 'truncate_path': return { fn: sys_truncate, locals: { op, inode: -1, size: 0, error: 0, writeAccess: false } };
+    case 'unlink': return { fn: sys_unlink, locals: { op, inode: -1 } };
     case 'fallocate': return { fn: sys_fallocate, locals: { op, inode: -1, error: 0 } };
     case 'reg_mr': return { fn: ib_uverbs_reg_mr, locals: regFrame(op) };
     case 'dereg_mr': return { fn: ib_uverbs_dereg_mr, locals: { op } };
@@ -41,6 +44,8 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'tick': return { fn: sys_nanosleep, locals: { op } };
   }
 }
+
+const FDGET: ReadonlySet<string> = new Set(['write', 'dio_read', 'dio_write', 'truncate', 'fallocate']);
 
 // Whether a thread has a step to take.
 export function runnable(k: Kernel, t: Thread): boolean {
@@ -78,7 +83,21 @@ export function step(k: Kernel, tid: number): StepInfo {
     f.pc = i;
   }
   if (t.stack.length === 0 && t.kind === 'proc') {
-    info.result = userResult(t.rv);
+    if (!t.exiting) {
+      t.exiting = true;
+      t.exitRv = t.rv;
+      if (t.fdget >= 0) fput(k, t, t.fdget);
+      t.fdget = -1;
+    }
+    // task_work_run on the way back to user space: __fput's iput of an
+    // unlinked inode's last reference
+    const inode = t.taskWork.shift();
+    if (inode !== undefined) {
+      t.stack.push({ fn: evict, pc: 0, inode, page: -1 } as Frame);
+      return info;
+    }
+    t.exiting = false;
+    info.result = userResult(t.exitRv);
     k.ref.complete(t.id, info.result);
     t.sigpending = false; // delivered on the way back to user space
     t.ip++;
@@ -97,6 +116,15 @@ function begin(k: Kernel, t: Thread): void {
       const op = t.prog[t.ip];
       k.ref.invoke(t.id, t.proc, op);
       e = entry(op);
+      // fdget: a call that can sleep holds its struct file until it
+      // returns, so a close by another thread leaves the file open
+      if (FDGET.has(op.op) && 'fd' in op) {
+        const filp = fdget(k, t.proc, op.fd);
+        if (filp) {
+          filp.refs++;
+          t.fdget = filp.id;
+        }
+      }
       break;
     }
     case 'device': e = { fn: blk_mq_run_hw_queue, locals: {} }; break;

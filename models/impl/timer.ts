@@ -12,6 +12,7 @@ import { map_direct_invalidate } from './mapdirect.ts';
 import { ib_umem_lease_break } from './umem.ts';
 import { nfsd4_layout_fence } from './nfsd.ts';
 import { nic_next_post } from './nic.ts';
+import { evict } from './inode.ts';
 
 export const run_timer_softirq = fn<Frame>('run_timer_softirq', {
   run_timer_softirq(k, t) {
@@ -39,6 +40,7 @@ export const run_timer_softirq = fn<Frame>('run_timer_softirq', {
 export const process_one_work = fn<Frame>('process_one_work', {
   process_one_work(k, t) {
     const w = k.work.shift()!;
+    if (w.kind === 'delayed_fput') return k.call(t, evict, { inode: w.inode, page: -1 }, 'done');
     if (w.kind === 'map_direct_invalidate') return k.call(t, map_direct_invalidate, { lease: w.lease, inode: -1 }, 'done');
     if (w.kind === 'nfsd4_layout_fence') nfsd4_layout_fence(k, w.lease);
     else ib_umem_lease_break(k, w.lease);

@@ -8,7 +8,7 @@
 
 import { LIMITS, type Op } from '../testcase.ts';
 import { HOLE, WRITTEN } from '../abstract.ts';
-import { EBADF, EINVAL, ENOSPC, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts';
+import { EBADF, EINVAL, ENOENT, ENOSPC, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts';
 import { ZERO_PAGE, fn, type Frame, type Kernel, type Thread } from './kernel.ts';
 import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { page_ref_count } from './page.ts';
@@ -18,6 +18,7 @@ import { free_blocks, page_state, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwr
 import { do_cow_fault, mapping_mapped, set_pte, truncate_pagecache_range, type FaultFrame } from './mm.ts';
 import { xfs_vma_has_direct_lease } from './mapdirect.ts';
 import { fdget } from './file.ts';
+import { fput_iput } from './inode.ts';
 
 function xfs_iunlock_iolock(k: Kernel, t: Thread, inode: number): void {
   const id = k.inodes[inode].iolock;
@@ -281,7 +282,7 @@ const xfs_setattr_size_steps = {
   },
   xfs_iunlock(k: Kernel, t: Thread, f: SetattrFrame) {
     xfs_iunlock_both(k, t, f.inode);
-    if (f.writeAccess) k.inodes[f.inode].writeAccess--; // vfs_truncate's put_write_access
+    if (f.writeAccess) path_put(k, t, f.inode);
     return k.ret(t, f.error);
   },
 };
@@ -304,6 +305,13 @@ export const sys_ftruncate = fn<TruncateFrame>('sys_ftruncate', {
   ...xfs_setattr_size_steps,
 });
 
+// vfs_truncate's put_write_access, then the path's reference: the last
+// one of an inode unlinked meanwhile.
+function path_put(k: Kernel, t: Thread, inode: number): void {
+  k.inodes[inode].writeAccess--;
+  fput_iput(k, t, inode);
+}
+
 interface TruncatePathFrame extends SetattrFrame {
   op: Extract<Op, { op: 'truncate_path' }>;
 }
@@ -314,6 +322,7 @@ interface TruncatePathFrame extends SetattrFrame {
 export const sys_truncate = fn<TruncatePathFrame>('sys_truncate', {
   get_write_access(k, t, f) {
     f.inode = f.op.file % k.inodes.length;
+    if (k.inodes[f.inode].nlink === 0) return k.ret(t, ENOENT); // user_path_at
     f.size = f.op.size % (LIMITS.pagesPerFile + 1);
     f.writeAccess = true;
     k.inodes[f.inode].writeAccess++;
@@ -321,7 +330,7 @@ export const sys_truncate = fn<TruncatePathFrame>('sys_truncate', {
   },
   do_truncate(k, t, f) {
     if (t.rv) {
-      k.inodes[f.inode].writeAccess--;
+      path_put(k, t, f.inode);
       return k.ret(t, t.rv);
     }
     return k.call(t, xfs_break_layouts_unmap, { inode: f.inode }, 'xfs_setattr_size');

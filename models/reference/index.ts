@@ -25,6 +25,7 @@ import { ANY, HOLE, LEASE_FILE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WR
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
 interface RFile {
+  linked: boolean; // it still has its name
   uid: number;
   dax: boolean;
   reflink: boolean;
@@ -130,6 +131,7 @@ interface RMr {
 interface RDio {
   id: number;
   aio: boolean;
+  open: RFd; // the open file it was issued on, which AIO keeps open until it completes
   holeRead: boolean; // a read of a hole zeroes the buffer at submission (iomap_dio_hole_actor)
   dir: 'read' | 'write';
   file: number;
@@ -198,7 +200,7 @@ export class Reference {
           page[pg].v = initialValue(i, pg);
         }
       }
-      return { uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size, state, page };
+      return { linked: true, uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size, state, page };
     });
     this.procs = tc.config.procs.map((p) => ({ uid: p.uid, capLease: p.capLease, alive: true, fds: new Array(LIMITS.fds).fill(null), maps: [], sigio: [], pinned: 0 }));
     this.pending = new Array(tc.threads.length).fill(null);
@@ -222,19 +224,21 @@ export class Reference {
     return this.procs[proc].fds.findIndex((f, i) => f === null && !taken.has(i));
   }
 
-  // The opens of files that are still open: by an fd, a mapping, an
-  // open(2) or mmap(2) under way (an open(2) that will fail with
-  // EWOULDBLOCK too: it counts until it returns).
-  private liveOpens(): Map<number, RFd> {
+  // The opens of files that are still open: by an fd, a mapping, a call
+  // under way on an fd, an open(2) under way (one that will fail with
+  // EWOULDBLOCK too: it counts until it returns), or AIO in flight.
+  private liveOpens(except = -1): Map<number, RFd> {
     const out = new Map<number, RFd>();
     for (const pr of this.procs) {
       for (const f of pr.fds) if (f) out.set(f.ofid, f);
       for (const m of pr.maps) out.set(m.ofid, { file: m.file, write: m.fileWrite, ofid: m.ofid });
     }
-    for (const q of this.pending) {
+    for (const [tid, q] of this.pending.entries()) {
+      if (tid === except) continue;
       if (q?.opening) out.set(q.opening.ofid, q.opening);
-      if (q?.op.op === 'mmap' && q.fd) out.set(q.fd.ofid, q.fd);
+      if (q?.fd) out.set(q.fd.ofid, q.fd); // a call holds the file it works on (fdget)
     }
+    for (const d of this.inflight) if (d.aio) out.set(d.open.ofid, d.open);
     return out;
   }
 
@@ -333,11 +337,14 @@ export class Reference {
         // get_unused_fd_flags, then do_dentry_open counts the file open
         p.fdnum = this.freeFd(proc);
         if (p.fdnum < 0) { p.earlyError = 'EMFILE'; break; }
+        if (!this.files[op.file % this.files.length].linked) { p.earlyError = 'ENOENT'; break; }
         p.opening = { file: op.file % this.files.length, write: op.write, ofid: this.nextOfid++ };
         break;
       }
       case 'truncate_path':
+      case 'unlink':
         p.file = op.file % this.files.length;
+        if (!this.files[p.file].linked) p.earlyError = 'ENOENT';
         break;
       case 'fork':
       case 'tick':
@@ -882,6 +889,12 @@ export class Reference {
         p.expected = 0;
         break;
       }
+      case 'unlink': {
+        const f = this.files[p.file];
+        p.expected = f.linked ? 0 : 'ENOENT'; // another unlink of the name came first
+        f.linked = false;
+        break;
+      }
       case 'truncate':
       case 'truncate_path': {
         const file = op.op === 'truncate' ? p.fd!.file : p.file;
@@ -1034,7 +1047,7 @@ export class Reference {
     const holeRead = op.op === 'dio_read' && (p.holeRead || s.state[off] !== WRITTEN);
     let id = 0; // the lowest request id free, as a tag allocator hands them out
     while (this.inflight.some((x) => x.id === id)) id++;
-    const d: RDio = { id, aio: op.aio, holeRead, dir: op.op === 'dio_read' ? 'read' : 'write', file, off, target, landed: false, completed: false };
+    const d: RDio = { id, aio: op.aio, open: p.fd!, holeRead, dir: op.op === 'dio_read' ? 'read' : 'write', file, off, target, landed: false, completed: false };
     this.inflight.push(d);
     p.dio = d;
     p.expected = 0;
@@ -1094,7 +1107,24 @@ export class Reference {
     const d = this.inflight.find((x) => x.id === id);
     if (!d) return;
     d.completed = true;
-    if (d.aio) this.inflight = this.inflight.filter((x) => x !== d);
+    if (!d.aio) return;
+    this.inflight = this.inflight.filter((x) => x !== d);
+    this.closeIfUnused(d.open.ofid);
+  }
+
+  // The kernel freed the blocks of an unlinked file nothing holds any
+  // more (xfs_inactive): its pages leave it as in a truncate to nothing
+  // (a pinned one lives on, its own), and its space is free.  Thread
+  // `tid` does it, on its way out of a call whose own hold on the file
+  // has ended, or a kernel thread does.
+  inodeFreed(tid: number, file: number): void {
+    this.version++;
+    const f = this.files[file];
+    const open = [...this.liveOpens(tid).values()].some((o) => o.file === file) || this.pending.some((q, i) => i !== tid && q?.op.op === 'truncate_path' && q.file === file);
+    const leased = this.leases.some((l) => l.file === file);
+    if (f.linked || open || leased) this.diverge('result-mismatch', `the blocks of file ${file} were freed while it ${f.linked ? 'still had its name' : open ? 'was still open' : 'still had a layout lease'}`);
+    for (let pg = 0; pg < P; pg++) this.removePage(f, pg);
+    f.size = 0;
   }
 
   // The NIC's view of registrations: every live one, in registration order.
@@ -1183,7 +1213,7 @@ export class Reference {
     const p = this.p(tid);
     this.pending[tid] = null;
     if (typeof got === 'string') this.procs[p.proc].pinned -= p.charged; // a failed registration gives its charge back
-    if (p.op.op === 'mmap' && p.fd) this.closeIfUnused(p.fd.ofid); // its own reference to the file goes
+    if (p.fd) this.closeIfUnused(p.fd.ofid); // its own reference to the file goes
     const allowed: Result[] = [];
     if (p.committed) {
       allowed.push(p.expected);
@@ -1212,7 +1242,7 @@ export class Reference {
     out.put(this.clock);
     out.put(this.files.length);
     for (const f of this.files) {
-      out.put(f.size);
+      out.file(f.linked, f.size);
       for (let i = 0; i < f.size; i++) out.page(f.state[i], f.state[i] === WRITTEN ? f.page[i].v : 0);
     }
     out.put(this.procs.length);
@@ -1255,6 +1285,7 @@ export class Reference {
     return {
       clock: this.clock,
       files: this.files.map((f) => ({
+        linked: f.linked,
         size: f.size,
         state: f.state.slice(0, f.size),
         data: f.page.slice(0, f.size).map((pg, i) => (f.state[i] === WRITTEN ? pg.v : 0)),
