@@ -23,6 +23,7 @@
  *   w <fd> <page> <val>             pwrite(2) of a page filled with val
  *   t <fd> <pages>                  ftruncate(2)
  *   T <file> <pages>                truncate(2) by the file's path
+ *   U <file>                        unlink(2) of the file's path
  *   p <fd> <page> <pages>           fallocate(2) PUNCH_HOLE|KEEP_SIZE
  *   a <fd> <page> <pages>           fallocate(2) mode 0
  *   r <fd> <page> <slot> <bufpage> <aio>
@@ -56,6 +57,7 @@
  *   R <id> <n> err <ERRNO>
  *   R <id> <n> sig <SIGBUS|SIGSEGV>
  *   S <id> <i> <bytes> <dax> <b0> <b1> ...   file i at the end: size, DAX state, middle byte of each page
+ *   S <id> <i> -                    file i at the end: unlinked
  *   X <id> <message>                the executor could not run the program as asked
  *
  * Every writer fills a whole page (or, for the NIC, the MR's part of it),
@@ -243,7 +245,11 @@ static void end_program(int id) {
 	for (int fd = 0; fd < 16; fd++) close(fd);
 	for (int i = 0; i < nfiles; i++) {
 		struct statx stx;
-		if (syscall(SYS_statx, AT_FDCWD, paths[i], 0, STATX_SIZE, &stx) < 0) { fprintf(out, "X %d cannot statx %s\n", id, paths[i]); continue; }
+		if (syscall(SYS_statx, AT_FDCWD, paths[i], 0, STATX_SIZE, &stx) < 0) {
+			if (errno == ENOENT) fprintf(out, "S %d %d -\n", id, i); /* unlinked */
+			else fprintf(out, "X %d cannot statx %s\n", id, paths[i]);
+			continue;
+		}
 		int fd = open(paths[i], O_RDONLY);
 		fprintf(out, "S %d %d %llu %d", id, i, (unsigned long long)stx.stx_size, (stx.stx_attributes & STATX_ATTR_DAX) ? 1 : 0);
 		for (long pg = 0; pg * PAGE < (long)stx.stx_size && pg < PAGES + 4; pg++) {
@@ -561,6 +567,9 @@ static void run_op(int id, int n, char *line) {
 		break;
 	case 'T':
 		{ long rv_ = truncate(paths[a], (off_t)b * PAGE); result(id, n, rv_, errno); }
+		break;
+	case 'U':
+		{ long rv_ = unlink(paths[a]); result(id, n, rv_, errno); }
 		break;
 	case 'L':
 		{ long rv_ = fcntl(a, F_SETLEASE, b == 0 ? F_RDLCK : b == 1 ? F_WRLCK : F_UNLCK); result(id, n, rv_, errno); }
