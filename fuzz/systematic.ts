@@ -30,7 +30,8 @@ const CONFIG: Config = {
 const FILE_NAMES = ['A DAX file', 'A page-cache file', 'A sparse DAX file'];
 
 // The layout changes, each on fd 0 of T1's process (the source's file),
-// or on the file by its name (`changesOf`).
+// or on the file by its name (`changesOf`).  T1 closes its fd after the
+// change, so an unlinked file can go once T0 lets it.
 export const CHANGES: { name: string; op: Op }[] = [
   { name: 'truncates it to nothing', op: { op: 'truncate', fd: 0, size: 0 } },
   { name: 'truncates it to one page', op: { op: 'truncate', fd: 0, size: 1 } },
@@ -38,6 +39,7 @@ export const CHANGES: { name: string; op: Op }[] = [
   { name: 'allocates page 1 (fallocate)', op: { op: 'fallocate', fd: 0, mode: 'alloc', off: 1, len: 0 } },
   { name: 'writes page 1 (write(2))', op: { op: 'write', fd: 0, off: 1, val: 9 } },
   { name: 'truncates it by name to one page (truncate(2))', op: { op: 'truncate_path', file: 0, size: 1 } },
+  { name: 'unlinks it', op: { op: 'unlink', file: 0 } },
 ];
 
 interface Source {
@@ -69,6 +71,7 @@ const SOURCES: Source[] = [
   { name: 'private-copy', about: 'stores through a private mapping of it (a copy) and loads again', file: DAX, ops: [open(DAX), mmap(0, 'private'), store(), load()] },
   { name: 'dio-buffer', about: 'maps it whole (a PMD), stores, and reads a page-cache file with O_DIRECT into the mapping', file: DAX, ops: [open(DAX), open(PAGECACHE), mmap(0, 'shared'), store(), dioRead(false), load()] },
   { name: 'aio-buffer-unmapped', about: 'maps it, stores, submits an AIO O_DIRECT read of a page-cache file into the mapping and unmaps it with the read in flight', file: DAX, ops: [open(DAX), open(PAGECACHE), mmap(0, 'shared'), store(), dioRead(true), { op: 'munmap', map: 0 }] },
+  { name: 'aio-buffer-closed', about: 'maps it, stores, submits an AIO O_DIRECT read of a page-cache file into the mapping, and unmaps and closes it with the read in flight', file: DAX, ops: [open(DAX), open(PAGECACHE), mmap(0, 'shared'), store(), dioRead(true), { op: 'munmap', map: 0 }, { op: 'close', fd: 0 }] },
   { name: 'registered', about: 'registers a shared mapping of it for RDMA, which the NIC writes through at time 0 and 1', file: DAX, ops: [open(DAX), mmap(0, 'shared', { len: 0 }), reg(), load()], nic: nicWrites },
   { name: 'registered-copy', about: 'registers a private copy of it for RDMA, which the NIC writes through', file: DAX, ops: [open(DAX), mmap(0, 'private', { len: 0 }), store(), reg(), load()], nic: nicWrites },
   { name: 'registered-copy-dontneed', about: 'registers a private copy of it for RDMA, drops the copy with MADV_DONTNEED, and loads; the NIC writes through the registration', file: DAX, ops: [open(DAX), mmap(0, 'private', { len: 0 }), store(), reg(), { op: 'madvise_dontneed', map: 0, page: 0, npages: 0 }, load()], nic: nicWrites },
@@ -98,17 +101,17 @@ export function systematicScenarios(): Map<string, ScenarioFile> {
 
 // A change names the source's file: by T1's fd 0, or by name.
 export function changesOf(file: number): Op[] {
-  return CHANGES.map((c) => (c.op.op === 'truncate_path' ? { ...c.op, file } : c.op));
+  return CHANGES.map((c) => (c.op.op === 'truncate_path' || c.op.op === 'unlink' ? { ...c.op, file } : c.op));
 }
 
 function scenarioOf(s: Source): ScenarioFile {
   const change = { oneOf: changesOf(s.file) };
   const threads: ScenarioFile['threads'] = s.self
     ? [{ proc: 0, loop: false, ops: [...s.ops, change, ...s.self] }]
-    : [{ proc: 0, loop: false, ops: s.ops }, { proc: 1, loop: false, ops: [open(s.file), change] }];
+    : [{ proc: 0, loop: false, ops: s.ops }, { proc: 1, loop: false, ops: [open(s.file), change, { op: 'close', fd: 0 }] }];
   const who = s.self ? 'the change: it' : 'T1, in another process,';
   return {
-    about: `${FILE_NAMES[s.file]}: T0 ${s.about}; ${who} ${CHANGES.map((c) => c.name).join(', or ')}`,
+    about: `${FILE_NAMES[s.file]}: T0 ${s.about}; ${who} ${CHANGES.map((c) => c.name).join(', or ')}${s.self ? '' : ', and closes the file'}`,
     config: CONFIG,
     threads,
     nic: s.nic ?? [],
