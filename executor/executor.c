@@ -24,8 +24,7 @@
  *   t <fd> <pages>                  ftruncate(2)
  *   T <file> <pages>                truncate(2) by the file's path
  *   U <file>                        unlink(2) of the file's path
- *   p <fd> <page> <pages>           fallocate(2) PUNCH_HOLE|KEEP_SIZE
- *   a <fd> <page> <pages>           fallocate(2) mode 0
+ *   A <fd> <mode> <page> <pages>    fallocate(2) with the FALLOC_FL_* bits of mode
  *   r <fd> <page> <slot> <bufpage> <aio>
  *                                   pread(2) of one page with O_DIRECT into a mapped
  *                                   page; aio: io_submit(2) IOCB_CMD_PREAD instead,
@@ -586,11 +585,8 @@ static void run_op(int id, int n, char *line) {
 		result(id, n, rv_, errno);
 		break;
 	}
-	case 'p':
-		{ long rv_ = fallocate(a, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)b * PAGE, (off_t)c * PAGE); result(id, n, rv_, errno); }
-		break;
-	case 'a':
-		{ long rv_ = fallocate(a, 0, (off_t)b * PAGE, (off_t)c * PAGE); result(id, n, rv_, errno); }
+	case 'A':
+		{ long rv_ = fallocate(a, b, (off_t)c * PAGE, (off_t)d * PAGE); result(id, n, rv_, errno); }
 		break;
 	case 'r':
 	case 'x': { /* fd page slot bufpage */
@@ -664,6 +660,11 @@ int main(int argc, char **argv) {
 	for (int fd = 0; fd < 32; fd++) close(fd);
 	struct rlimit rl = { 6, 6 };
 	setrlimit(RLIMIT_NOFILE, &rl);
+	/* the model's files never grow past PAGES (RLIMIT_FSIZE: EFBIG, and
+	 * SIGXFSZ, ignored, for an INSERT_RANGE that would) */
+	struct rlimit fsize = { (rlim_t)PAGES * PAGE, (rlim_t)PAGES * PAGE };
+	setrlimit(RLIMIT_FSIZE, &fsize);
+	signal(SIGXFSZ, SIG_IGN);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_fault;

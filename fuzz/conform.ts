@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { LIMITS, TestCaseSchema, initialValue, madviseSpan, mrSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
+import { FALLOC_MODES, LIMITS, fallocRange, TestCaseSchema, initialValue, madviseSpan, mrSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { arbConfig, arbNicOp, arbOpOf } from './arbitraries.ts';
 import { runTestCase, type Picker } from './lockstep.ts';
@@ -184,9 +184,8 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
     case 'fcntl_getlease': return `J ${fdOf(op.fd)}`;
     case 'sigtimedwait': return 'i';
     case 'fallocate': {
-      const off = op.off % P;
-      const end = Math.min(P, off + 1 + (op.len % P));
-      return `${op.mode === 'punch' ? 'p' : 'a'} ${fdOf(op.fd)} ${off} ${end - off}`;
+      const { off, end } = fallocRange(op);
+      return `A ${fdOf(op.fd)} ${FALLOC_MODES[op.mode]} ${off} ${end - off}`;
     }
     case 'dio_read':
     case 'dio_write': {
@@ -414,7 +413,7 @@ export async function runConform(o: ConformOptions): Promise<ConformResult> {
         ops++;
         const got = res?.[k];
         if (got === undefined) return;
-        const name = 'aio' in s.op && s.op.aio ? `${s.op.op} (aio)` : s.op.op;
+        const name = 'aio' in s.op && s.op.aio ? `${s.op.op} (aio)` : s.op.op === 'fallocate' ? `fallocate (${s.op.mode})` : s.op.op;
         const per = (coverage[name] ??= Object.create(null) as Record<string, number>);
         const key = got.startsWith('ok') ? 'ok' : got.split(' ')[1];
         per[key] = (per[key] ?? 0) + 1;

@@ -13,6 +13,7 @@ export const EFAULT = -14;
 export const EINVAL = -22;
 export const EMFILE = -24;
 export const ETXTBSY = -26;
+export const EFBIG = -27;
 export const ENOSPC = -28;
 export const EOPNOTSUPP = -95;
 export const ERESTARTSYS = -512;
@@ -41,6 +42,7 @@ const NAMES: Record<number, string> = {
   [EINVAL]: 'EINVAL',
   [EMFILE]: 'EMFILE',
   [ETXTBSY]: 'ETXTBSY',
+  [EFBIG]: 'EFBIG',
   [ENOSPC]: 'ENOSPC',
   [EOPNOTSUPP]: 'EOPNOTSUPP',
   [ERESTARTSYS]: 'ERESTARTSYS',

@@ -9,7 +9,8 @@ import { nameTable } from './names.ts';
 
 export const LIMITS = {
   files: 3,
-  pagesPerFile: 4,
+  pagesPerFile: 4, // the pages an op can name, and RLIMIT_FSIZE
+  blockMapPages: 8, // a file's block map: FALLOC_FL_INSERT_RANGE pushes preallocated blocks past EOF up to here
   procs: 3,
   fds: 6,
   mapsPerProc: 4,
@@ -36,6 +37,41 @@ export function initialValue(file: number, pg: number): number {
 
 // ---- the format, declared once: the schemas below are what a test case
 // file must be, and the types the model uses are read off them ----
+
+// fallocate(2)'s modes by name, as the FALLOC_FL_* bits they stand for
+// (include/uapi/linux/falloc.h).  The last four are refused whatever the
+// file: a punch without KEEP_SIZE, and three combinations of exclusive
+// modes.
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
+export const FALLOC_FL_COLLAPSE_RANGE = 0x08;
+export const FALLOC_FL_ZERO_RANGE = 0x10;
+export const FALLOC_FL_INSERT_RANGE = 0x20;
+export const FALLOC_FL_UNSHARE_RANGE = 0x40;
+export const FALLOC_MODES = {
+  punch: FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+  alloc: 0,
+  alloc_keep: FALLOC_FL_KEEP_SIZE,
+  zero: FALLOC_FL_ZERO_RANGE,
+  zero_keep: FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+  collapse: FALLOC_FL_COLLAPSE_RANGE,
+  insert: FALLOC_FL_INSERT_RANGE,
+  unshare: FALLOC_FL_UNSHARE_RANGE,
+  unshare_keep: FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE,
+  punch_nokeep: FALLOC_FL_PUNCH_HOLE,
+  collapse_keep: FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_KEEP_SIZE,
+  zero_punch: FALLOC_FL_ZERO_RANGE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+  unshare_zero: FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_ZERO_RANGE,
+} as const;
+export type FallocMode = keyof typeof FALLOC_MODES;
+const FALLOC_MODE_NAMES = Object.keys(FALLOC_MODES) as [FallocMode, ...FallocMode[]];
+
+// The pages [off, end) a fallocate names: at least one, cut at the span
+// an op can name.
+export function fallocRange(op: { off: number; len: number }): { off: number; end: number } {
+  const off = op.off % LIMITS.pagesPerFile;
+  return { off, end: Math.min(LIMITS.pagesPerFile, off + 1 + (op.len % LIMITS.pagesPerFile)) };
+}
 
 const index = z.number().int().min(0).max(255); // an object by index, modulo what exists
 const flag = z.boolean();
@@ -93,7 +129,7 @@ const OPS = nameTable({
   truncate: { fd: index, size: index }, // ftruncate(2)
   truncate_path: { file: index, size: index }, // truncate(2) of a file by its name
   unlink: { file: index }, // unlink(2) of a file by its name
-  fallocate: { fd: index, mode: z.enum(['punch', 'alloc']), off: index, len: index },
+  fallocate: { fd: index, mode: z.enum(FALLOC_MODE_NAMES), off: index, len: index }, // pages [off, off + 1 + len) cut at the file span
   reg_mr: { map: index, page: index, npages: index, unaligned: flag },
   dereg_mr: { mr: index },
   fcntl_map_direct: { fd: index }, // F_MAP_DIRECT (MAP_DIRECT v5)

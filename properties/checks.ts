@@ -18,8 +18,10 @@ function where(k: Kernel, page: number): string {
 }
 
 // A DMA or CPU access through a pin or a pte must reach the page it was
-// taken for.  A filesystem block must still belong to the same (file,
-// page) and not have been allocated again since; a page-cache page may
+// taken for.  A filesystem block must still belong to the same file and
+// not have been freed or allocated again since (COLLAPSE_RANGE and
+// INSERT_RANGE move a block to another offset, its data with it: what
+// lands there is what the reference's page holds); a page-cache page may
 // have left the file (truncation orphans it, harmlessly) but must not
 // have been handed out again.  And a DMA must go through a pin its holder
 // still holds: once the pin is dropped nothing keeps the block from being
@@ -28,7 +30,7 @@ export function checkAccess(k: Kernel, e: Extract<Event, { kind: 'access' }>): D
   if (e.inode < 0) return null;
   const block = is_zone_device_page(k, e.page);
   const reallocated = k.pageEpoch[e.page] !== e.epoch;
-  const moved = block && (k.pageOwner[e.page] !== e.inode || k.pageIndex[e.page] !== e.index);
+  const moved = block && k.pageOwner[e.page] !== e.inode;
   if (!reallocated && !moved && e.held) return null;
   const what = block ? `block ${e.page}` : `page-cache page ${e.page}`;
   const who = e.who === 'cpu' ? 'CPU' : e.who === 'nic' ? 'NIC DMA' : 'device DMA';

@@ -16,7 +16,7 @@ import { boot } from '../vm/qemu.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { LIMITS, TestCaseSchema, type Op, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
-import { LEASE_PROGRAMS, dax, mmap, open, pagecache, reg, tc } from './programs.ts';
+import { FALLOC_PROGRAMS, LEASE_PROGRAMS, dax, mmap, open, pagecache, reg, tc } from './programs.ts';
 
 const linux61 = findVariant('linux-6.1'); // the kernel the guest runs
 
@@ -128,16 +128,18 @@ if (tools || required) {
     assert.is(doc.programs, 150);
     assert.equal(doc.mismatches.filter((m: { listed: boolean }) => !m.listed), []);
     assert.is(r.code, 0, r.err);
-    for (const op of [...CONFORM_OPS, 'rdma_write', 'rdma_read', 'dio_read (aio)', 'dio_write (aio)']) assert.ok(doc.coverage[op], `${op} ran on the kernel`);
+    // fallocate's outcomes are counted per mode
+    const outcomes = (op: string) => Object.entries(doc.coverage as Record<string, Record<string, number>>).filter(([k]) => k === op || k.startsWith(`${op} (`)).flatMap(([, v]) => Object.keys(v));
+    for (const op of [...CONFORM_OPS, 'rdma_write', 'rdma_read', 'dio_read (aio)', 'dio_write (aio)', 'fallocate (collapse)', 'fallocate (insert)', 'fallocate (zero)']) assert.ok(outcomes(op).length, `${op} ran on the kernel`);
     // success and an error each, for the ops that have both
     for (const op of ['mmap', 'munmap', 'truncate', 'fallocate', 'write', 'dio_read', 'dio_write', 'close', 'load', 'store', 'reg_mr', 'dereg_mr', 'fcntl_setlease', 'sigtimedwait', 'unlink']) {
-      const outs = Object.keys(doc.coverage[op]);
+      const outs = outcomes(op);
       assert.ok(outs.includes('ok') && outs.length >= 2, `${op}: ${outs.join(', ')}`);
     }
     assert.ok(doc.mismatches.every((m: { file: string }) => existsSync(m.file)));
   });
 
-  test('hand-written programs on the real 6.1 kernel: after fork the parent keeps a registered page (FOLL_PIN), as linux-6.1 says and linux-4.18 would not; MADV_DONTNEED drops a private copy, a registered one too, and the NIC writes the page nobody maps; fcntl leases, their stale downgrade included', async () => {
+  test('hand-written programs on the real 6.1 kernel: after fork the parent keeps a registered page (FOLL_PIN), as linux-6.1 says and linux-4.18 would not; MADV_DONTNEED drops a private copy, a registered one too, and the NIC writes the page nobody maps; fcntl leases, their stale downgrade included; unlink; the modes of fallocate', async () => {
     const md = (map = 0, page = 0, npages = 0): Op => ({ op: 'madvise_dontneed', map, page, npages });
     const nic = [{ op: 'rdma_write' as const, mr: 0, page: 0, val: 9, at: 1 }];
     const store = (val: number): Op => ({ op: 'store', map: 0, page: 0, val });
@@ -155,10 +157,13 @@ if (tools || required) {
     // unlink: the name goes, the open file stays readable and writable through its fd and mapping
     const unlinked = tc([dax(1), pagecache(1)], [[open(0), { op: 'unlink', file: 0 }, { op: 'unlink', file: 0 }, open(0), { op: 'truncate_path', file: 0, size: 0 }, { op: 'write', fd: 0, off: 0, val: 7 }, open(1), mmap(0), load, { op: 'close', fd: 0 }]]);
     progs.push(unlinked);
+    // fallocate's modes: collapse, insert, zero, the refused mixes
+    const fallocs = progs.length;
+    progs.push(...FALLOC_PROGRAMS.map((p) => tc(p.files, [p.ops])));
     const exps = progs.map((t) => expectation(linux61, t));
     assert.equal(exps.slice(0, 3).map((e) => e.steps.at(-1)!.expected), ['ok 9', 'err ENOMEM', 'ok 11']);
     // the stale downgrade: the model says what the kernel does, and its reference that no break asked for it
-    assert.match(exps.at(-2)!.modelDivergence ?? '', /^result-mismatch: kernel downgraded the write lease/);
+    assert.match(exps[fallocs - 2].modelDivergence ?? '', /^result-mismatch: kernel downgraded the write lease/);
     assert.is(exps[1].steps[5].expected, 'ok 11');
     const four18 = expectation(findVariant('linux-4.18'), progs[0]);
     assert.is(four18.steps.at(-1)!.expected, 'ok 7');
@@ -168,8 +173,12 @@ if (tools || required) {
     progs.forEach((t, i) => assert.is(compare(vm.kernel, linux61, t, exps[i], seen.results.get(i), seen.files.get(i), listedMismatches()), null, `program ${i}`));
     assert.is(seen.results.get(0)?.at(-1), 'ok 9');
     LEASE_PROGRAMS.forEach((p, i) => assert.equal(seen.results.get(3 + i), p.kernel.map((x) => (typeof x === 'number' ? `ok ${x}` : `err ${x}`)), p.name));
-    assert.equal(seen.results.get(progs.length - 1), ['ok 0', 'ok 0', 'err ENOENT', 'err ENOENT', 'err ENOENT', 'ok 0', 'ok 1', 'ok 0', 'ok 7', 'ok 0']);
-    assert.is(seen.files.get(progs.length - 1)?.[0], '-');
+    assert.equal(seen.results.get(fallocs - 1), ['ok 0', 'ok 0', 'err ENOENT', 'err ENOENT', 'err ENOENT', 'ok 0', 'ok 1', 'ok 0', 'ok 7', 'ok 0']);
+    assert.is(seen.files.get(fallocs - 1)?.[0], '-');
+    FALLOC_PROGRAMS.forEach((p, i) => {
+      assert.equal(seen.results.get(fallocs + i), p.kernel.map((x) => (typeof x === 'number' ? `ok ${x}` : `err ${x}`)), p.name);
+      assert.is(seen.files.get(fallocs + i)?.[0], p.file, p.name);
+    });
     assert.ok(compare(vm.kernel, findVariant('linux-4.18'), progs[0], four18, seen.results.get(0), seen.files.get(0), listedMismatches()), '4.18\'s model is not 6.1');
   });
 

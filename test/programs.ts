@@ -1,7 +1,7 @@
 // Hand-written programs for the model tests: files, the ops they use
 // most, and a test case with its schedule left to the runner.
 
-import type { FileSpec, Op, TestCase } from '../models/testcase.ts';
+import type { FallocMode, FileSpec, Op, TestCase } from '../models/testcase.ts';
 
 export const dax = (size: number, sparse = false): FileSpec => ({ owner: 0, dax: true, reflink: false, size, sparse });
 export const pagecache = (size: number): FileSpec => ({ owner: 0, dax: false, reflink: false, size, sparse: false });
@@ -42,3 +42,22 @@ export const LEASE_PROGRAMS: { name: string; ops: Op[]; kernel: (number | string
   { name: 'stale-downgrade', ops: [open(0, false), setlease('wr'), nonblockRead, setlease('rd'), setlease('wr'), getlease(), { op: 'tick' }, getlease()], kernel: [0, 0, 'EAGAIN', 0, 0, 1, 0, 0] },
 ];
 
+
+// fallocate's modes (test/fallocate.test.ts, and on the real kernel in
+// test/conform.test.ts): each program with what the real 6.1 kernel gave
+// and the file at the end ("<bytes> <dax> <middle byte of each page>").
+// A file's pages start as 10 * (file + 1) + page + 1.
+export const falloc = (mode: FallocMode, off: number, len = 0, fd = 0): Op => ({ op: 'fallocate', fd, mode, off, len });
+const load = (page: number): Op => ({ op: 'load', map: 0, page });
+export const FALLOC_PROGRAMS: { name: string; files: FileSpec[]; ops: Op[]; kernel: (number | string)[]; file: string }[] = [
+  // page 1 leaves, page 2 moves down into it, under a mapping; a collapse reaching EOF is refused
+  { name: 'collapse', files: [dax(3)], ops: [open(0), mmap(0, { len: 1 }), load(1), falloc('collapse', 1), load(1), load(0), falloc('collapse', 1)], kernel: [0, 0, 12, 0, 13, 11, 'EINVAL'], file: '8192 1 11 13' },
+  { name: 'collapse, page cache', files: [pagecache(3)], ops: [open(0), mmap(0, { len: 1 }), load(1), falloc('collapse', 1), load(1), load(0), falloc('collapse', 1)], kernel: [0, 0, 12, 0, 13, 11, 'EINVAL'], file: '8192 0 11 13' },
+  // a hole opens at page 0; at EOF is refused, and past RLIMIT_FSIZE (four pages) EFBIG
+  { name: 'insert', files: [dax(2)], ops: [open(0), mmap(0, { len: 1 }), load(0), falloc('insert', 0), load(0), load(1), falloc('insert', 3), falloc('insert', 1, 1)], kernel: [0, 0, 11, 0, 0, 11, 'EINVAL', 'EFBIG'], file: '12288 1 0 11 12' },
+  { name: 'insert, page cache', files: [pagecache(2)], ops: [open(0), mmap(0, { len: 1 }), load(0), falloc('insert', 0), load(0), load(1), falloc('insert', 3), falloc('insert', 1, 1)], kernel: [0, 0, 11, 0, 0, 11, 'EINVAL', 'EFBIG'], file: '12288 0 0 11 12' },
+  // zeroed in place; past EOF with KEEP_SIZE the size stays, without it grows
+  { name: 'zero', files: [dax(2)], ops: [open(0), falloc('zero', 0), falloc('zero_keep', 2), falloc('unshare_keep', 3), falloc('alloc', 3)], kernel: [0, 0, 0, 0, 0], file: '16384 1 0 12 0 0' },
+  // combinations refused, before the file is looked at: a read-only fd gets EBADF only for a mode that passes
+  { name: 'refused', files: [dax(1)], ops: [open(0), falloc('punch_nokeep', 0), falloc('zero_punch', 0), falloc('collapse_keep', 0), falloc('unshare_zero', 0), falloc('unshare', 0), open(0, false), falloc('alloc', 0, 0, 1), falloc('collapse_keep', 0, 0, 1)], kernel: [0, 'EOPNOTSUPP', 'EOPNOTSUPP', 'EINVAL', 'EINVAL', 0, 1, 'EBADF', 'EINVAL'], file: '4096 1 11' },
+];

@@ -319,10 +319,10 @@ export class Kernel {
     this.inodes = cfg.files.map((f, i) => {
       const ino: Inode = {
         id: i, uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size,
-        bmap: new Int16Array(LIMITS.pagesPerFile).fill(-1),
-        unwritten: new Uint8Array(LIMITS.pagesPerFile),
-        cache: new Int16Array(LIMITS.pagesPerFile).fill(-1),
-        daxEntry: new Uint8Array(LIMITS.pagesPerFile),
+        bmap: new Int16Array(LIMITS.blockMapPages).fill(-1),
+        unwritten: new Uint8Array(LIMITS.blockMapPages),
+        cache: new Int16Array(LIMITS.blockMapPages).fill(-1),
+        daxEntry: new Uint8Array(LIMITS.blockMapPages),
         iolock: this.newLock('i_rwsem', i),
         mmaplock: this.newLock('mmaplock', i),
         dioCount: 0,

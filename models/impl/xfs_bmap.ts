@@ -107,3 +107,22 @@ export function xfs_bunmapi(k: Kernel, inode: number, pg: number): void {
   k.blockFree.push(b);
   k.emit({ kind: 'blockmap', inode });
 }
+
+// xfs_bmap_collapse_extents / xfs_bmap_insert_extents for one page: what
+// backs page `from` (a block, a page-cache page, an unwritten extent)
+// backs page `to`, a hole, instead.
+export function xfs_bmap_shift_extent(k: Kernel, inode: number, from: number, to: number): void {
+  const ip = k.inodes[inode];
+  const map = ip.dax ? ip.bmap : ip.cache;
+  const b = map[from];
+  if (b < 0 && !ip.unwritten[from]) return;
+  map[to] = b;
+  map[from] = -1;
+  ip.unwritten[to] = ip.unwritten[from];
+  ip.unwritten[from] = 0;
+  if (b >= 0) {
+    k.pageIndex[b] = to;
+    k.touchPage(b);
+  }
+  k.emit({ kind: 'blockmap', inode });
+}

@@ -6,16 +6,16 @@
 // fallocate hold IOLOCK and MMAPLOCK exclusive around xfs_break_layouts;
 // a fault holds mmap_sem and MMAPLOCK shared.
 
-import { LIMITS, type Op } from '../testcase.ts';
+import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, type Op } from '../testcase.ts';
 import { HOLE, WRITTEN } from '../abstract.ts';
-import { EBADF, EINVAL, ENOENT, ENOSPC, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts';
+import { EBADF, EFBIG, EINVAL, ENOENT, ENOSPC, EOPNOTSUPP, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts';
 import { ZERO_PAGE, fn, type Frame, type Kernel, type Thread } from './kernel.ts';
 import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { page_ref_count } from './page.ts';
 import { dax_busy_page, dax_iomap_fault, dax_iomap_pmd_fault, dax_layout_busy_page_unmap } from './dax.ts';
 import { __break_lease, break_layout_nowait, LAYOUT_BREAKER } from './locks.ts';
-import { free_blocks, page_state, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
-import { do_cow_fault, mapping_mapped, set_pte, truncate_pagecache_range, type FaultFrame } from './mm.ts';
+import { free_blocks, page_state, xfs_bmap_shift_extent, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
+import { do_cow_fault, invalidate_inode_pages2_range, mapping_mapped, set_pte, truncate_pagecache_range, unmap_mapping_range, type FaultFrame } from './mm.ts';
 import { xfs_vma_has_direct_lease } from './mapdirect.ts';
 import { fdget } from './file.ts';
 import { fput_iput } from './inode.ts';
@@ -274,9 +274,7 @@ const xfs_setattr_size_steps = {
   xfs_setattr_size(k: Kernel, t: Thread, f: SetattrFrame) {
     f.error = t.rv;
     if (f.error) return 'xfs_iunlock';
-    truncate_pagecache_range(k, f.inode, f.size, LIMITS.pagesPerFile, true);
-    for (let pg = f.size; pg < LIMITS.pagesPerFile; pg++) xfs_bunmapi(k, f.inode, pg);
-    k.inodes[f.inode].size = f.size;
+    xfs_itruncate_extents(k, f.inode, f.size);
     k.ref.commit(t.id);
     return 'xfs_iunlock';
   },
@@ -344,48 +342,162 @@ interface FallocFrame extends Frame {
   error: number;
 }
 
-// xfs_file_fallocate: punch a hole, or allocate unwritten extents.
+// vfs_fallocate's checks of the mode, before the file's: the errno, or 0.
+function vfs_fallocate_mode(k: Kernel, mode: number): number {
+  const keep = mode & FALLOC_FL_KEEP_SIZE;
+  const excl = mode & ~FALLOC_FL_KEEP_SIZE;
+  if (k.flags.fallocateModeChain) {
+    if ((mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) === (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) return EOPNOTSUPP;
+    if (mode & FALLOC_FL_PUNCH_HOLE && !keep) return EOPNOTSUPP;
+    if (mode & FALLOC_FL_COLLAPSE_RANGE && mode & ~FALLOC_FL_COLLAPSE_RANGE) return EINVAL;
+    if (mode & FALLOC_FL_INSERT_RANGE && mode & ~FALLOC_FL_INSERT_RANGE) return EINVAL;
+    if (mode & FALLOC_FL_UNSHARE_RANGE && mode & ~(FALLOC_FL_UNSHARE_RANGE | FALLOC_FL_KEEP_SIZE)) return EINVAL;
+    return 0;
+  }
+  switch (excl) {
+    case 0:
+    case FALLOC_FL_UNSHARE_RANGE:
+    case FALLOC_FL_ZERO_RANGE:
+      return 0;
+    case FALLOC_FL_PUNCH_HOLE:
+      return keep ? 0 : EOPNOTSUPP;
+    case FALLOC_FL_COLLAPSE_RANGE:
+    case FALLOC_FL_INSERT_RANGE:
+      return keep ? EOPNOTSUPP : 0;
+    default:
+      return EOPNOTSUPP;
+  }
+}
+
+// xfs_prepare_shift: every page from the one before the shift on leaves
+// the page cache (written back first) and every mapping of it; a DAX
+// file's entries go.  A page-cache page someone still holds leaves the
+// file: the shift moves what it held on disk, not the page.
+function xfs_prepare_shift(k: Kernel, inode: number, from: number): void {
+  from = Math.max(0, from - 1);
+  const ip = k.inodes[inode];
+  if (ip.dax) {
+    truncate_pagecache_range(k, inode, from, LIMITS.blockMapPages, false);
+    return;
+  }
+  unmap_mapping_range(k, inode, from, LIMITS.blockMapPages, false);
+  for (let pg = from; pg < LIMITS.pagesPerFile; pg++) invalidate_inode_pages2_range(k, inode, pg);
+}
+
+// xfs_setattr_size's truncate part: unmap and drop past the new size
+// (private copies too), free the blocks there, set the size.
+function xfs_itruncate_extents(k: Kernel, inode: number, size: number): void {
+  truncate_pagecache_range(k, inode, size, LIMITS.blockMapPages, true);
+  for (let pg = size; pg < LIMITS.blockMapPages; pg++) xfs_bunmapi(k, inode, pg);
+  k.inodes[inode].size = size;
+}
+
+// xfs_alloc_file_space: unwritten extents over the holes of the range,
+// all or nothing (the space is reserved before any block is allocated);
+// the size grows unless KEEP_SIZE.
+function xfs_alloc_file_space(k: Kernel, t: Thread, f: FallocFrame): string {
+  const ip = k.inodes[f.inode];
+  const { off, end } = fallocRange(f.op);
+  let need = 0;
+  for (let pg = off; pg < end; pg++) if (page_state(k, f.inode, pg) === HOLE) need++;
+  if (ip.dax && need > free_blocks(k)) {
+    k.ref.commit(t.id);
+    f.error = ENOSPC;
+    return 'xfs_iunlock';
+  }
+  if (need > 0 && k.allocFails(t, 'ENOSPC')) {
+    if (FALLOC_MODES[f.op.mode] & FALLOC_FL_ZERO_RANGE) k.ref.commit(t.id); // the punch stays
+    f.error = ENOSPC;
+    return 'xfs_iunlock';
+  }
+  for (let pg = off; pg < end; pg++) if (page_state(k, f.inode, pg) === HOLE) xfs_bmapi_write(k, t, f.inode, pg, true, null);
+  if (!(FALLOC_MODES[f.op.mode] & FALLOC_FL_KEEP_SIZE)) ip.size = Math.max(ip.size, end);
+  k.ref.commit(t.id);
+  return 'xfs_iunlock';
+}
+
+// xfs_file_fallocate: what each mode does to the block map, once the
+// layouts are broken and direct I/O has drained.
 export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
   vfs_fallocate(k, t, f) {
     const filp = fdget(k, t.proc, f.op.fd);
-    if (!filp || !filp.write) return k.ret(t, EBADF);
+    if (!filp) return k.ret(t, EBADF);
+    const bad = vfs_fallocate_mode(k, FALLOC_MODES[f.op.mode]);
+    if (bad) return k.ret(t, bad);
+    if (!filp.write) return k.ret(t, EBADF);
     f.inode = filp.inode;
     return k.call(t, xfs_break_layouts_unmap, { inode: f.inode }, 'xfs_file_fallocate');
   },
   xfs_file_fallocate(k, t, f) {
     f.error = t.rv;
     if (f.error) return 'xfs_iunlock';
-    return f.op.mode === 'punch' ? 'xfs_free_file_space' : 'xfs_alloc_file_space';
+    const mode = FALLOC_MODES[f.op.mode];
+    if (mode & FALLOC_FL_PUNCH_HOLE) return 'xfs_free_file_space';
+    if (mode & FALLOC_FL_COLLAPSE_RANGE) return 'xfs_collapse_file_space';
+    if (mode & FALLOC_FL_INSERT_RANGE) return 'xfs_insert_file_space';
+    if (mode & FALLOC_FL_ZERO_RANGE) return 'xfs_zero_file_space';
+    if (mode & FALLOC_FL_UNSHARE_RANGE) return 'xfs_reflink_unshare';
+    return 'xfs_alloc_file_space';
   },
   xfs_free_file_space(k, t, f) {
-    const off = f.op.off % LIMITS.pagesPerFile;
+    const { off, end } = fallocRange(f.op);
     // whole blocks are freed whether or not they lie past EOF (only the zeroing of partial ones stops there)
-    const end = Math.min(LIMITS.pagesPerFile, off + 1 + (f.op.len % LIMITS.pagesPerFile));
     truncate_pagecache_range(k, f.inode, off, end, false);
     for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
     k.ref.commit(t.id);
     return 'xfs_iunlock';
   },
-  // All or nothing: the space is reserved before any block is allocated.
-  xfs_alloc_file_space(k, t, f) {
+  // Punch the range, shift every block after it down over the hole, and
+  // truncate at the old size less the range: nothing stays past EOF.
+  xfs_collapse_file_space(k, t, f) {
     const ip = k.inodes[f.inode];
-    const off = f.op.off % LIMITS.pagesPerFile;
-    const end = Math.min(LIMITS.pagesPerFile, off + 1 + (f.op.len % LIMITS.pagesPerFile));
-    let need = 0;
-    for (let pg = off; pg < end; pg++) if (page_state(k, f.inode, pg) === HOLE) need++;
-    if (ip.dax && need > free_blocks(k)) {
+    const { off, end } = fallocRange(f.op);
+    const len = end - off;
+    if (end >= ip.size) {
       k.ref.commit(t.id);
-      f.error = ENOSPC;
+      f.error = EINVAL;
       return 'xfs_iunlock';
     }
-    if (need > 0 && k.allocFails(t, 'ENOSPC')) {
-      f.error = ENOSPC;
-      return 'xfs_iunlock';
-    }
-    for (let pg = off; pg < end; pg++) if (page_state(k, f.inode, pg) === HOLE) xfs_bmapi_write(k, t, f.inode, pg, true, null);
-    ip.size = Math.max(ip.size, end);
+    const size = ip.size - len;
+    truncate_pagecache_range(k, f.inode, off, end, false);
+    for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
+    xfs_prepare_shift(k, f.inode, off);
+    for (let pg = end; pg < LIMITS.blockMapPages; pg++) xfs_bmap_shift_extent(k, f.inode, pg, pg - len);
+    xfs_itruncate_extents(k, f.inode, size);
     k.ref.commit(t.id);
     return 'xfs_iunlock';
+  },
+  // Grow the size (RLIMIT_FSIZE: EFBIG past it), then shift every block
+  // from the offset on up, leaving a hole.
+  xfs_insert_file_space(k, t, f) {
+    const ip = k.inodes[f.inode];
+    const { off, end } = fallocRange(f.op);
+    const len = end - off;
+    if (off >= ip.size || ip.size + len > LIMITS.pagesPerFile) {
+      k.ref.commit(t.id);
+      f.error = off >= ip.size ? EINVAL : EFBIG;
+      return 'xfs_iunlock';
+    }
+    ip.size += len;
+    xfs_prepare_shift(k, f.inode, off);
+    for (let pg = LIMITS.blockMapPages - 1 - len; pg >= off; pg--) xfs_bmap_shift_extent(k, f.inode, pg, pg + len);
+    k.ref.commit(t.id);
+    return 'xfs_iunlock';
+  },
+  // A punch, then unwritten extents over the range.
+  xfs_zero_file_space(k, t, f) {
+    const { off, end } = fallocRange(f.op);
+    truncate_pagecache_range(k, f.inode, off, end, false);
+    for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
+    return xfs_alloc_file_space(k, t, f);
+  },
+  // No block of a model file is shared (reflink is not modelled): nothing
+  // to copy.
+  xfs_reflink_unshare() {
+    return 'xfs_alloc_file_space';
+  },
+  xfs_alloc_file_space(k, t, f) {
+    return xfs_alloc_file_space(k, t, f);
   },
   xfs_iunlock(k, t, f) {
     xfs_iunlock_both(k, t, f.inode);

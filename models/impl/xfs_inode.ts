@@ -15,6 +15,6 @@ export function xfs_remove(k: Kernel, inode: number): void {
 export function xfs_inactive(k: Kernel, t: Thread, inode: number): void {
   const ip = k.inodes[inode];
   ip.size = 0;
-  for (let pg = 0; pg < LIMITS.pagesPerFile; pg++) xfs_bunmapi(k, inode, pg);
+  for (let pg = 0; pg < LIMITS.blockMapPages; pg++) xfs_bunmapi(k, inode, pg);
   k.ref.inodeFreed(t.id, inode);
 }

@@ -20,7 +20,7 @@
 // version, never its flags.
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
-import { LIMITS, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
+import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
 import { ANY, HOLE, LEASE_FILE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
@@ -30,7 +30,7 @@ interface RFile {
   dax: boolean;
   reflink: boolean;
   size: number;
-  state: number[]; // per page, all LIMITS.pagesPerFile of them
+  state: number[]; // per page, all LIMITS.blockMapPages of them (past pagesPerFile only blocks INSERT_RANGE pushed past EOF)
   page: Page[]; // what each page holds; a page that leaves the file is replaced by a fresh one
 }
 
@@ -169,6 +169,16 @@ interface Pending {
 
 const P = LIMITS.pagesPerFile;
 
+// The errors a fallocate mode that combines exclusive modes may get, or
+// none: the promise does not fix which of the two (4.18 and 6.1 test
+// one rule at a time, 6.18 switches over the modes).
+function fallocModeRefused(mode: number): string[] {
+  if (mode & FALLOC_FL_PUNCH_HOLE && (mode & FALLOC_FL_ZERO_RANGE || !(mode & FALLOC_FL_KEEP_SIZE))) return ['EOPNOTSUPP'];
+  const only = (m: number, also: number) => mode & m && mode & ~(m | also);
+  if (only(FALLOC_FL_COLLAPSE_RANGE, 0) || only(FALLOC_FL_INSERT_RANGE, 0) || only(FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_KEEP_SIZE)) return ['EINVAL', 'EOPNOTSUPP'];
+  return [];
+}
+
 export class Reference {
   clock = 0;
   readonly lbt: number;
@@ -192,8 +202,8 @@ export class Reference {
     this.lbt = tc.config.leaseBreakTime;
     this.nblocks = tc.config.blocks;
     this.files = tc.config.files.map((f, i) => {
-      const state = new Array<number>(P).fill(HOLE);
-      const page = Array.from({ length: P }, () => ({ v: 0 }));
+      const state = new Array<number>(LIMITS.blockMapPages).fill(HOLE);
+      const page = Array.from({ length: LIMITS.blockMapPages }, () => ({ v: 0 }));
       for (let pg = 0; pg < f.size; pg++) {
         if (!f.sparse) {
           state[pg] = WRITTEN;
@@ -292,7 +302,7 @@ export class Reference {
 
   private freeBlocks(): number {
     let used = 0;
-    for (const f of this.files) if (f.dax) for (let pg = 0; pg < P; pg++) if (f.state[pg] !== HOLE) used++;
+    for (const f of this.files) if (f.dax) for (const st of f.state) if (st !== HOLE) used++;
     return this.nblocks - used;
   }
 
@@ -401,9 +411,16 @@ export class Reference {
         if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
         else if (!p.fd!.write) p.earlyError = 'EINVAL';
         break;
-      case 'fallocate':
-        if (!this.resolveFd(p, pr) || !p.fd!.write) p.earlyError = 'EBADF';
+      case 'fallocate': {
+        // a combination of exclusive modes is refused, EINVAL or EOPNOTSUPP as the version tests it
+        const refused = fallocModeRefused(FALLOC_MODES[op.mode]);
+        if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
+        else if (refused.length) {
+          p.earlyError = refused[0];
+          p.earlyAllowed.push(...refused.slice(1));
+        } else if (!p.fd!.write) p.earlyError = 'EBADF';
         break;
+      }
       case 'reg_mr': {
         // RLIMIT_MEMLOCK is checked before anything is looked up
         const mapped = this.resolveMap(p, pr);
@@ -898,21 +915,10 @@ export class Reference {
       case 'truncate':
       case 'truncate_path': {
         const file = op.op === 'truncate' ? p.fd!.file : p.file;
-        const f = this.files[file];
         if (op.op === 'truncate_path') this.noConflictingLease(p, file, true);
         if (this.hasLiveLease(file)) this.diverge('result-mismatch', `truncate of file ${file} completed while a layout lease was held on it`);
         const size = op.size % (P + 1);
-        for (let pg = size; pg < P; pg++) this.removePage(f, pg);
-        f.size = size;
-        // private copies past the new EOF go with the file's pages
-        for (const pr of this.procs) {
-          for (const m of pr.maps) {
-            if (m.file !== file || m.shared) continue;
-            m.cow.forEach((_, i) => {
-              if (m.pgoff + i >= size) m.cow[i] = null;
-            });
-          }
-        }
+        this.truncateTo(file, size);
         p.expected = 0;
         break;
       }
@@ -920,18 +926,38 @@ export class Reference {
         const file = p.fd!.file;
         const f = this.files[file];
         if (this.hasLiveLease(file)) this.diverge('result-mismatch', `fallocate of file ${file} completed while a layout lease was held on it`);
-        const off = op.off % P;
-        const end = Math.min(P, off + 1 + (op.len % P));
-        if (op.mode === 'punch') {
+        const { off, end } = fallocRange(op);
+        const len = end - off;
+        const mode = FALLOC_MODES[op.mode];
+        p.expected = 0;
+        if (mode & FALLOC_FL_PUNCH_HOLE) {
           for (let pg = off; pg < end; pg++) this.removePage(f, pg); // past EOF too
+        } else if (mode & FALLOC_FL_COLLAPSE_RANGE) {
+          // the range leaves the file and what follows moves down over it
+          if (end >= f.size) { p.expected = 'EINVAL'; break; }
+          const size = f.size - len;
+          for (let pg = off; pg < end; pg++) this.removePage(f, pg);
+          for (let pg = end; pg < f.state.length; pg++) this.movePage(f, pg, pg - len);
+          this.truncateTo(file, size);
+        } else if (mode & FALLOC_FL_INSERT_RANGE) {
+          // a hole opens at the offset; RLIMIT_FSIZE (the span an op can name) bounds the size
+          if (off >= f.size) { p.expected = 'EINVAL'; break; }
+          if (f.size + len > P) { p.expected = 'EFBIG'; break; }
+          f.size += len;
+          for (let pg = f.state.length - 1 - len; pg >= off; pg--) this.movePage(f, pg, pg + len);
         } else {
+          // zeroed (ZERO_RANGE), or kept; unwritten extents over the holes; the size grows unless KEEP_SIZE
+          if (mode & FALLOC_FL_ZERO_RANGE) {
+            for (let pg = off; pg < end; pg++) this.removePage(f, pg);
+            // a failed allocation after the punch leaves the holes
+            if (p.allocFailed.includes('ENOSPC')) { p.expected = 'ENOSPC'; break; }
+          }
           let need = 0;
           for (let pg = off; pg < end; pg++) if (f.state[pg] === HOLE) need++;
           if (f.dax && need > this.freeBlocks()) { p.expected = 'ENOSPC'; break; }
           for (let pg = off; pg < end; pg++) if (f.state[pg] === HOLE) f.state[pg] = UNWRITTEN;
-          f.size = Math.max(f.size, end);
+          if (!(mode & FALLOC_FL_KEEP_SIZE)) f.size = Math.max(f.size, end);
         }
-        p.expected = 0;
         break;
       }
       case 'dio_read':
@@ -1054,6 +1080,31 @@ export class Reference {
     return d.id;
   }
 
+  // A file's new size, smaller or larger: what lies past it goes, and with
+  // it the private copies of those pages.
+  private truncateTo(file: number, size: number): void {
+    const f = this.files[file];
+    for (let pg = size; pg < f.state.length; pg++) this.removePage(f, pg);
+    f.size = size;
+    for (const pr of this.procs) {
+      for (const m of pr.maps) {
+        if (m.file !== file || m.shared) continue;
+        m.cow.forEach((_, i) => {
+          if (m.pgoff + i >= size) m.cow[i] = null;
+        });
+      }
+    }
+  }
+
+  // A page of the file, what it holds and whoever holds that, now at
+  // another offset, which was a hole.
+  private movePage(f: RFile, from: number, to: number): void {
+    f.state[to] = f.state[from];
+    f.page[to] = f.page[from];
+    f.state[from] = HOLE;
+    f.page[from] = { v: 0 };
+  }
+
   private removePage(f: RFile, pg: number): void {
     if (f.state[pg] !== HOLE) f.page[pg] = { v: 0 };
     f.state[pg] = HOLE;
@@ -1123,7 +1174,7 @@ export class Reference {
     const open = [...this.liveOpens(tid).values()].some((o) => o.file === file) || this.pending.some((q, i) => i !== tid && q?.op.op === 'truncate_path' && q.file === file);
     const leased = this.leases.some((l) => l.file === file);
     if (f.linked || open || leased) this.diverge('result-mismatch', `the blocks of file ${file} were freed while it ${f.linked ? 'still had its name' : open ? 'was still open' : 'still had a layout lease'}`);
-    for (let pg = 0; pg < P; pg++) this.removePage(f, pg);
+    for (let pg = 0; pg < f.state.length; pg++) this.removePage(f, pg);
     f.size = 0;
   }
 

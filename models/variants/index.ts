@@ -26,12 +26,12 @@ export const KERNELS: Record<KernelVersion, Kernel> = {
   'linux-4.18': {
     release: 'v4.18',
     tree: 'github:zzwd/linux-4.18-rt (4.18.0 with the RT patch, the nearest 4.18 release tree stored)',
-    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true, noFollPin: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true },
+    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true, noFollPin: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true },
   },
   'linux-6.1': {
     release: 'v6.1.20',
     tree: 'github:c1336658570/linux-6.1.20 (Debian\'s linux-image-6.1.0-57 is the guest of daxcheck conform)',
-    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true },
+    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true },
   },
   'linux-mainline': {
     release: 'v6.18.2',
@@ -71,6 +71,7 @@ export const FLAGS = nameTable({
   leasedBreakLosesBlockingError: 'xfs_break_leased_layouts overwrites the blocking break_layout\'s error with the next non-blocking one and polls again',
   noFollPin: 'no FOLL_PIN: a registration\'s pins are plain page references (get_user_pages_longterm), so fork cannot tell a pinned private page (no page_maybe_dma_pinned) and shares it write-protected with the child',
   breakWaitsUnbroken: '__break_lease breaks the conflicting leases once: woken, it waits for a conflicting lease set since (a pNFS layout handed out while it slept) without breaking it, so nothing recalls that lease',
+  fallocateModeChain: 'vfs_fallocate tests the mode one rule at a time, so COLLAPSE_RANGE or INSERT_RANGE with KEEP_SIZE, and UNSHARE_RANGE with ZERO_RANGE, are EINVAL: mainline switches over the exclusive modes and refuses them EOPNOTSUPP',
   evictFreesPinnedBlocks: 'evicting an unlinked DAX file frees its blocks with pages still pinned (dax_disassociate_entry only WARNs): mainline first waits for every pinned page to go idle (dax_break_layout_final)',
   staleLeaseDowngrade: 'lease_modify clears FL_DOWNGRADE_PENDING but not fl_downgrade_time: once that deadline passes, time_out_leases downgrades the lease again, a write lease its holder took since included',
   dioPinsWithFollGet: 'O_DIRECT takes plain references on its buffer (get_user_pages_fast, FOLL_GET), which fork does not see as pins: a private page under a read in flight is shared with the child (6.18 pins it with FOLL_PIN, pin_user_pages_fast)',
