@@ -40,6 +40,9 @@ export const CHANGES: { name: string; op: Op }[] = [
   { name: 'writes page 1 (write(2))', op: { op: 'write', fd: 0, off: 1, val: 9 } },
   { name: 'truncates it by name to one page (truncate(2))', op: { op: 'truncate_path', file: 0, size: 1 } },
   { name: 'unlinks it', op: { op: 'unlink', file: 0 } },
+  { name: 'zeroes page 0 (FALLOC_FL_ZERO_RANGE)', op: { op: 'fallocate', fd: 0, mode: 'zero', off: 0, len: 0 } },
+  { name: 'collapses page 0 out of it (FALLOC_FL_COLLAPSE_RANGE)', op: { op: 'fallocate', fd: 0, mode: 'collapse', off: 0, len: 0 } },
+  { name: 'inserts a hole at page 0 (FALLOC_FL_INSERT_RANGE)', op: { op: 'fallocate', fd: 0, mode: 'insert', off: 0, len: 0 } },
 ];
 
 interface Source {
