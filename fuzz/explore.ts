@@ -584,13 +584,25 @@ export interface Shortest {
 }
 
 // The shortest counterexample of an accepted class any shipped scenario
-// has, or null: the yardstick for a shrunk fuzz trace.
+// has, or null: the yardstick for a shrunk fuzz trace.  The scenarios
+// are searched smallest first (one thread before two, then fewer ops), so
+// that a shallow find bounds the big ones early.
+export function scenarioNamesSmallestFirst(): string[] {
+  return scenarioNames()
+    .map((name) => {
+      const tc = loadScenario(name).cases[0].testCase;
+      return { name, size: tc.threads.length * 1000 + tc.threads.reduce((n, t) => n + t.ops.length, 0) + tc.nic.length };
+    })
+    .sort((a, b) => a.size - b.size || a.name.localeCompare(b.name))
+    .map((x) => x.name);
+}
+
 export function shortestOverScenarios(variant: Variant, accept: (cls: string) => boolean, opts: ExploreOptions): Shortest | null {
   let best: Shortest | null = null;
   // once one is known, a search need not go deeper than it (the lasso
   // search of no-progress needs whole graphs)
   const bounded = !accept('no-progress');
-  for (const name of scenarioNames()) {
+  for (const name of scenarioNamesSmallestFirst()) {
     const r = exploreScenario(variant, loadScenario(name), best && bounded ? { ...opts, depth: Math.min(opts.depth, best.length) } : opts);
     if (!r.divergence || !accept(r.divergence.class)) continue;
     if (!best || r.path!.length < best.length) best = { scenario: name, length: r.path!.length, result: r };

@@ -112,18 +112,18 @@ test('matrix: one row per known bug and clean variant, the same rows whatever th
   const all = JSON.parse(daxcheck('matrix', '--runs', '1', '--json', '--out', join(tmp, 'm0')).out);
   assert.equal(all.rows.map((row: { id: string }) => row.id), ['K1', 'K2', 'K4', 'K5', 'K6', 'K7', 'K8', 'K9', 'K10', 'K11', 'K12', 'mainline-fixed', 'mapdirect-fixed']);
   // some rows, as --row picks them, in the matrix's order
-  const some = ['--row', 'mapdirect-fixed', '--row', 'K7', '--row', 'mainline-fixed', '--row', 'K12'];
+  const some = ['--row', 'mainline-fixed', '--row', 'K7'];
   const one = daxcheck('matrix', '--runs', '300', '--workers', '1', ...some, '--json', '--out', join(tmp, 'm1'));
   const two = daxcheck('matrix', '--runs', '300', '--workers', '2', ...some, '--json', '--out', join(tmp, 'm2'));
   const rows = strip(one.out);
-  assert.equal(rows.map((row: { id: string }) => row.id), ['K7', 'K12', 'mainline-fixed', 'mapdirect-fixed']);
+  assert.equal(rows.map((row: { id: string }) => row.id), ['K7', 'mainline-fixed']);
   assert.equal(strip(two.out), rows);
   oneLineError(daxcheck('matrix', '--row', 'K99'));
   // at this budget the shallow bugs are found and nothing else is claimed
   const k7 = rows.find((row: { id: string }) => row.id === 'K7');
   assert.is(k7.class, 'result-mismatch');
   assert.ok(k7.asExpected);
-  for (const id of ['mainline-fixed', 'mapdirect-fixed']) assert.equal(rows.find((row: { id: string }) => row.id === id).found, false);
+  assert.equal(rows.find((row: { id: string }) => row.id === 'mainline-fixed').found, false);
   assert.is(one.code, rows.every((row: { asExpected: boolean }) => row.asExpected) ? 0 : 1);
 });
 

@@ -18,6 +18,15 @@ export function files(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(dir, f)).isFile()).sort();
 }
 
+// A folder's names, sizes and modification times: a file written or
+// touched changes it (cheaper than `snapshot` for a folder that grows).
+export function stamp(dir: string): string {
+  return files(dir).map((f) => {
+    const st = statSync(join(dir, f));
+    return `${f}:${st.size}:${st.mtimeMs}`;
+  }).join('\n');
+}
+
 // A folder's names and contents: equal snapshots, equal folders.
 export function snapshot(dir: string): string {
   return files(dir).map((f) => `${f}:${readFileSync(join(dir, f), 'utf8')}`).join('\n');
