@@ -267,8 +267,8 @@ export class Reference {
   }
 
   // An open nothing holds any more takes its fcntl lease with it.
-  private closeIfUnused(ofid: number): void {
-    if (this.liveOpens().has(ofid)) return;
+  private closeIfUnused(ofid: number, except = -1): void {
+    if (this.liveOpens(except).has(ofid)) return;
     this.fileLeases = this.fileLeases.filter((l) => l.ofid !== ofid);
   }
 
@@ -782,8 +782,9 @@ export class Reference {
         break;
       }
       case 'close': {
+        // close(2) holds no reference of its own (filp_close, no fdget)
         pr.fds[p.fdnum] = null;
-        this.closeIfUnused(p.fd!.ofid);
+        this.closeIfUnused(p.fd!.ofid, tid);
         p.expected = 0;
         break;
       }
