@@ -38,6 +38,10 @@ export function initialValue(file: number, pg: number): number {
 // ---- the format, declared once: the schemas below are what a test case
 // file must be, and the types the model uses are read off them ----
 
+// The calls that hold their struct file from entry until they return
+// (fdget): a close meanwhile leaves the file open until then.
+export const FDGET_OPS: ReadonlySet<string> = new Set(['write', 'dio_read', 'dio_write', 'truncate', 'fallocate']);
+
 // fallocate(2)'s modes by name, as the FALLOC_FL_* bits they stand for
 // (include/uapi/linux/falloc.h).  The last four are refused whatever the
 // file: a punch without KEEP_SIZE, and three combinations of exclusive

@@ -4,6 +4,7 @@
 import type { Op } from '../testcase.ts';
 import { userResult } from '../errno.ts';
 import { DONE, RUNNING, type Fn, type Frame, type Kernel, type Thread } from './kernel.ts';
+import { FDGET_OPS } from '../testcase.ts';
 import { fdget, fput, sys_close, sys_fcntl_getlease, sys_fcntl_map_direct, sys_fcntl_setlease, sys_open } from './file.ts';
 import { sys_unlink } from './namei.ts';
 import { evict } from './inode.ts';
@@ -45,7 +46,7 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
   }
 }
 
-const FDGET: ReadonlySet<string> = new Set(['write', 'dio_read', 'dio_write', 'truncate', 'fallocate']);
+const FDGET: ReadonlySet<string> = FDGET_OPS;
 
 // Whether a thread has a step to take.
 export function runnable(k: Kernel, t: Thread): boolean {
@@ -86,7 +87,10 @@ export function step(k: Kernel, tid: number): StepInfo {
     if (!t.exiting) {
       t.exiting = true;
       t.exitRv = t.rv;
-      if (t.fdget >= 0) fput(k, t, t.fdget);
+      if (t.fdget >= 0) {
+        fput(k, t, t.fdget);
+        k.ref.fdput(t.id);
+      }
       t.fdget = -1;
     }
     // task_work_run on the way back to user space: __fput's iput of an

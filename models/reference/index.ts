@@ -20,7 +20,7 @@
 // version, never its flags.
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
-import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
+import { FDGET_OPS, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
 import { ANY, HOLE, LEASE_FILE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
@@ -152,6 +152,7 @@ interface Pending {
   mr: number;
   earlyError: string | null;
   earlyAllowed: string[];
+  fdPut: boolean; // the call has put its fdget reference
   lateError: string | null; // the error once every fault has passed
   committed: boolean;
   expected: Result;
@@ -246,7 +247,7 @@ export class Reference {
     for (const [tid, q] of this.pending.entries()) {
       if (tid === except) continue;
       if (q?.opening) out.set(q.opening.ofid, q.opening);
-      if (q?.fd) out.set(q.fd.ofid, q.fd); // a call holds the file it works on (fdget)
+      if (q?.fd && !q.fdPut && FDGET_OPS.has(q.op.op)) out.set(q.fd.ofid, q.fd); // a call holds the file it works on (fdget) until its fdput
     }
     for (const d of this.inflight) if (d.aio) out.set(d.open.ofid, d.open);
     return out;
@@ -336,7 +337,7 @@ export class Reference {
   invoke(tid: number, proc: number, op: Op): void {
     this.version++;
     const p: Pending = {
-      op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], lateError: null, charged: 0,
+      op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], fdPut: false, lateError: null, charged: 0,
       committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, holeRead: false, pins: [],
       opening: null, file: -1, broke: false,
     };
@@ -1250,6 +1251,16 @@ export class Reference {
     const p = this.pending[tid];
     if (lease && this.contract === 'upstream') return;
     if (p && !p.committed) p.interrupted = true;
+  }
+
+  // The call has put the file it held (fdput, on its way out): it holds
+  // it no longer, though its result is not back yet (task work first).
+  fdput(tid: number): void {
+    this.version++;
+    const p = this.pending[tid];
+    if (!p?.fd) return;
+    p.fdPut = true;
+    this.closeIfUnused(p.fd.ofid);
   }
 
   allocFailed(tid: number, errno: string): void {
