@@ -41,6 +41,9 @@ export function initialValue(file: number, pg: number): number {
 // The calls that hold their struct file from entry until they return
 // (fdget): a close meanwhile leaves the file open until then.
 export const FDGET_OPS: ReadonlySet<string> = new Set(['write', 'dio_read', 'dio_write', 'truncate', 'fallocate']);
+// ... and mmap(2), which holds it the same way (ksys_mmap_pgoff's fget)
+// through the mapping's own reference: every call that holds its file.
+export const HOLDS_FILE_OPS: ReadonlySet<string> = new Set([...FDGET_OPS, 'mmap']);
 
 // fallocate(2)'s modes by name, as the FALLOC_FL_* bits they stand for
 // (include/uapi/linux/falloc.h).  The last four are refused whatever the

@@ -81,8 +81,8 @@ test('a close that lets an unlinked file go drops its fcntl lease at once, as th
   }
 });
 
-test('the 10-minute campaign\'s two other result-mismatches at .leases.length replay clean: a call\'s fdput drops the lease before its task work evicts, and a pending layoutget holds no user file', () => {
-  for (const name of ['campaign-fallocate-close-unlinked', 'campaign-layoutget-close-unlinked']) {
+test('the 10-minute campaign\'s two other result-mismatches at .leases.length replay clean: a call\'s fdput drops the lease before its task work evicts, a pending layoutget holds no user file, a pending mmap holds its own', () => {
+  for (const name of ['campaign-fallocate-close-unlinked', 'campaign-layoutget-close-unlinked', 'campaign-mmap-holds-file', 'campaign-mmap-close-lease']) {
     const cx = JSON.parse(readFileSync(new URL(`fixtures/${name}.json`, import.meta.url), 'utf8'));
     const r = runTestCase(findVariant(cx.variant.name), cx.testCase);
     assert.is(r.divergence, null, `${name}: ${r.divergence?.message}`);

@@ -20,7 +20,7 @@
 // version, never its flags.
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
-import { FDGET_OPS, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
+import { HOLDS_FILE_OPS, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
 import { ANY, HOLE, LEASE_FILE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
@@ -247,7 +247,7 @@ export class Reference {
     for (const [tid, q] of this.pending.entries()) {
       if (tid === except) continue;
       if (q?.opening) out.set(q.opening.ofid, q.opening);
-      if (q?.fd && !q.fdPut && FDGET_OPS.has(q.op.op)) out.set(q.fd.ofid, q.fd); // a call holds the file it works on (fdget) until its fdput
+      if (q?.fd && !q.fdPut && HOLDS_FILE_OPS.has(q.op.op)) out.set(q.fd.ofid, q.fd); // a call holds the file it works on (fdget) until its fdput
     }
     for (const d of this.inflight) if (d.aio) out.set(d.open.ofid, d.open);
     return out;
