@@ -46,7 +46,6 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
   }
 }
 
-const FDGET: ReadonlySet<string> = FDGET_OPS;
 
 // Whether a thread has a step to take.
 export function runnable(k: Kernel, t: Thread): boolean {
@@ -122,7 +121,7 @@ function begin(k: Kernel, t: Thread): void {
       e = entry(op);
       // fdget: a call that can sleep holds its struct file until it
       // returns, so a close by another thread leaves the file open
-      if (FDGET.has(op.op) && 'fd' in op) {
+      if (FDGET_OPS.has(op.op) && 'fd' in op) {
         const filp = fdget(k, t.proc, op.fd);
         if (filp) {
           filp.refs++;

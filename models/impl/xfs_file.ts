@@ -369,6 +369,13 @@ function vfs_fallocate_mode(k: Kernel, mode: number): number {
   }
 }
 
+// xfs_free_file_space: drop the range's cache and mappings (private
+// copies stay), then free every whole block of it, past EOF too.
+function xfs_free_file_space(k: Kernel, inode: number, off: number, end: number): void {
+  truncate_pagecache_range(k, inode, off, end, false);
+  for (let pg = off; pg < end; pg++) xfs_bunmapi(k, inode, pg);
+}
+
 // xfs_prepare_shift: every page from the one before the shift on leaves
 // the page cache (written back first) and every mapping of it; a DAX
 // file's entries go.  A page-cache page someone still holds leaves the
@@ -442,8 +449,7 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
   xfs_free_file_space(k, t, f) {
     const { off, end } = fallocRange(f.op);
     // whole blocks are freed whether or not they lie past EOF (only the zeroing of partial ones stops there)
-    truncate_pagecache_range(k, f.inode, off, end, false);
-    for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
+    xfs_free_file_space(k, f.inode, off, end);
     k.ref.commit(t.id);
     return 'xfs_iunlock';
   },
@@ -459,8 +465,7 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
       return 'xfs_iunlock';
     }
     const size = ip.size - len;
-    truncate_pagecache_range(k, f.inode, off, end, false);
-    for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
+    xfs_free_file_space(k, f.inode, off, end);
     xfs_prepare_shift(k, f.inode, off);
     for (let pg = end; pg < LIMITS.blockMapPages; pg++) xfs_bmap_shift_extent(k, f.inode, pg, pg - len);
     xfs_itruncate_extents(k, f.inode, size);
@@ -487,8 +492,7 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
   // A punch, then unwritten extents over the range.
   xfs_zero_file_space(k, t, f) {
     const { off, end } = fallocRange(f.op);
-    truncate_pagecache_range(k, f.inode, off, end, false);
-    for (let pg = off; pg < end; pg++) xfs_bunmapi(k, f.inode, pg);
+    xfs_free_file_space(k, f.inode, off, end);
     return xfs_alloc_file_space(k, t, f);
   },
   // No block of a model file is shared (reflink is not modelled): nothing
