@@ -46,6 +46,12 @@
  *   W <mr> <page> <val>             the NIC: an RDMA WRITE of val over the MR's part
  *                                   of its page, from a loopback RC QP, waited for
  *   Q <mr> <page>                   the NIC: an RDMA READ of the page's middle byte
+ *   q <slot> <page> <pages>         io_uring_register(2) IORING_REGISTER_BUFFERS of one
+ *                                   buffer, a mapping's pages, with the process's ring
+ *   z                               io_uring_register(2) IORING_UNREGISTER_BUFFERS
+ *   h <fd> <page> <bufpage>         io_uring READ_FIXED of a file page into a page of
+ *                                   the registered buffer, its completion waited for
+ *   j <fd> <page> <bufpage>         the same, WRITE_FIXED
  *   y                               fork(2): the child keeps its copies of the
  *                                   fds and mappings, and waits to be killed
  *                                   when the program ends
@@ -72,6 +78,7 @@
 #include <linux/capability.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/io_uring.h>
 #include <linux/netlink.h>
 #include <rdma/rdma_netlink.h>
 #include <sys/socket.h>
@@ -126,6 +133,7 @@ static volatile int fault_sig;
 static pid_t children[16];
 static int nchildren;
 static void end_rdma(void);
+static void end_ring(void);
 
 static void on_fault(int sig) {
 	fault_sig = sig;
@@ -137,6 +145,7 @@ static const char *errname(int e) {
 	case EPERM: return "EPERM";
 	case ENOENT: return "ENOENT";
 	case EINTR: return "EINTR";
+	case ENXIO: return "ENXIO";
 	case EIO: return "EIO";
 	case EBADF: return "EBADF";
 	case EAGAIN: return "EAGAIN";
@@ -239,6 +248,7 @@ static void end_program(int id) {
 	}
 	nchildren = 0;
 	end_rdma();
+	end_ring();
 	for (int s = 0; s < SLOTS; s++)
 		if (slot_addr[s]) { munmap(slot_addr[s], slot_len[s]); slot_addr[s] = NULL; }
 	for (int fd = 0; fd < 16; fd++) close(fd);
@@ -496,6 +506,79 @@ static void end_rdma(void) {
 		if (mrs[i]) { ibv_dereg_mr(mrs[i]); mrs[i] = NULL; }
 }
 
+/* The process's io_uring: four entries, its rings mapped once; one buffer
+ * slot, registered by `q` and gone at the program's end. */
+static int ring_fd = -1;
+static const char *ring_problem;
+static struct io_uring_sqe *sqes;
+static unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+static struct io_uring_cqe *cqes;
+static char *ring_buf;
+static int ring_pages;
+
+static void ring_init(void) {
+	struct io_uring_params p;
+	memset(&p, 0, sizeof p);
+	ring_fd = syscall(__NR_io_uring_setup, 4, &p);
+	if (ring_fd < 0) { ring_problem = "io_uring_setup failed"; return; }
+	char *sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQ_RING);
+	char *cq = mmap(NULL, p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_CQ_RING);
+	sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring_fd, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) { ring_problem = "cannot map the io_uring rings"; return; }
+	sq_tail = (unsigned *)(sq + p.sq_off.tail);
+	sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+	sq_array = (unsigned *)(sq + p.sq_off.array);
+	cq_head = (unsigned *)(cq + p.cq_off.head);
+	cq_tail = (unsigned *)(cq + p.cq_off.tail);
+	cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+	cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+}
+
+static void ring_register(int id, int n, int slot, int page, int pages) {
+	char *start = addr_of(slot, page);
+	if (!start) { start = (char *)(16L * PAGE); pages = 1; } /* nothing mapped there */
+	struct iovec iov = { start, (size_t)pages * PAGE };
+	long rv = syscall(__NR_io_uring_register, ring_fd, IORING_REGISTER_BUFFERS, &iov, 1);
+	int err = errno;
+	if (rv == 0) { ring_buf = start; ring_pages = pages; }
+	result(id, n, rv, err);
+}
+
+static void ring_unregister(int id, int n) {
+	long rv = syscall(__NR_io_uring_register, ring_fd, IORING_UNREGISTER_BUFFERS, NULL, 0);
+	int err = errno;
+	if (rv == 0) ring_buf = NULL;
+	result(id, n, rv, err);
+}
+
+/* One READ_FIXED or WRITE_FIXED of a page, submitted and waited for. */
+static void ring_rw(int id, int n, int write, int fd, int page, int bufpage) {
+	char *buf = ring_buf ? ring_buf + (long)(bufpage % ring_pages) * PAGE : (char *)(16L * PAGE);
+	unsigned tail = *sq_tail, i = tail & *sq_mask;
+	struct io_uring_sqe *e = &sqes[i];
+	memset(e, 0, sizeof *e);
+	e->opcode = write ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED;
+	e->fd = fd;
+	e->addr = (unsigned long)buf;
+	e->len = PAGE;
+	e->off = (unsigned long)page * PAGE;
+	e->buf_index = 0;
+	sq_array[i] = i;
+	__atomic_store_n(sq_tail, tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring_fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) { result(id, n, -1, errno); return; }
+	unsigned head = *cq_head;
+	if (head == __atomic_load_n(cq_tail, __ATOMIC_ACQUIRE)) { fprintf(out, "X %d io_uring_enter returned with no completion\n", id); return; }
+	int res = cqes[head & *cq_mask].res;
+	__atomic_store_n(cq_head, head + 1, __ATOMIC_RELEASE);
+	if (res < 0) result(id, n, -1, -res);
+	else result(id, n, res == PAGE ? 0 : res, 0);
+}
+
+static void end_ring(void) {
+	if (ring_buf) syscall(__NR_io_uring_register, ring_fd, IORING_UNREGISTER_BUFFERS, NULL, 0);
+	ring_buf = NULL;
+}
+
 static void run_op(int id, int n, char *line) {
 	char op = line[0];
 	int a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0, h = 0;
@@ -621,6 +704,15 @@ static void run_op(int id, int n, char *line) {
 		else if (op == 'd') dereg_mr(id, n, a);
 		else nic_op(id, n, op == 'W', a, b, c);
 		break;
+	case 'q':
+	case 'z':
+	case 'h':
+	case 'j':
+		if (ring_problem) { fprintf(out, "X %d %s\n", id, ring_problem); break; }
+		if (op == 'q') ring_register(id, n, a, b, c);
+		else if (op == 'z') ring_unregister(id, n);
+		else ring_rw(id, n, op == 'j', a, b, c);
+		break;
 	case 'y': {
 		fflush(out);
 		pid_t pid = fork();
@@ -656,6 +748,7 @@ int main(int argc, char **argv) {
 	 * opener's credentials have since changed (ib_safe_file_access) */
 	memlock_limit(MEMLOCK_PAGES);
 	rdma_init();
+	ring_init();
 	/* the model's fd numbers start at 0 and stop at LIMITS.fds */
 	for (int fd = 0; fd < 32; fd++) close(fd);
 	struct rlimit rl = { 6, 6 };

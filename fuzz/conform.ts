@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { FALLOC_MODES, LIMITS, fallocRange, TestCaseSchema, initialValue, madviseSpan, mrSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
+import { FALLOC_MODES, LIMITS, fallocRange, TestCaseSchema, initialValue, madviseSpan, mrSpan, uringSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { arbConfig, arbNicOp, arbOpOf } from './arbitraries.ts';
 import { runTestCase, type Picker } from './lockstep.ts';
@@ -27,7 +27,7 @@ const P = LIMITS.pagesPerFile;
 // NIC's work requests.
 export const CONFORM_OPS: OpName[] = [
   'open', 'close', 'mmap', 'munmap', 'madvise_dontneed', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'truncate_path', 'unlink', 'fallocate',
-  'reg_mr', 'dereg_mr', 'fcntl_map_direct', 'fcntl_setlease', 'fcntl_getlease', 'sigtimedwait', 'tick',
+  'reg_mr', 'dereg_mr', 'uring_register', 'uring_unregister', 'uring_read_fixed', 'uring_write_fixed', 'fcntl_map_direct', 'fcntl_setlease', 'fcntl_getlease', 'sigtimedwait', 'tick',
 ];
 
 // A program: one process thread, its ops run one at a time, and NIC work
@@ -202,6 +202,17 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
     case 'dereg_mr': {
       const mine = ref ? ref.liveMrs().filter((x) => x.proc === 0) : [];
       return `d ${mine.length ? mine[op.mr % mine.length].id : -1}`;
+    }
+    case 'uring_register': {
+      const m = mapOf(op.map);
+      const { first, span } = uringSpan(op, m ? m.npages : null);
+      return `q ${slotOf(m)} ${first} ${span}`;
+    }
+    case 'uring_unregister': return 'z';
+    case 'uring_read_fixed':
+    case 'uring_write_fixed': {
+      const ring = ref ? ref.procs[0].ring : null;
+      return `${op.op === 'uring_read_fixed' ? 'h' : 'j'} ${fdOf(op.fd)} ${op.off % P} ${ring ? op.page % ring.targets.length : 0}`;
     }
     case 'fcntl_map_direct': return `f ${fdOf(op.fd)}`;
     // a virtual second is a real one only while a lease break's deadline

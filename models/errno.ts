@@ -4,17 +4,20 @@
 export const EPERM = -1;
 export const ENOENT = -2;
 export const EINTR = -4;
+export const ENXIO = -6;
 export const EBADF = -9;
 export const EWOULDBLOCK = -11;
 export const EAGAIN = -11; // same number as EWOULDBLOCK
 export const ENOMEM = -12;
 export const EACCES = -13;
 export const EFAULT = -14;
+export const EBUSY = -16;
 export const EINVAL = -22;
 export const EMFILE = -24;
 export const ETXTBSY = -26;
 export const EFBIG = -27;
 export const ENOSPC = -28;
+export const ENOSYS = -38;
 export const EOPNOTSUPP = -95;
 export const ERESTARTSYS = -512;
 
@@ -34,16 +37,19 @@ const NAMES: Record<number, string> = {
   [EPERM]: 'EPERM',
   [ENOENT]: 'ENOENT',
   [EINTR]: 'EINTR',
+  [ENXIO]: 'ENXIO',
   [EBADF]: 'EBADF',
   [EWOULDBLOCK]: 'EAGAIN',
   [ENOMEM]: 'ENOMEM',
   [EACCES]: 'EACCES',
   [EFAULT]: 'EFAULT',
+  [EBUSY]: 'EBUSY',
   [EINVAL]: 'EINVAL',
   [EMFILE]: 'EMFILE',
   [ETXTBSY]: 'ETXTBSY',
   [EFBIG]: 'EFBIG',
   [ENOSPC]: 'ENOSPC',
+  [ENOSYS]: 'ENOSYS',
   [EOPNOTSUPP]: 'EOPNOTSUPP',
   [ERESTARTSYS]: 'ERESTARTSYS',
   [VM_FAULT_SIGBUS]: 'SIGBUS',

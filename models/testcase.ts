@@ -40,7 +40,7 @@ export function initialValue(file: number, pg: number): number {
 
 // The calls that hold their struct file from entry until they return
 // (fdget): a close meanwhile leaves the file open until then.
-export const FDGET_OPS: ReadonlySet<string> = new Set(['write', 'dio_read', 'dio_write', 'truncate', 'fallocate']);
+export const FDGET_OPS: ReadonlySet<string> = new Set(['write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'uring_read_fixed', 'uring_write_fixed']);
 // ... and mmap(2), which holds it the same way (ksys_mmap_pgoff's fget)
 // through the mapping's own reference: every call that holds its file.
 export const HOLDS_FILE_OPS: ReadonlySet<string> = new Set([...FDGET_OPS, 'mmap']);
@@ -139,6 +139,14 @@ const OPS = nameTable({
   fallocate: { fd: index, mode: z.enum(FALLOC_MODE_NAMES), off: index, len: index }, // pages [off, off + 1 + len) cut at the file span
   reg_mr: { map: index, page: index, npages: index, unaligned: flag },
   dereg_mr: { mr: index },
+  // io_uring, on the process's own ring: IORING_REGISTER_BUFFERS of one
+  // buffer (pages of a mapping), IORING_UNREGISTER_BUFFERS, and a
+  // READ_FIXED or WRITE_FIXED of one file page into or out of page `page`
+  // of the registered buffer
+  uring_register: { map: index, page: index, npages: index },
+  uring_unregister: {},
+  uring_read_fixed: { fd: index, off: index, page: index },
+  uring_write_fixed: { fd: index, off: index, page: index },
   fcntl_map_direct: { fd: index }, // F_MAP_DIRECT (MAP_DIRECT v5)
   fcntl_setlease: { fd: index, type: z.enum(['rd', 'wr', 'unlck']) }, // F_SETLEASE F_RDLCK, F_WRLCK or F_UNLCK
   fcntl_getlease: { fd: index }, // F_GETLEASE
@@ -268,6 +276,15 @@ export function mrSpan(op: { page: number; npages: number; unaligned: boolean },
   const first = op.page % mapPages;
   const span = Math.min(1 + (op.npages % LIMITS.mrPages) + (op.unaligned ? 1 : 0), mapPages - first);
   return { first, span, unaligned: op.unaligned && span > 1 };
+}
+
+// The pages an io_uring buffer registration covers: `npages` from page
+// `page`, at most a registration's, cut at the end of the mapping; with
+// no mapping, one unmapped page.
+export function uringSpan(op: { page: number; npages: number }, mapPages: number | null): { first: number; span: number } {
+  if (mapPages === null) return { first: 0, span: 1 };
+  const first = op.page % mapPages;
+  return { first, span: Math.min(1 + (op.npages % LIMITS.mrPages), mapPages - first) };
 }
 
 // The pages [first, first + span) of a mapping of `mapPages` pages that

@@ -61,3 +61,22 @@ export const FALLOC_PROGRAMS: { name: string; files: FileSpec[]; ops: Op[]; kern
   // combinations refused, before the file is looked at: a read-only fd gets EBADF only for a mode that passes
   { name: 'refused', files: [dax(1)], ops: [open(0), falloc('punch_nokeep', 0), falloc('zero_punch', 0), falloc('collapse_keep', 0), falloc('unshare_zero', 0), falloc('unshare', 0), open(0, false), falloc('alloc', 0, 0, 1), falloc('collapse_keep', 0, 0, 1)], kernel: [0, 'EOPNOTSUPP', 'EOPNOTSUPP', 'EINVAL', 'EINVAL', 0, 1, 'EBADF', 'EINVAL'], file: '4096 1 11' },
 ];
+
+// io_uring fixed buffers (test/io_uring.test.ts, and on the real kernel in
+// test/conform.test.ts): each program with what the real 6.1 kernel gave.
+export const uringReg = (map = 0, page = 0, npages = 0): Op => ({ op: 'uring_register', map, page, npages });
+export const uringUnreg: Op = { op: 'uring_unregister' };
+export const uringRead = (off: number, page = 0, fd = 0): Op => ({ op: 'uring_read_fixed', fd, off, page });
+export const uringWrite = (off: number, page = 0, fd = 0): Op => ({ op: 'uring_write_fixed', fd, off, page });
+const store = (page: number, val: number): Op => ({ op: 'store', map: 0, page, val });
+export const URING_PROGRAMS: { name: string; files: FileSpec[]; ops: Op[]; kernel: (number | string)[]; file: string }[] = [
+  // fs-DAX refused whatever the mapping; nothing registered: the fixed ops find no buffer, unregister none
+  { name: 'dax shared', files: [dax(2)], ops: [open(0), mmap(0, { len: 1 }), uringReg(0, 0, 1), uringRead(0), uringWrite(1), uringUnreg], kernel: [0, 0, 'EOPNOTSUPP', 'EFAULT', 'EFAULT', 'ENXIO'], file: '8192 1 11 12' },
+  { name: 'dax private, written', files: [dax(2)], ops: [open(0), mmap(0, { type: 'private' }), store(0, 7), uringReg(), uringRead(1), load(0), uringWrite(0)], kernel: [0, 0, 0, 'EOPNOTSUPP', 'EFAULT', 7, 'EFAULT'], file: '8192 1 11 12' },
+  // a page-cache file's private mapping: pinned for writing (a private copy made), then refused as file-backed; the copy stays
+  { name: 'page cache private', files: [pagecache(2)], ops: [open(0), mmap(0, { type: 'private' }), uringReg(), { op: 'write', fd: 0, off: 0, val: 5 }, load(0)], kernel: [0, 0, 'EOPNOTSUPP', 0, 11], file: '8192 0 5 12' },
+  // shared: refused as file-backed once pinned; read-only: FOLL_WRITE faults (EFAULT) first; no mapping at all: EFAULT
+  { name: 'page cache shared', files: [pagecache(2)], ops: [open(0), mmap(0, { len: 1 }), uringReg(), open(0, false), mmap(1, { write: false }), uringReg(1), { op: 'munmap', map: 0 }, { op: 'munmap', map: 0 }, uringReg()], kernel: [0, 0, 'EOPNOTSUPP', 1, 0, 'EFAULT', 0, 0, 'EFAULT'], file: '8192 0 11 12' },
+  // no buffer: EFAULT before the fd is looked up (6.1); a write to a read-only fd
+  { name: 'no buffer', files: [dax(1)], ops: [open(0, false), uringRead(0, 0, 3), uringWrite(0, 0, 0), uringUnreg], kernel: [0, 'EFAULT', 'EFAULT', 'ENXIO'], file: '4096 1 11' },
+];

@@ -244,8 +244,7 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
     if (typeof buf === 'string' || !('epoch' in buf)) return buf;
     if (!read) k.inodes[f.inode].size = Math.max(k.inodes[f.inode].size, f.off + 1); // xfs_file_dax_write: past EOF, i_size_write
     copy_done(k, t);
-    const page = file_page(k, f.inode, f.off);
-    const file: Pin = { page: page < 0 ? ZERO_PAGE : page, epoch: page < 0 ? 0 : k.pageEpoch[page], inode: f.inode, index: f.off, anon: -1, follPin: false };
+    const file = file_pin(k, f.inode, f.off);
     if (read) dma_write_page(k, t, buf, 'cpu', dma_read_page(k, t, file, 'cpu'));
     else dma_write_page(k, t, file, 'cpu', dma_read_page(k, t, buf, 'cpu'));
     f.error = 0;
@@ -259,6 +258,13 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
     return k.ret(t, f.error);
   },
 });
+
+// A CPU copy's file side: the page holding file page `off` now, or the
+// zero page for a hole or unwritten extent.
+export function file_pin(k: Kernel, inode: number, off: number): Pin {
+  const page = file_page(k, inode, off);
+  return { page: page < 0 ? ZERO_PAGE : page, epoch: page < 0 ? 0 : k.pageEpoch[page], inode, index: off, anon: -1, follPin: false };
+}
 
 // ---- the device ----
 

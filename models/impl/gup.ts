@@ -155,19 +155,24 @@ export const get_user_pages_fast = fn<GupFrame>('get_user_pages_fast', {
   },
 });
 
-// pin_user_pages_fast(FOLL_LONGTERM) over a registration's range, the
-// lockless walk alone (lockless_pages_from_mm): a present, writable pte of
-// an ordinary page is pinned without a look at the vma, page after page
-// with interrupts off, so no zap of the range comes between.  A DAX page,
-// or a missing or read-only pte, is left to the slow path, where
-// check_vma_flags refuses FOLL_LONGTERM on an fs-DAX vma before it faults
-// anything in: false, and nothing pinned.
-export function lockless_pages_from_mm(k: Kernel, t: { id: number }, vma: Vma, first: number, span: number, pins: Pin[]): boolean {
-  for (let p = first; p < first + span; p++) if (vma.pte[p] !== ANON_PAGE || !vma.pteWrite[p]) return false;
-  const f = gupFrame(vma.id, first, span, true, !k.flags.noFollPin, pins);
-  for (let p = first; p < first + span; p++) {
+// pin_user_pages_fast(FOLL_LONGTERM): the lockless walk pins a present,
+// writable pte of an ordinary page without a look at the vma, page after
+// page with interrupts off, so no zap of the range comes between.  It
+// stops at a DAX page, or a missing or read-only pte; the rest is left to
+// the slow path, where check_vma_flags refuses FOLL_LONGTERM on an fs-DAX
+// vma before it faults anything in.  The pages it would pin from `first`:
+export function lockless_prefix(vma: Vma, first: number, span: number): number {
+  let n = 0;
+  while (n < span && vma.pte[first + n] === ANON_PAGE && vma.pteWrite[first + n]) n++;
+  return n;
+}
+
+// ... and the walk itself (lockless_pages_from_mm), over `n` pages its
+// prefix allows.
+export function lockless_pages_from_mm(k: Kernel, t: { id: number }, vma: Vma, first: number, n: number, pins: Pin[]): void {
+  const f = gupFrame(vma.id, first, n, true, !k.flags.noFollPin, pins);
+  for (let p = first; p < first + n; p++) {
     record_pin(k, f, ANON_PAGE, vma.pteEpoch[p], vma.cow[p]);
     k.ref.pin(t.id, vma.id, p, true);
   }
-  return true;
 }

@@ -74,7 +74,7 @@ export interface Thread {
 
 export interface RwSem {
   id: number;
-  cls: 'i_rwsem' | 'mmap_sem' | 'mmaplock';
+  cls: 'i_rwsem' | 'mmap_sem' | 'mmaplock' | 'uring_lock';
   owner: number; // inode or process it belongs to
   writer: number; // tid or -1
   readers: number[];
@@ -135,6 +135,24 @@ export interface Proc {
   mmapSem: number;
   sigio: number[]; // si_fd of every SIGIO delivered
   pinnedVm: number; // mm->pinned_vm: pages charged by registrations
+  ring: IoRing; // the process's own io_uring instance
+}
+
+// An io_uring instance (io_ring_ctx): its uring_lock, made at the first
+// registration, and its table of one registered buffer.
+export interface IoRing {
+  lock: number;
+  buf: IoMappedUbuf | null;
+}
+
+// A registered buffer (io_mapped_ubuf): its pinned pages, charged to its
+// user's locked_vm; requests under way hold it (the rsrc node reference),
+// so an unregister while one is in flight unpins only when it ends.
+export interface IoMappedUbuf {
+  pins: Pin[];
+  uid: number;
+  refs: number;
+  live: boolean;
 }
 
 // A lease on the inode's flc_lease list (fs/locks.c file_lock): an
@@ -263,6 +281,7 @@ export class Kernel {
   locks: RwSem[] = [];
   leases: FileLock[] = [];
   mrs: Mr[] = [];
+  userLockedVm: number[] = new Array(8).fill(0); // user_struct locked_vm per uid: io_uring's charge against RLIMIT_MEMLOCK
   dioQueue: DioReq[] = [];
   tagHandedTo: number[] = []; // submitters a completing request handed its device tag to
   timers: Timer[] = [];
@@ -373,7 +392,7 @@ export class Kernel {
   }
 
   newProc(id: number, uid: number, capLease: boolean, capImmutable: boolean): Proc {
-    return { id, uid, capLease, capImmutable, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [], pinnedVm: 0 };
+    return { id, uid, capLease, capImmutable, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [], pinnedVm: 0, ring: { lock: -1, buf: null } };
   }
 
   // ---- procedure engine ----

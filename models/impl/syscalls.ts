@@ -13,6 +13,7 @@ import { cpu_load, cpu_store, sys_fork, sys_madvise, sys_mmap, sys_munmap } from
 import { sys_fallocate, sys_ftruncate, sys_truncate, sys_write } from './xfs_file.ts';
 import { dioFrame, xfs_file_dio_aio_rw, blk_mq_run_hw_queue } from './dio.ts';
 import { ib_uverbs_dereg_mr, ib_uverbs_reg_mr, regFrame } from './umem.ts';
+import { fixedFrame, io_read, io_uring_register, io_uring_unregister, io_write, registerFrame } from './io_uring.ts';
 import { process_one_work, run_timer_softirq, sys_nanosleep } from './timer.ts';
 import { nic_dma, nic_next_post } from './nic.ts';
 import { layoutFrame, nfsd4_layoutget, nfsd4_layoutreturn } from './nfsd.ts';
@@ -27,7 +28,7 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'fork': return { fn: sys_fork, locals: { op } };
     case 'load': return { fn: cpu_load, locals: { op, vma: -1 } };
     case 'store': return { fn: cpu_store, locals: { op, vma: -1 } };
-    case 'write': return { fn: sys_write, locals: { op, inode: -1, error: 0 } };
+    case 'write': return { fn: sys_write, locals: { op, inode: -1, error: 0, buf: null } };
     case 'dio_read':
     case 'dio_write': return { fn: xfs_file_dio_aio_rw, locals: dioFrame(op) };
     case 'truncate': return { fn: sys_ftruncate, locals: { op, inode: -1, size: 0, error: 0, writeAccess: false } };
@@ -36,6 +37,10 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'fallocate': return { fn: sys_fallocate, locals: { op, inode: -1, error: 0 } };
     case 'reg_mr': return { fn: ib_uverbs_reg_mr, locals: regFrame(op) };
     case 'dereg_mr': return { fn: ib_uverbs_dereg_mr, locals: { op } };
+    case 'uring_register': return { fn: io_uring_register, locals: registerFrame(op) };
+    case 'uring_unregister': return { fn: io_uring_unregister, locals: { op } };
+    case 'uring_read_fixed': return { fn: io_read, locals: fixedFrame(op) };
+    case 'uring_write_fixed': return { fn: io_write, locals: fixedFrame(op) };
     case 'fcntl_map_direct': return { fn: sys_fcntl_map_direct, locals: { op } };
     case 'fcntl_setlease': return { fn: sys_fcntl_setlease, locals: { op } };
     case 'fcntl_getlease': return { fn: sys_fcntl_getlease, locals: { op } };

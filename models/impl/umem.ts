@@ -16,7 +16,7 @@ import { LIMITS, mrSpan, type Op } from '../testcase.ts';
 import { fn, type FileLock, type Frame, type Kernel, type Mr, type Pin } from './kernel.ts';
 import { down_write, up_write } from './rwsem.ts';
 import { unpin_user_page } from './page.ts';
-import { get_user_pages, gupFrame, lockless_pages_from_mm } from './gup.ts';
+import { get_user_pages, gupFrame, lockless_pages_from_mm, lockless_prefix } from './gup.ts';
 import { alloc_iova, free_iova, iommu_map, iommu_unmap } from './iommu.ts';
 import { generic_delete_lease, lease_alloc, new_lease } from './locks.ts';
 
@@ -69,7 +69,8 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
     // takes; anything else goes through the slow path, as every range does
     // under 4.18's get_user_pages_longterm
     const locklessOnly = longtermRefusesFsdax(k, vma.inode) && !k.flags.longtermChecksEveryVma;
-    if (locklessOnly && !lockless_pages_from_mm(k, t, vma, first, span, f.pins)) return k.ret(t, EOPNOTSUPP);
+    if (locklessOnly && lockless_prefix(vma, first, span) < span) return k.ret(t, EOPNOTSUPP);
+    if (locklessOnly) lockless_pages_from_mm(k, t, vma, first, span, f.pins);
     if (k.inodes[vma.inode].dax && k.mapdirect) {
       let refused = false;
       if (k.flags.rdmaFsdaxRefused) refused = true; // v9: "Defer the lease_direct mechanism and RDMA core changes" (004)

@@ -9,7 +9,8 @@
 import { FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, type Op } from '../testcase.ts';
 import { HOLE, WRITTEN } from '../abstract.ts';
 import { EBADF, EFBIG, EINVAL, ENOENT, ENOSPC, EOPNOTSUPP, EWOULDBLOCK, VM_FAULT_SIGBUS } from '../errno.ts';
-import { ZERO_PAGE, fn, type Frame, type Kernel, type Thread } from './kernel.ts';
+import { ZERO_PAGE, fn, type Frame, type Kernel, type Next, type Pin, type Thread } from './kernel.ts';
+import { dma_read_page } from './dio.ts';
 import { down_read, down_write, rwsem_is_write_locked, up_read, up_write } from './rwsem.ts';
 import { page_ref_count } from './page.ts';
 import { dax_busy_page, dax_iomap_fault, dax_iomap_pmd_fault, dax_layout_busy_page_unmap } from './dax.ts';
@@ -511,10 +512,11 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
 
 // ---- write(2): xfs_file_write_iter, buffered or DAX ----
 
-interface WriteFrame extends Frame {
-  op: Extract<Op, { op: 'write' }>;
+export interface WriteFrame extends Frame {
+  op: Extract<Op, { op: 'write' | 'uring_write_fixed' }>;
   inode: number;
   error: number;
+  buf: Pin | null; // the data's page: a registered buffer's (WRITE_FIXED); null: the op's value
 }
 
 export const sys_write = fn<WriteFrame>('sys_write', {
@@ -524,44 +526,51 @@ export const sys_write = fn<WriteFrame>('sys_write', {
     f.inode = filp.inode;
     return 'xfs_ilock_iolock_excl';
   },
-  xfs_ilock_iolock_excl(k, t, f) {
-    return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_file_aio_write_checks');
-  },
-  xfs_file_aio_write_checks(k, t, f) {
-    return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_WRITE, stage: 0, error: 0, retry: false }, 'iomap_apply');
-  },
-  // Allocate if needed, copy the data, extend the size: one step under the
-  // IOLOCK and the ILOCK.
-  iomap_apply(k, t, f) {
-    if (t.rv) {
-      f.error = t.rv;
-      return 'xfs_iunlock';
-    }
-    const off = f.op.off % LIMITS.pagesPerFile;
-    const ip = k.inodes[f.inode];
-    const state = page_state(k, f.inode, off);
-    if (state === HOLE) {
-      if (ip.dax && free_blocks(k) === 0) {
-        k.ref.commit(t.id);
-        f.error = ENOSPC;
-        return 'xfs_iunlock';
-      }
-      if (xfs_bmapi_write(k, t, f.inode, off, false, 'ENOSPC') < 0) {
-        f.error = ENOSPC;
-        return 'xfs_iunlock';
-      }
-    } else if (state !== WRITTEN) {
-      xfs_convert_unwritten(k, f.inode, off);
-    }
-    const page = ip.dax ? ip.bmap[off] : ip.cache[off];
-    k.pageData[page] = f.op.val;
-    ip.size = Math.max(ip.size, off + 1);
-    k.ref.commit(t.id);
-    f.error = 0;
-    return 'xfs_iunlock';
-  },
-  xfs_iunlock(k, t, f) {
-    xfs_iunlock_iolock(k, t, f.inode);
-    return k.ret(t, f.error);
-  },
+  ...xfs_file_buffered_write(),
 });
+
+// xfs_file_write_iter after the file is known, to the IOLOCK's release.
+export function xfs_file_buffered_write() {
+  return {
+    xfs_ilock_iolock_excl(k: Kernel, t: Thread, f: WriteFrame): Next {
+      return down_write(k, t, k.inodes[f.inode].iolock, 'xfs_file_aio_write_checks');
+    },
+    xfs_file_aio_write_checks(k: Kernel, t: Thread, f: WriteFrame): Next {
+      return k.call(t, xfs_break_layouts, { inode: f.inode, reason: BREAK_WRITE, stage: 0, error: 0, retry: false }, 'iomap_apply');
+    },
+    // Allocate if needed, copy the data, extend the size: one step under the
+    // IOLOCK and the ILOCK.
+    iomap_apply(k: Kernel, t: Thread, f: WriteFrame): Next {
+      if (t.rv) {
+        f.error = t.rv;
+        return 'xfs_iunlock';
+      }
+      const off = f.op.off % LIMITS.pagesPerFile;
+      const ip = k.inodes[f.inode];
+      const state = page_state(k, f.inode, off);
+      if (state === HOLE) {
+        if (ip.dax && free_blocks(k) === 0) {
+          k.ref.commit(t.id);
+          f.error = ENOSPC;
+          return 'xfs_iunlock';
+        }
+        if (xfs_bmapi_write(k, t, f.inode, off, false, 'ENOSPC') < 0) {
+          f.error = ENOSPC;
+          return 'xfs_iunlock';
+        }
+      } else if (state !== WRITTEN) {
+        xfs_convert_unwritten(k, f.inode, off);
+      }
+      const page = ip.dax ? ip.bmap[off] : ip.cache[off];
+      k.pageData[page] = f.op.op === 'write' ? f.op.val : dma_read_page(k, t, f.buf!, 'cpu');
+      ip.size = Math.max(ip.size, off + 1);
+      k.ref.commit(t.id);
+      f.error = 0;
+      return 'xfs_iunlock';
+    },
+    xfs_iunlock(k: Kernel, t: Thread, f: WriteFrame): Next {
+      xfs_iunlock_iolock(k, t, f.inode);
+      return k.ret(t, f.error);
+    },
+  };
+}

@@ -20,7 +20,7 @@
 // version, never its flags.
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
-import { HOLDS_FILE_OPS, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
+import { HOLDS_FILE_OPS, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, uringSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
 import { ANY, HOLE, LEASE_FILE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
@@ -65,6 +65,17 @@ interface RProc {
   maps: RMap[];
   sigio: number[];
   pinned: number; // pages registrations have charged to RLIMIT_MEMLOCK
+  ring: RRing | null; // the buffer registered with the process's io_uring
+}
+
+// An io_uring registered buffer: the pages it pinned, charged to its
+// user's RLIMIT_MEMLOCK until it is unregistered and no request under way
+// uses it.
+interface RRing {
+  targets: Target[];
+  uid: number;
+  refs: number;
+  live: boolean;
 }
 
 // An fcntl(F_SETLEASE) lease, held by one open of a file.  A conflicting
@@ -166,6 +177,8 @@ interface Pending {
   opening: RFd | null; // the open an open(2) makes: a reader or writer from its start
   file: number; // the file truncate(2) names, a writer from its start
   broke: boolean; // it found fcntl leases to break
+  ring: RRing | null; // the registered buffer a fixed read or write uses
+  ringTarget: Target | null; // ... and its page
 }
 
 const P = LIMITS.pagesPerFile;
@@ -198,6 +211,7 @@ export class Reference {
   private nextMr = 0;
   private nextOfid = 0;
   private nextLease = 0;
+  private userLocked: number[] = new Array(8).fill(0); // io_uring's charge per uid
 
   constructor(readonly contract: Contract, tc: TestCase, readonly kernel: KernelVersion = 'linux-mainline') {
     this.lbt = tc.config.leaseBreakTime;
@@ -213,7 +227,7 @@ export class Reference {
       }
       return { linked: true, uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size, state, page };
     });
-    this.procs = tc.config.procs.map((p) => ({ uid: p.uid, capLease: p.capLease, alive: true, fds: new Array(LIMITS.fds).fill(null), maps: [], sigio: [], pinned: 0 }));
+    this.procs = tc.config.procs.map((p) => ({ uid: p.uid, capLease: p.capLease, alive: true, fds: new Array(LIMITS.fds).fill(null), maps: [], sigio: [], pinned: 0, ring: null }));
     this.pending = new Array(tc.threads.length).fill(null);
   }
 
@@ -339,7 +353,7 @@ export class Reference {
     const p: Pending = {
       op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], fdPut: false, lateError: null, charged: 0,
       committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, holeRead: false, pins: [],
-      opening: null, file: -1, broke: false,
+      opening: null, file: -1, broke: false, ring: null, ringTarget: null,
     };
     this.pending[tid] = p;
     const pr = this.procs[proc];
@@ -456,6 +470,30 @@ export class Reference {
         }
         break;
       }
+      case 'uring_register':
+        if (this.kernel === 'linux-4.18') p.earlyError = 'ENOSYS';
+        else this.resolveMap(p, pr);
+        break;
+      case 'uring_unregister':
+        if (this.kernel === 'linux-4.18') p.earlyError = 'ENOSYS';
+        else if (!pr.ring) p.earlyError = 'ENXIO';
+        break;
+      case 'uring_read_fixed':
+      case 'uring_write_fixed': {
+        // 6.1 finds the buffer slot empty at prep, before the file
+        const ring = pr.ring;
+        if (this.kernel === 'linux-4.18') p.earlyError = 'ENOSYS';
+        else if (!ring && this.kernel === 'linux-6.1') p.earlyError = 'EFAULT';
+        else if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
+        else if (!ring) p.earlyError = 'EFAULT';
+        else if (op.op === 'uring_write_fixed' && !p.fd!.write) p.earlyError = 'EBADF';
+        else {
+          ring.refs++;
+          p.ring = ring;
+          p.ringTarget = ring.targets[op.page % ring.targets.length];
+        }
+        break;
+      }
       case 'layoutget':
       case 'layoutreturn':
         if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
@@ -470,6 +508,39 @@ export class Reference {
         break;
       }
     }
+  }
+
+  // A long-term pin of a buffer begins (io_uring's, under its lock):
+  // what it may end in, but EBUSY and RLIMIT_MEMLOCK (decided later), from
+  // the mapping as it is now.  Each version refuses a long-term pin of
+  // fs-DAX; 6.1 refuses every file mapping once its pages are pinned
+  // (private copies made), mainline a shared page-cache mapping (dirty
+  // tracking), and a private DAX mapping but for the private copies the
+  // lockless walk pins, part of the buffer pinned being EFAULT.
+  pinBegin(tid: number): void {
+    this.version++;
+    const p = this.p(tid);
+    const op = p.op as Extract<Op, { op: 'uring_register' }>;
+    const m = this.findMap(p.map)!.map;
+    const f = this.files[m.file];
+    if (this.kernel === 'linux-6.1' || (f.dax && m.shared)) { p.lateError = 'EOPNOTSUPP'; return; }
+    if (!f.dax) {
+      if (m.shared) p.lateError = 'EFAULT';
+      return;
+    }
+    // a copy fork shared may be write-protected: the walk may stop there
+    const { first, span } = uringSpan(op, m.npages);
+    let lo = 0;
+    while (lo < span && m.cow[first + lo] && !m.forked[first + lo]) lo++;
+    let hi = lo;
+    while (hi < span && m.cow[first + hi]) hi++;
+    const outcomes = new Set<string>();
+    for (let n = lo; n <= hi; n++) outcomes.add(n === span ? 'ok' : n === 0 ? 'EOPNOTSUPP' : 'EFAULT');
+    if (!outcomes.delete('ok')) {
+      const [first_, ...rest] = [...outcomes];
+      p.lateError = first_;
+      p.earlyAllowed.push(...rest);
+    } else p.earlyAllowed.push(...outcomes);
   }
 
   // ---- lease breaks and faults ----
@@ -690,9 +761,11 @@ export class Reference {
     const dio = this.kernel === 'linux-mainline';
     const holds = (ts: Target[]) => ts.some((x) => x.kind === 'page' && x.page === copy);
     if (this.mrs.some((mr) => mr.live && !mr.revoked && holds(mr.targets))) return true;
+    if (this.procs.some((x) => x.ring && holds(x.ring.targets))) return true;
+    if (this.pending.some((q) => q?.ring && !q.ring.live && holds(q.ring.targets))) return true;
     if (dio && this.inflight.some((d) => !d.completed && holds([d.target]))) return true;
     return this.pending.some((p) => p !== null && !p.committed && p.failed === null && p.allocFailed.length === 0 &&
-      (p.op.op === 'reg_mr' || (dio && (p.op.op === 'dio_read' || p.op.op === 'dio_write') && !this.files[p.fd!.file].dax)) && holds(p.pins));
+      (p.op.op === 'reg_mr' || p.op.op === 'uring_register' || (dio && (p.op.op === 'dio_read' || p.op.op === 'dio_write') && !this.files[p.fd!.file].dax)) && holds(p.pins));
   }
 
   // An unshare fault: a FOLL_PIN read pin of a copy fork shared makes it
@@ -759,6 +832,10 @@ export class Reference {
     if (p.interrupted) this.diverge('result-mismatch', `${p.op.op} took effect after a signal interrupted its wait (expected EINTR)`);
     if (p.earlyError !== null) {
       p.expected = p.earlyError;
+      return -1;
+    }
+    if (p.op.op === 'uring_register' && this.procs[p.proc].ring) {
+      p.expected = 'EBUSY';
       return -1;
     }
     // a DAX read of a hole zeroes the buffer with iov_iter_zero, which
@@ -845,7 +922,7 @@ export class Reference {
       }
       case 'fork': {
         if (this.procs.length >= LIMITS.maxProcs) { p.expected = 'EAGAIN'; break; }
-        const child: RProc = { uid: pr.uid, capLease: pr.capLease, alive: true, fds: pr.fds.map((f) => (f ? { ...f } : null)), maps: [], sigio: [], pinned: 0 };
+        const child: RProc = { uid: pr.uid, capLease: pr.capLease, alive: true, fds: pr.fds.map((f) => (f ? { ...f } : null)), maps: [], sigio: [], pinned: 0, ring: null };
         for (const m of pr.maps) {
           const c: RMap = { ...m, id: this.nextMap++, cow: [...m.cow], forked: [...m.forked] };
           m.cow.forEach((copy, pg) => {
@@ -896,14 +973,15 @@ export class Reference {
         p.expected = 0;
         break;
       }
-      case 'write': {
+      case 'write':
+      case 'uring_write_fixed': {
         const file = p.fd!.file;
         const f = this.files[file];
         if (this.hasLiveLease(file)) this.diverge('result-mismatch', `write(2) to file ${file} completed while a layout lease was held on it`);
         const off = op.off % P;
         if (f.dax && f.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; break; }
         f.state[off] = WRITTEN;
-        f.page[off].v = op.val;
+        f.page[off].v = op.op === 'write' ? op.val : this.readTarget(p.ringTarget!);
         f.size = Math.max(f.size, off + 1);
         p.expected = 0;
         break;
@@ -976,6 +1054,28 @@ export class Reference {
         }
         this.mrs.push(mr);
         p.expected = mr.id;
+        break;
+      }
+      case 'uring_register': {
+        if (this.userLocked[pr.uid] + p.pins.length > LIMITS.memlockPages) { p.expected = 'ENOMEM'; break; }
+        this.userLocked[pr.uid] += p.pins.length;
+        pr.ring = { targets: [...p.pins], uid: pr.uid, refs: 0, live: true };
+        p.expected = 0;
+        break;
+      }
+      case 'uring_unregister': {
+        const ring = pr.ring!;
+        pr.ring = null;
+        ring.live = false;
+        if (ring.refs === 0) this.userLocked[ring.uid] -= ring.targets.length;
+        p.expected = 0;
+        break;
+      }
+      case 'uring_read_fixed': {
+        const f = this.files[p.fd!.file];
+        const off = op.off % P;
+        if (off < f.size) this.writeTarget(p.ringTarget!, f.page[off].v);
+        p.expected = 0;
         break;
       }
       case 'dereg_mr': {
@@ -1276,6 +1376,8 @@ export class Reference {
     const p = this.p(tid);
     this.pending[tid] = null;
     if (typeof got === 'string') this.procs[p.proc].pinned -= p.charged; // a failed registration gives its charge back
+    const ring = p.ring;
+    if (ring && --ring.refs === 0 && !ring.live) this.userLocked[ring.uid] -= ring.targets.length;
     if (p.fd) this.closeIfUnused(p.fd.ofid); // its own reference to the file goes
     const allowed: Result[] = [];
     if (p.committed) {

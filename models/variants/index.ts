@@ -26,12 +26,12 @@ export const KERNELS: Record<KernelVersion, Kernel> = {
   'linux-4.18': {
     release: 'v4.18',
     tree: 'github:zzwd/linux-4.18-rt (4.18.0 with the RT patch, the nearest 4.18 release tree stored)',
-    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true, noFollPin: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true },
+    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true, noFollPin: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true, noIoUring: true },
   },
   'linux-6.1': {
     release: 'v6.1.20',
     tree: 'github:c1336658570/linux-6.1.20 (Debian\'s linux-image-6.1.0-57 is the guest of daxcheck conform)',
-    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true },
+    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true, ioUringRefusesFileMappings: true, ioUringFixedBufferCheckedFirst: true },
   },
   'linux-mainline': {
     release: 'v6.18.2',
@@ -75,6 +75,9 @@ export const FLAGS = nameTable({
   evictFreesPinnedBlocks: 'evicting an unlinked DAX file frees its blocks with pages still pinned (dax_disassociate_entry only WARNs): mainline first waits for every pinned page to go idle (dax_break_layout_final)',
   staleLeaseDowngrade: 'lease_modify clears FL_DOWNGRADE_PENDING but not fl_downgrade_time: once that deadline passes, time_out_leases downgrades the lease again, a write lease its holder took since included',
   dioPinsWithFollGet: 'O_DIRECT takes plain references on its buffer (get_user_pages_fast, FOLL_GET), which fork does not see as pins: a private page under a read in flight is shared with the child (6.18 pins it with FOLL_PIN, pin_user_pages_fast)',
+  noIoUring: 'no io_uring (it came in 5.1): io_uring_register and the fixed-buffer reads and writes are ENOSYS',
+  ioUringRefusesFileMappings: 'io_uring pins a buffer with pin_user_pages under mmap_sem, then refuses it if it lies in any file mapping but shmem and hugetlbfs (EOPNOTSUPP, private copies made by then kept): mainline pins with pin_user_pages_fast and leaves the refusal to GUP',
+  ioUringFixedBufferCheckedFirst: 'a READ_FIXED or WRITE_FIXED with no registered buffer is EFAULT at prep (io_prep_rw), before its file is looked up: mainline looks the file up first (io_assign_file, EBADF)',
 } as const);
 
 export type FlagName = keyof typeof FLAGS;
