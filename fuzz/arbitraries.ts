@@ -31,6 +31,8 @@ const arbMmapOp = fc.record({
   sync: rarely, direct: fc.boolean(), write: likely,
 });
 
+const OPS_EXIT: Op = { op: 'exit' };
+
 // One arbitrary per op kind.
 const OPS: Record<OpName, fc.Arbitrary<Op>> = {
   open: fc.record({ op: fc.constant('open' as const), file: idx(2), write: likely, nonblock: rarely }),
@@ -39,6 +41,7 @@ const OPS: Record<OpName, fc.Arbitrary<Op>> = {
   munmap: fc.record({ op: fc.constant('munmap' as const), map: idx() }),
   madvise_dontneed: fc.record({ op: fc.constant('madvise_dontneed' as const), map: idx(), page: idx(1), npages: idx(1) }),
   fork: fc.record({ op: fc.constant('fork' as const) }),
+  exit: fc.record({ op: fc.constant('exit' as const) }),
   load: fc.record({ op: fc.constant('load' as const), map: idx(), page: idx(1) }),
   store: fc.record({ op: fc.constant('store' as const), map: idx(), page: idx(1), val }),
   write: fc.record({ op: fc.constant('write' as const), fd: idx(), off: idx(), val }),
@@ -66,7 +69,9 @@ const OPS: Record<OpName, fc.Arbitrary<Op>> = {
 // Swarm testing (Groce et al., ISSTA 2012): each test case draws its ops
 // from a small random subset of the op kinds, so the kinds it has meet
 // each other often.  Every subset is as likely as any other.
-const arbKinds = fc.subarray(OP_NAMES, { minLength: 3 });
+// exit_group ends every thread of its process: it comes now and then at
+// the end of a thread's program instead.
+const arbKinds = fc.subarray(OP_NAMES.filter((op) => op !== 'exit'), { minLength: 3 });
 
 export const arbOpOf = (kinds: OpName[]): fc.Arbitrary<Op> => fc.oneof(...kinds.map((k) => OPS[k]));
 
@@ -114,8 +119,9 @@ const arbThread = (nprocs: number, body: fc.Arbitrary<Op>): fc.Arbitrary<ThreadS
     map: fc.option(arbMmapOp, { freq: 3 }),
     mr: fc.option(OPS.reg_mr, { freq: 2 }),
     body: fc.array(body, { maxLength: 7 }),
+    exit: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     loop: fc.oneof({ weight: 9, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-  }).map(({ proc, opens, map, mr, body, loop }) => ({ proc, ops: [...opens, ...(map ? [map, ...(mr ? [mr] : [])] : []), ...body] as Op[], loop }));
+  }).map(({ proc, opens, map, mr, body, exit, loop }) => ({ proc, ops: [...opens, ...(map ? [map, ...(mr ? [mr] : [])] : []), ...body, ...(exit ? [OPS_EXIT] : [])] as Op[], loop }));
 
 // A schedule entry: mostly 0, "no preemption" (most concurrency bugs need
 // only a few preemptions to show, as CHESS and PCT found).

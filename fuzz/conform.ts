@@ -219,6 +219,7 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
     // is ahead, the one thing that reads the clock
     case 'tick': return `k ${ref && ref.fileLeases.some((l) => l.breakDeadline > ref.clock || l.downgradeDeadline > ref.clock) ? 1 : 0}`;
     case 'fork': return 'y';
+    case 'exit': throw new Error('exit ends the executor\'s own process: conform does not run it');
     case 'layoutget':
     case 'layoutreturn': throw new Error(`${op.op} is an NFS client's request, not a system call: conform does not run it`);
   }

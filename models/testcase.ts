@@ -128,6 +128,7 @@ const OPS = nameTable({
   munmap: { map: index },
   madvise_dontneed: { map: index, page: index, npages: index }, // madvise(2) MADV_DONTNEED of pages of a mapping
   fork: {},
+  exit: {}, // exit_group(2): the process ends, its other threads killed
   load: { map: index, page: index },
   store: { map: index, page: index, val: value },
   write: { fd: index, off: index, val: value },

@@ -19,7 +19,7 @@ export function abstractImpl(k: K): AbstractState {
       return { linked: ip.nlink > 0, size: ip.size, state, data };
     }),
     procs: k.procs.map((pr) => ({
-      alive: true,
+      alive: !pr.dead,
       fds: k.openFds(pr.id).map((fd) => {
         const filp = k.filps[pr.fds[fd]]!;
         return { fd, file: filp.inode, write: filp.write };
@@ -53,7 +53,7 @@ export function encodeImpl(k: K, out: Encoding): void {
   }
   out.put(k.procs.length);
   for (const pr of k.procs) {
-    out.put(1); // alive
+    out.put(+!pr.dead);
     const fds = out.begin();
     for (let fd = 0; fd < pr.fds.length; fd++) {
       if (pr.fds[fd] < 0) continue; // as Kernel.openFds

@@ -266,6 +266,11 @@ export function file_pin(k: Kernel, inode: number, off: number): Pin {
   return { page: page < 0 ? ZERO_PAGE : page, epoch: page < 0 ? 0 : k.pageEpoch[page], inode, index: off, anon: -1, follPin: false };
 }
 
+// Where exit_aio waits for a process's AIO requests to complete.
+export function exit_aio_waiter(proc: number): number {
+  return -1 - proc;
+}
+
 // ---- the device ----
 
 // `held`: whether whoever took the pin still holds it (a registration
@@ -311,6 +316,7 @@ export const blk_mq_run_hw_queue = fn<Frame>('blk_mq_run_hw_queue', {
     inode_dio_end(k, r.inode);
     if (r.filp >= 0) fput(k, t, r.filp);
     if (!r.aio) k.wake('dio', r.tid);
+    else k.wake('dio', exit_aio_waiter(k.threads[r.tid].proc));
     blk_mq_put_tag(k);
     return k.ret(t, 0);
   },

@@ -158,18 +158,25 @@ export const io_uring_register = fn<RegisterFrame>('io_uring_register', {
   },
 });
 
+// The ring's last reference goes (io_ring_ctx_free, from io_ring_exit_work):
+// its buffer with it, once no request uses it.
+export function io_ring_ctx_free(k: Kernel, proc: number): void {
+  const ring = k.procs[proc].ring;
+  const buf = ring.buf;
+  if (!buf) return;
+  ring.buf = null;
+  buf.live = false;
+  if (buf.refs === 0) io_buffer_unmap(k, buf);
+}
+
 export const io_uring_unregister = fn<Frame>('io_uring_unregister', {
   // The buffer leaves the table now; a request under way keeps it pinned
   // until it ends (io_put_rsrc_node).  No lock: the table changes in this
   // one step.
   io_sqe_buffers_unregister(k, t) {
     if (k.flags.noIoUring) return k.ret(t, ENOSYS);
-    const ring = k.procs[t.proc].ring;
-    const buf = ring.buf;
-    if (!buf) return k.ret(t, ENXIO);
-    ring.buf = null;
-    buf.live = false;
-    if (buf.refs === 0) io_buffer_unmap(k, buf);
+    if (!k.procs[t.proc].ring.buf) return k.ret(t, ENXIO);
+    io_ring_ctx_free(k, t.proc);
     k.ref.commit(t.id);
     return k.ret(t, 0);
   },

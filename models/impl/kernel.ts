@@ -68,6 +68,9 @@ export interface Thread {
   taskWork: number[]; // inodes whose last iput waits for the return to user space (__fput's task_work)
   exiting: boolean; // the call has its result (exitRv) and runs its task_work
   exitRv: number;
+  killed: boolean; // SIGKILL from exit_group: no op after the one under way, then do_exit
+  exited: boolean; // do_exit has run
+  sleepInterruptible: boolean; // the sleep it is in can be ended by a signal
 }
 
 // ---- kernel objects ----
@@ -136,6 +139,7 @@ export interface Proc {
   sigio: number[]; // si_fd of every SIGIO delivered
   pinnedVm: number; // mm->pinned_vm: pages charged by registrations
   ring: IoRing; // the process's own io_uring instance
+  dead: boolean; // its last thread has exited: no mm, no files
 }
 
 // An io_uring instance (io_ring_ctx): its uring_lock, made at the first
@@ -370,7 +374,7 @@ export class Kernel {
     const mk = (kind: ThreadKind, name: string, proc: number, prog: Op[], loop: boolean): Thread => ({
       id: this.threads.length, kind, name, proc, prog, loop, ip: 0, stack: [], status: RUNNING, wait: '', waitId: -1,
       waitSeq: 0, waitMode: 0, rv: 0, rv2: 0, sigpending: false, sleeps: 0, allocs: 0, held: [],
-      fdget: -1, taskWork: [], exiting: false, exitRv: 0,
+      fdget: -1, taskWork: [], exiting: false, exitRv: 0, killed: false, exited: false, sleepInterruptible: false,
     });
     tc.threads.forEach((ts, i) => this.threads.push(mk('proc', `T${i}`, ts.proc, ts.ops, ts.loop)));
     this.device = this.threads.length;
@@ -392,7 +396,7 @@ export class Kernel {
   }
 
   newProc(id: number, uid: number, capLease: boolean, capImmutable: boolean): Proc {
-    return { id, uid, capLease, capImmutable, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [], pinnedVm: 0, ring: { lock: -1, buf: null } };
+    return { id, uid, capLease, capImmutable, fds: new Int16Array(LIMITS.fds).fill(-1), vmas: [], mmapSem: this.newLock('mmap_sem', id), sigio: [], pinnedVm: 0, ring: { lock: -1, buf: null }, dead: false };
   }
 
   // ---- procedure engine ----
@@ -438,6 +442,7 @@ export class Kernel {
     let last = -1;
     for (const o of this.threads) if (o.status === BLOCKED && o.waitSeq > last) last = o.waitSeq;
     t.status = BLOCKED;
+    t.sleepInterruptible = interruptible;
     t.wait = wait;
     t.waitId = id;
     t.waitSeq = last + 1;

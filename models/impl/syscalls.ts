@@ -8,6 +8,7 @@ import { FDGET_OPS } from '../testcase.ts';
 import { fdget, fput, sys_close, sys_fcntl_getlease, sys_fcntl_map_direct, sys_fcntl_setlease, sys_open } from './file.ts';
 import { sys_unlink } from './namei.ts';
 import { evict } from './inode.ts';
+import { do_exit, sys_exit_group } from './exit.ts';
 import { sys_rt_sigtimedwait } from './signal.ts';
 import { cpu_load, cpu_store, sys_fork, sys_madvise, sys_mmap, sys_munmap } from './mm.ts';
 import { sys_fallocate, sys_ftruncate, sys_truncate, sys_write } from './xfs_file.ts';
@@ -26,6 +27,7 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'munmap': return { fn: sys_munmap, locals: { op, vma: -1 } };
     case 'madvise_dontneed': return { fn: sys_madvise, locals: { op, vma: -1 } };
     case 'fork': return { fn: sys_fork, locals: { op } };
+    case 'exit': return { fn: sys_exit_group, locals: { op } };
     case 'load': return { fn: cpu_load, locals: { op, vma: -1 } };
     case 'store': return { fn: cpu_store, locals: { op, vma: -1 } };
     case 'write': return { fn: sys_write, locals: { op, inode: -1, error: 0, buf: null } };
@@ -104,9 +106,18 @@ export function step(k: Kernel, tid: number): StepInfo {
       t.stack.push({ fn: evict, pc: 0, inode, page: -1 } as Frame);
       return info;
     }
+    // SIGKILL, delivered on the way back: the thread exits
+    if (t.killed && !t.exited) {
+      t.stack.push({ fn: do_exit, pc: 0 } as Frame);
+      return info;
+    }
     t.exiting = false;
     info.result = userResult(t.exitRv);
     k.ref.complete(t.id, info.result);
+    if (t.killed) {
+      t.status = DONE;
+      return info;
+    }
     t.sigpending = false; // delivered on the way back to user space
     t.ip++;
     if (t.ip >= t.prog.length) {

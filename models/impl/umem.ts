@@ -163,18 +163,23 @@ export const ib_uverbs_dereg_mr = fn<DeregFrame>('ib_uverbs_dereg_mr', {
   ib_dereg_mr(k, t, f) {
     const mine = k.liveMrs().filter((m) => m.proc === t.proc);
     if (mine.length === 0) return k.ret(t, ENOENT); // no such handle: uobj_get_destroy finds none
-    const mr = mine[f.op.mr % mine.length];
-    drop_lease(k, mr);
-    if (!mr.revoked) iommu_unmap(k, mr.iova, mr.iovaPages);
-    if (mr.iovaPages > 0) free_iova(k, mr.iova, mr.iovaPages);
-    if (mr.pinned) unpin(k, mr.pins);
-    k.procs[mr.proc].pinnedVm -= mr.span; // ib_umem_release
-    mr.pinned = false;
-    mr.live = false;
+    ib_dereg_mr_user(k, mine[f.op.mr % mine.length]);
     k.ref.commit(t.id);
     return k.ret(t, 0);
   },
 });
+
+// The registration goes: its lease, its IOMMU mapping and IOVA, its pins
+// and their charge (ib_umem_release).
+export function ib_dereg_mr_user(k: Kernel, mr: Mr): void {
+  drop_lease(k, mr);
+  if (!mr.revoked) iommu_unmap(k, mr.iova, mr.iovaPages);
+  if (mr.iovaPages > 0) free_iova(k, mr.iova, mr.iovaPages);
+  if (mr.pinned) unpin(k, mr.pins);
+  k.procs[mr.proc].pinnedVm -= mr.span;
+  mr.pinned = false;
+  mr.live = false;
+}
 
 // lm_break for a lease_direct lease: revoke after lease-break-time (000,
 // "Arrange for lease_direct leases to also wait the lease-break-time

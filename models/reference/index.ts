@@ -177,6 +177,7 @@ interface Pending {
   opening: RFd | null; // the open an open(2) makes: a reader or writer from its start
   file: number; // the file truncate(2) names, a writer from its start
   broke: boolean; // it found fcntl leases to break
+  killed: boolean; // its thread was killed (exit_group): what it returns reaches no one
   ring: RRing | null; // the registered buffer a fixed read or write uses
   ringTarget: Target | null; // ... and its page
 }
@@ -353,7 +354,7 @@ export class Reference {
     const p: Pending = {
       op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], fdPut: false, lateError: null, charged: 0,
       committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, holeRead: false, pins: [],
-      opening: null, file: -1, broke: false, ring: null, ringTarget: null,
+      opening: null, file: -1, broke: false, ring: null, ringTarget: null, killed: false,
     };
     this.pending[tid] = p;
     const pr = this.procs[proc];
@@ -1363,6 +1364,50 @@ export class Reference {
     this.closeIfUnused(p.fd.ofid);
   }
 
+  // ---- process exit ----
+
+  // exit_group killed the thread with this call under way.
+  killed(tid: number): void {
+    this.version++;
+    const p = this.pending[tid];
+    if (p) p.killed = true;
+  }
+
+  // The process's address space goes (exit_mmap), once the AIO it had in
+  // flight has landed: every mapping, as munmap takes each.
+  exitMm(proc: number): void {
+    this.version++;
+    const pr = this.procs[proc];
+    for (const m of pr.maps.splice(0)) {
+      this.dropMapLease(m);
+      this.closeIfUnused(m.ofid);
+    }
+  }
+
+  // Its files go (exit_files), each as close(2) would, and with them its
+  // registrations and its ring's buffer; the process is gone.
+  exitFiles(proc: number): void {
+    this.version++;
+    const pr = this.procs[proc];
+    pr.fds.forEach((fd, i) => {
+      if (!fd) return;
+      pr.fds[i] = null;
+      this.closeIfUnused(fd.ofid);
+    });
+    for (const mr of this.liveMrsOf(proc)) {
+      mr.live = false;
+      pr.pinned -= mr.span;
+      this.removeLease(mr.lease);
+    }
+    const ring = pr.ring;
+    if (ring) {
+      pr.ring = null;
+      ring.live = false;
+      if (ring.refs === 0) this.userLocked[ring.uid] -= ring.targets.length;
+    }
+    pr.alive = false;
+  }
+
   allocFailed(tid: number, errno: string): void {
     this.version++;
     const p = this.pending[tid];
@@ -1394,6 +1439,7 @@ export class Reference {
       else if (p.lateError !== null) allowed.push(p.lateError);
       allowed.push(...p.earlyAllowed, ...p.allocFailed);
     }
+    if (p.killed || p.op.op === 'exit') return; // exit_group never returns, nor does a killed thread's call
     if (allowed.includes(ANY) || allowed.includes(got)) return;
     const want = allowed.length ? allowed.join(' or ') : 'the operation to take effect';
     this.diverge('result-mismatch', `${p.op.op} returned ${got}, expected ${want}`, { op: p.op, got, expected: allowed });
