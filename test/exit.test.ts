@@ -3,6 +3,7 @@
 // and its files, registrations and ring with them.
 
 import { test } from 'uvu';
+import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { findVariant } from '../models/variants/index.ts';
 import { runTestCase } from '../fuzz/lockstep.ts';
@@ -106,6 +107,13 @@ test('exit_group ends a sibling asleep in a lease break (EINTR, never returned) 
   // T1's write never ran: the file keeps its first page
   const writes = r.trace.filter((s) => s.tid === 1 && s.result !== undefined);
   assert.is(writes.length, 1, 'only the open, killed in its wait, came back');
+});
+
+test('the 10-minute campaign\'s result-mismatch at .leases.length replays clean: a killed thread\'s call ends (its mmap\'s file reference put) before its do_exit puts the files', () => {
+  const cx = JSON.parse(readFileSync(new URL('fixtures/campaign-exit-killed-mmap.json', import.meta.url), 'utf8'));
+  const r = runTestCase(findVariant(cx.variant.name), cx.testCase);
+  assert.is(r.divergence, null, r.divergence?.message);
+  assert.ok(r.steps >= cx.divergence.step, 'ran past where it diverged');
 });
 
 test.run();

@@ -90,6 +90,13 @@ export function step(k: Kernel, tid: number): StepInfo {
     f.pc = i;
   }
   if (t.stack.length === 0 && t.kind === 'proc') {
+    // a killed thread back from do_exit: the task work of its last fputs, then gone
+    if (t.killed && t.exited && t.exiting) {
+      const inode = t.taskWork.shift();
+      if (inode !== undefined) t.stack.push({ fn: evict, pc: 0, inode, page: -1 } as Frame);
+      else t.status = DONE;
+      return info;
+    }
     if (!t.exiting) {
       t.exiting = true;
       t.exitRv = t.rv;
@@ -106,16 +113,16 @@ export function step(k: Kernel, tid: number): StepInfo {
       t.stack.push({ fn: evict, pc: 0, inode, page: -1 } as Frame);
       return info;
     }
-    // SIGKILL, delivered on the way back: the thread exits
-    if (t.killed && !t.exited) {
-      t.stack.push({ fn: do_exit, pc: 0 } as Frame);
-      return info;
-    }
     t.exiting = false;
     info.result = userResult(t.exitRv);
     k.ref.complete(t.id, info.result);
+    // SIGKILL, delivered on the way back: the thread exits
     if (t.killed) {
-      t.status = DONE;
+      if (t.exited) t.status = DONE;
+      else {
+        t.exiting = true;
+        t.stack.push({ fn: do_exit, pc: 0 } as Frame);
+      }
       return info;
     }
     t.sigpending = false; // delivered on the way back to user space
