@@ -465,6 +465,7 @@ export class Kernel {
 
   wakeThread(t: Thread): void {
     t.status = RUNNING;
+    t.sleepInterruptible = false;
     t.wait = '';
     t.waitId = -1;
     t.waitSeq = 0;
