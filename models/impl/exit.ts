@@ -12,9 +12,8 @@
 
 import { ERESTARTSYS } from '../errno.ts';
 import { BLOCKED, DONE, fn, type Frame, type Kernel, type Thread } from './kernel.ts';
-import { fput } from './file.ts';
-import { map_direct_fd_close, generic_map_direct_close } from './mapdirect.ts';
-import { zap_vma_ptes } from './mm.ts';
+import { filp_close } from './file.ts';
+import { remove_vma } from './mm.ts';
 import { ib_dereg_mr_user } from './umem.ts';
 import { io_ring_ctx_free } from './io_uring.ts';
 import { exit_aio_waiter } from './dio.ts';
@@ -60,11 +59,7 @@ export const do_exit = fn<Frame>('do_exit', {
   },
   exit_mmap(k, t) {
     const pr = k.procs[t.proc];
-    for (const vma of pr.vmas.splice(0)) {
-      zap_vma_ptes(k, vma);
-      if (vma.lease >= 0) generic_map_direct_close(k, vma);
-      fput(k, t, vma.filp);
-    }
+    for (const vma of pr.vmas.splice(0)) remove_vma(k, t, vma);
     k.ref.exitMm(t.proc);
     return 'exit_files';
   },
@@ -72,13 +67,7 @@ export const do_exit = fn<Frame>('do_exit', {
   // (exit_task_work)
   exit_files(k, t) {
     const pr = k.procs[t.proc];
-    for (let fd = 0; fd < pr.fds.length; fd++) {
-      const filp = pr.fds[fd];
-      if (filp < 0) continue;
-      map_direct_fd_close(k, t.proc, fd, filp);
-      pr.fds[fd] = -1;
-      fput(k, t, filp);
-    }
+    for (let fd = 0; fd < pr.fds.length; fd++) if (pr.fds[fd] >= 0) filp_close(k, t, t.proc, fd);
     for (const mr of k.liveMrs()) if (mr.proc === t.proc) ib_dereg_mr_user(k, mr);
     io_ring_ctx_free(k, t.proc);
     pr.dead = true;

@@ -74,6 +74,16 @@ function fd_install(k: Kernel, t: Thread, f: OpenFrame): Ctl {
   return k.ret(t, f.fd);
 }
 
+// The fd's slot is emptied and its file put (close_fd, filp_close); a
+// MAP_DIRECT lease's SIGIO no longer names it.
+export function filp_close(k: Kernel, t: Thread, proc: number, fd: number): void {
+  const pr = k.procs[proc];
+  const filp = pr.fds[fd];
+  map_direct_fd_close(k, proc, fd, filp);
+  pr.fds[fd] = -1;
+  fput(k, t, filp);
+}
+
 interface CloseFrame extends Frame {
   op: Extract<Op, { op: 'close' }>;
 }
@@ -82,11 +92,7 @@ export const sys_close = fn<CloseFrame>('sys_close', {
   close_fd(k, t, f) {
     const fd = fd_lookup(k, t.proc, f.op.fd);
     if (fd < 0) return k.ret(t, EBADF);
-    const pr = k.procs[t.proc];
-    const filp = pr.fds[fd];
-    map_direct_fd_close(k, t.proc, fd, filp);
-    pr.fds[fd] = -1;
-    fput(k, t, filp);
+    filp_close(k, t, t.proc, fd);
     k.ref.commit(t.id);
     return k.ret(t, 0);
   },

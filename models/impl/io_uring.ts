@@ -13,7 +13,7 @@ import { EBADF, EBUSY, EFAULT, ENOMEM, ENOSYS, ENXIO, EOPNOTSUPP } from '../errn
 import { LIMITS, uringSpan, type Op } from '../testcase.ts';
 import { fn, type Frame, type IoMappedUbuf, type Kernel, type Pin, type Thread, type Vma } from './kernel.ts';
 import { down_read, down_write, up_read, up_write } from './rwsem.ts';
-import { unpin_user_page } from './page.ts';
+import { unpin_user_pages } from './page.ts';
 import { get_user_pages, gupFrame, lockless_pages_from_mm, lockless_prefix } from './gup.ts';
 import { fdget } from './file.ts';
 import { dma_read_page, dma_write_page, file_pin } from './dio.ts';
@@ -31,11 +31,6 @@ interface RegisterFrame extends Frame {
 
 export function registerFrame(op: Extract<Op, { op: 'uring_register' }>): Omit<RegisterFrame, 'fn' | 'pc'> {
   return { op, vma: -1, inode: -1, first: 0, span: 0, pins: [], result: 0 };
-}
-
-function unpin_user_pages(k: Kernel, pins: Pin[]): void {
-  for (const pin of pins) unpin_user_page(k, pin);
-  pins.length = 0;
 }
 
 // FOLL_LONGTERM refuses an fs-DAX vma (check_vma_flags), whatever the

@@ -431,6 +431,14 @@ function map_direct_wanted(k: Kernel, op: Extract<Op, { op: 'mmap' }>): boolean 
 
 // ---- munmap ----
 
+// A vma unlinked from its process goes: its ptes zapped, its MAP_DIRECT
+// lease closed with its last vma (put_map_direct_vma), its file put.
+export function remove_vma(k: Kernel, t: Thread, vma: Vma): void {
+  zap_vma_ptes(k, vma);
+  if (vma.lease >= 0) generic_map_direct_close(k, vma);
+  fput(k, t, vma.filp);
+}
+
 interface MunmapFrame extends Frame {
   op: Extract<Op, { op: 'munmap' }>;
   vma: number;
@@ -449,12 +457,7 @@ export const sys_munmap = fn<MunmapFrame>('sys_munmap', {
   do_munmap(k, t, f) {
     const pr = k.procs[t.proc];
     const i = pr.vmas.findIndex((v) => v.id === f.vma);
-    if (i >= 0) {
-      const [vma] = pr.vmas.splice(i, 1);
-      zap_vma_ptes(k, vma);
-      if (vma.lease >= 0) generic_map_direct_close(k, vma);
-      fput(k, t, vma.filp);
-    }
+    if (i >= 0) remove_vma(k, t, pr.vmas.splice(i, 1)[0]);
     k.ref.commit(t.id);
     return 'up_write_mmap_sem';
   },

@@ -97,6 +97,10 @@ export function page_dup_anon_rmap(k: Kernel, id: number): void {
 
 // unpin_user_page (FOLL_PIN) or put_page (FOLL_GET): drop the reference a
 // pin holds.
+export function unpin_user_pages(k: Kernel, pins: Pin[]): void {
+  for (const pin of pins) unpin_user_page(k, pin);
+}
+
 export function unpin_user_page(k: Kernel, pin: Pin): void {
   if (pin.page !== ANON_PAGE) {
     put_page(k, pin.page);

@@ -15,7 +15,7 @@ import { EFAULT, ENOENT, ENOMEM, EOPNOTSUPP } from '../errno.ts';
 import { LIMITS, mrSpan, type Op } from '../testcase.ts';
 import { fn, type FileLock, type Frame, type Kernel, type Mr, type Pin } from './kernel.ts';
 import { down_write, up_write } from './rwsem.ts';
-import { unpin_user_page } from './page.ts';
+import { unpin_user_pages } from './page.ts';
 import { get_user_pages, gupFrame, lockless_pages_from_mm, lockless_prefix } from './gup.ts';
 import { alloc_iova, free_iova, iommu_map, iommu_unmap } from './iommu.ts';
 import { generic_delete_lease, lease_alloc, new_lease } from './locks.ts';
@@ -36,10 +36,6 @@ interface RegFrame extends Frame {
 
 export function regFrame(op: Extract<Op, { op: 'reg_mr' }>): Omit<RegFrame, 'fn' | 'pc'> {
   return { op, vma: -1, inode: -1, first: 0, span: 0, leased: false, iolocked: false, unaligned: false, pins: [], charged: 0, result: 0 };
-}
-
-function unpin(k: Kernel, pins: Pin[]): void {
-  for (const pin of pins) unpin_user_page(k, pin);
 }
 
 // Whether FOLL_LONGTERM refuses this vma: an fs-DAX vma upstream (not
@@ -109,7 +105,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
       return 'unlock';
     }
     if (longtermRefusesFsdax(k, f.inode)) {
-      unpin(k, f.pins);
+      unpin_user_pages(k, f.pins);
       f.result = EOPNOTSUPP;
       return 'unlock';
     }
@@ -119,7 +115,7 @@ export const ib_uverbs_reg_mr = fn<RegFrame>('ib_uverbs_reg_mr', {
   // so no lease breaker sees a lease whose registration does not exist.
   dma_map_sg(k, t, f) {
     if (k.allocFails(t, 'ENOMEM') || (f.leased && !lease_alloc(k, t, 'ENOMEM'))) {
-      unpin(k, f.pins);
+      unpin_user_pages(k, f.pins);
       f.result = ENOMEM;
       return 'unlock';
     }
@@ -175,7 +171,7 @@ export function ib_dereg_mr_user(k: Kernel, mr: Mr): void {
   drop_lease(k, mr);
   if (!mr.revoked) iommu_unmap(k, mr.iova, mr.iovaPages);
   if (mr.iovaPages > 0) free_iova(k, mr.iova, mr.iovaPages);
-  if (mr.pinned) unpin(k, mr.pins);
+  if (mr.pinned) unpin_user_pages(k, mr.pins);
   k.procs[mr.proc].pinnedVm -= mr.span;
   mr.pinned = false;
   mr.live = false;
@@ -202,7 +198,7 @@ export function ib_umem_lease_break(k: Kernel, leaseId: number): void {
     free_iova(k, mr.iova, mr.iovaPages);
     mr.iovaPages = 0;
   }
-  unpin(k, mr.pins);
+  unpin_user_pages(k, mr.pins);
   mr.pinned = false;
   mr.revoked = true;
   l.valid = false;

@@ -900,11 +900,7 @@ export class Reference {
       }
       case 'munmap': {
         const i = pr.maps.findIndex((m) => m.id === p.map);
-        if (i >= 0) {
-          const [m] = pr.maps.splice(i, 1);
-          this.dropMapLease(m);
-          this.closeIfUnused(m.ofid);
-        }
+        if (i >= 0) this.unmap(pr.maps.splice(i, 1)[0]);
         p.expected = 0;
         break;
       }
@@ -1065,10 +1061,7 @@ export class Reference {
         break;
       }
       case 'uring_unregister': {
-        const ring = pr.ring!;
-        pr.ring = null;
-        ring.live = false;
-        if (ring.refs === 0) this.userLocked[ring.uid] -= ring.targets.length;
+        this.ringFree(pr);
         p.expected = 0;
         break;
       }
@@ -1080,10 +1073,7 @@ export class Reference {
         break;
       }
       case 'dereg_mr': {
-        const mr = this.mrs.find((x) => x.id === p.mr)!;
-        mr.live = false;
-        this.procs[mr.proc].pinned -= mr.span;
-        this.removeLease(mr.lease);
+        this.deregister(this.mrs.find((x) => x.id === p.mr)!);
         p.expected = 0;
         break;
       }
@@ -1211,6 +1201,34 @@ export class Reference {
   private removePage(f: RFile, pg: number): void {
     if (f.state[pg] !== HOLE) f.page[pg] = { v: 0 };
     f.state[pg] = HOLE;
+  }
+
+  // A mapping goes (munmap, exit_mmap): its lease with its last mapping,
+  // and its hold on the open file.
+  private unmap(m: RMap): void {
+    this.dropMapLease(m);
+    this.closeIfUnused(m.ofid);
+  }
+
+  // A registration goes, with its charge and its lease.
+  private deregister(mr: RMr): void {
+    mr.live = false;
+    this.procs[mr.proc].pinned -= mr.span;
+    this.removeLease(mr.lease);
+  }
+
+  // The process's io_uring buffer leaves its table; its pages stay pinned
+  // and charged while a request under way holds it (ringPut).
+  private ringFree(pr: RProc): void {
+    const ring = pr.ring;
+    if (!ring) return;
+    pr.ring = null;
+    ring.live = false;
+    if (ring.refs === 0) this.userLocked[ring.uid] -= ring.targets.length;
+  }
+
+  private ringPut(ring: RRing): void {
+    if (--ring.refs === 0 && !ring.live) this.userLocked[ring.uid] -= ring.targets.length;
   }
 
   private dropMapLease(m: RMap): void {
@@ -1378,10 +1396,7 @@ export class Reference {
   exitMm(proc: number): void {
     this.version++;
     const pr = this.procs[proc];
-    for (const m of pr.maps.splice(0)) {
-      this.dropMapLease(m);
-      this.closeIfUnused(m.ofid);
-    }
+    for (const m of pr.maps.splice(0)) this.unmap(m);
   }
 
   // Its files go (exit_files), each as close(2) would, and with them its
@@ -1394,17 +1409,8 @@ export class Reference {
       pr.fds[i] = null;
       this.closeIfUnused(fd.ofid);
     });
-    for (const mr of this.liveMrsOf(proc)) {
-      mr.live = false;
-      pr.pinned -= mr.span;
-      this.removeLease(mr.lease);
-    }
-    const ring = pr.ring;
-    if (ring) {
-      pr.ring = null;
-      ring.live = false;
-      if (ring.refs === 0) this.userLocked[ring.uid] -= ring.targets.length;
-    }
+    for (const mr of this.liveMrsOf(proc)) this.deregister(mr);
+    this.ringFree(pr);
     pr.alive = false;
   }
 
@@ -1421,8 +1427,7 @@ export class Reference {
     const p = this.p(tid);
     this.pending[tid] = null;
     if (typeof got === 'string') this.procs[p.proc].pinned -= p.charged; // a failed registration gives its charge back
-    const ring = p.ring;
-    if (ring && --ring.refs === 0 && !ring.live) this.userLocked[ring.uid] -= ring.targets.length;
+    if (p.ring) this.ringPut(p.ring);
     if (p.fd) this.closeIfUnused(p.fd.ofid); // its own reference to the file goes
     const allowed: Result[] = [];
     if (p.committed) {
