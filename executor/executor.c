@@ -25,6 +25,9 @@
  *   T <file> <pages>                truncate(2) by the file's path
  *   U <file>                        unlink(2) of the file's path
  *   A <fd> <mode> <page> <pages>    fallocate(2) with the FALLOC_FL_* bits of mode
+ *   K <fd> <srcfd> <srcpage> <page> <pages>
+ *                                   ioctl(2) FICLONERANGE onto fd from srcfd
+ *                                   (pages 0: to the source's EOF)
  *   r <fd> <page> <slot> <bufpage> <aio>
  *                                   pread(2) of one page with O_DIRECT into a mapped
  *                                   page; aio: io_submit(2) IOCB_CMD_PREAD instead,
@@ -671,6 +674,12 @@ static void run_op(int id, int n, char *line) {
 	case 'A':
 		{ long rv_ = fallocate(a, b, (off_t)c * PAGE, (off_t)d * PAGE); result(id, n, rv_, errno); }
 		break;
+	case 'K': {
+		struct file_clone_range r = { .src_fd = b, .src_offset = (__u64)c * PAGE, .src_length = (__u64)e * PAGE, .dest_offset = (__u64)d * PAGE };
+		long rv_ = ioctl(a, FICLONERANGE, &r);
+		result(id, n, rv_, errno);
+		break;
+	}
 	case 'r':
 	case 'x': { /* fd page slot bufpage */
 		char *buf = addr_of(c, d);

@@ -51,6 +51,11 @@ const OPS: Record<OpName, fc.Arbitrary<Op>> = {
   truncate_path: fc.record({ op: fc.constant('truncate_path' as const), file: idx(2), size: idx(4) }),
   unlink: fc.record({ op: fc.constant('unlink' as const), file: idx(2) }),
   fallocate: fc.record({ op: fc.constant('fallocate' as const), fd: idx(), mode: fallocMode, off: idx(), len: idx() }),
+  // mostly a whole file onto another (FICLONE: both offsets and the length 0)
+  clone: fc.oneof(
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('clone' as const), fd: idx(), src: idx(), soff: fc.constant(0), doff: fc.constant(0), len: fc.constant(0) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('clone' as const), fd: idx(), src: idx(), soff: idx(), doff: idx(), len: fc.integer({ min: 0, max: LIMITS.pagesPerFile }) }) },
+  ),
   reg_mr: fc.record({ op: fc.constant('reg_mr' as const), map: idx(), page: idx(1), npages: idx(1), unaligned: fc.boolean() }),
   dereg_mr: fc.record({ op: fc.constant('dereg_mr' as const), mr: idx() }),
   uring_register: fc.record({ op: fc.constant('uring_register' as const), map: idx(), page: idx(1), npages: idx(1) }),

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { FALLOC_MODES, LIMITS, fallocRange, TestCaseSchema, initialValue, madviseSpan, mrSpan, uringSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
+import { FALLOC_MODES, LIMITS, cloneRange, fallocRange, TestCaseSchema, initialValue, madviseSpan, mrSpan, uringSpan, type NicOp, type Op, type OpName, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { arbConfig, arbNicOp, arbOpOf } from './arbitraries.ts';
 import { runTestCase, type Picker } from './lockstep.ts';
@@ -26,7 +26,7 @@ const P = LIMITS.pagesPerFile;
 // process thread can make (a forked child only holds its copies), and the
 // NIC's work requests.
 export const CONFORM_OPS: OpName[] = [
-  'open', 'close', 'mmap', 'munmap', 'madvise_dontneed', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'truncate_path', 'unlink', 'fallocate',
+  'open', 'close', 'mmap', 'munmap', 'madvise_dontneed', 'fork', 'load', 'store', 'write', 'dio_read', 'dio_write', 'truncate', 'truncate_path', 'unlink', 'fallocate', 'clone',
   'reg_mr', 'dereg_mr', 'uring_register', 'uring_unregister', 'uring_read_fixed', 'uring_write_fixed', 'fcntl_map_direct', 'fcntl_setlease', 'fcntl_getlease', 'sigtimedwait', 'tick',
 ];
 
@@ -183,6 +183,10 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
     case 'fcntl_setlease': return `L ${fdOf(op.fd)} ${op.type === 'rd' ? 0 : op.type === 'wr' ? 1 : 2}`;
     case 'fcntl_getlease': return `J ${fdOf(op.fd)}`;
     case 'sigtimedwait': return 'i';
+    case 'clone': {
+      const { soff, doff, len } = cloneRange(op);
+      return `K ${fdOf(op.fd)} ${fdOf(op.src)} ${soff} ${doff} ${len}`;
+    }
     case 'fallocate': {
       const { off, end } = fallocRange(op);
       return `A ${fdOf(op.fd)} ${FALLOC_MODES[op.mode]} ${off} ${end - off}`;

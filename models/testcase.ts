@@ -40,7 +40,7 @@ export function initialValue(file: number, pg: number): number {
 
 // The calls that hold their struct file from entry until they return
 // (fdget): a close meanwhile leaves the file open until then.
-export const FDGET_OPS: ReadonlySet<string> = new Set(['write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'uring_read_fixed', 'uring_write_fixed']);
+export const FDGET_OPS: ReadonlySet<string> = new Set(['write', 'dio_read', 'dio_write', 'truncate', 'fallocate', 'uring_read_fixed', 'uring_write_fixed', 'clone']);
 // ... and mmap(2), which holds it the same way (ksys_mmap_pgoff's fget)
 // through the mapping's own reference: every call that holds its file.
 export const HOLDS_FILE_OPS: ReadonlySet<string> = new Set([...FDGET_OPS, 'mmap']);
@@ -78,6 +78,12 @@ const FALLOC_MODE_NAMES = Object.keys(FALLOC_MODES) as [FallocMode, ...FallocMod
 export function fallocRange(op: { off: number; len: number }): { off: number; end: number } {
   const off = op.off % LIMITS.pagesPerFile;
   return { off, end: Math.min(LIMITS.pagesPerFile, off + 1 + (op.len % LIMITS.pagesPerFile)) };
+}
+
+// The pages a clone names: offsets within the span an op can name, and
+// a length in pages (0: to the source's EOF).
+export function cloneRange(op: { soff: number; doff: number; len: number }): { soff: number; doff: number; len: number } {
+  return { soff: op.soff % LIMITS.pagesPerFile, doff: op.doff % LIMITS.pagesPerFile, len: op.len % (LIMITS.pagesPerFile + 1) };
 }
 
 const index = z.number().int().min(0).max(255); // an object by index, modulo what exists
@@ -138,6 +144,10 @@ const OPS = nameTable({
   truncate_path: { file: index, size: index }, // truncate(2) of a file by its name
   unlink: { file: index }, // unlink(2) of a file by its name
   fallocate: { fd: index, mode: z.enum(FALLOC_MODE_NAMES), off: index, len: index }, // pages [off, off + 1 + len) cut at the file span
+  // ioctl(fd, FICLONERANGE) from the open file `src`: `len` pages of it
+  // from page `soff` onto page `doff` of `fd`'s file; len 0 clones to the
+  // source's EOF (FICLONE, when both offsets are 0)
+  clone: { fd: index, src: index, soff: index, doff: index, len: index },
   reg_mr: { map: index, page: index, npages: index, unaligned: flag },
   dereg_mr: { mr: index },
   // io_uring, on the process's own ring: IORING_REGISTER_BUFFERS of one

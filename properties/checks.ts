@@ -14,7 +14,19 @@ import type { Lockdep } from './lockdep.ts';
 
 function where(k: Kernel, page: number): string {
   if (k.pageOwner[page] < 0) return 'free';
-  return `file ${k.pageOwner[page]} page ${k.pageIndex[page]}`;
+  if (!is_zone_device_page(k, page)) return `file ${k.pageOwner[page]} page ${k.pageIndex[page]}`;
+  const owners: string[] = [];
+  for (const ip of k.inodes) ip.bmap.forEach((b, pg) => b === page && owners.push(`file ${ip.id} page ${pg}`));
+  return owners.join(' and ');
+}
+
+// Whether the page holds page `pg` of file `inode` (pg -1: any page of
+// it): a block by the file's block map, which a reflink shares between
+// files; a page-cache page by the one slot it fills.
+function holds(k: Kernel, page: number, inode: number, pg: number): boolean {
+  if (!is_zone_device_page(k, page)) return k.pageOwner[page] === inode && (pg < 0 || k.pageIndex[page] === pg);
+  const bmap = k.inodes[inode].bmap;
+  return pg < 0 ? bmap.includes(page) : bmap[pg] === page;
 }
 
 // A DMA or CPU access through a pin or a pte must reach the page it was
@@ -30,7 +42,7 @@ export function checkAccess(k: Kernel, e: Extract<Event, { kind: 'access' }>): D
   if (e.inode < 0) return null;
   const block = is_zone_device_page(k, e.page);
   const reallocated = k.pageEpoch[e.page] !== e.epoch;
-  const moved = block && k.pageOwner[e.page] !== e.inode;
+  const moved = block && !holds(k, e.page, e.inode, -1);
   if (!reallocated && !moved && e.held) return null;
   const what = block ? `block ${e.page}` : `page-cache page ${e.page}`;
   const who = e.who === 'cpu' ? 'CPU' : e.who === 'nic' ? 'NIC DMA' : 'device DMA';
@@ -134,7 +146,7 @@ function checkPte(k: Kernel, proc: number, vma: Vma, p: number): Divergence | nu
   const page = vma.pte[p];
   if (page < 0) return null;
   const pg = vma.pgoff + p;
-  if (k.pageOwner[page] === vma.inode && k.pageIndex[page] === pg && k.pageEpoch[page] === vma.pteEpoch[p]) return null;
+  if (holds(k, page, vma.inode, pg) && k.pageEpoch[page] === vma.pteEpoch[p]) return null;
   return divergence(
     'refcount',
     `process ${proc} mapping ${vma.id} maps page ${page} at file ${vma.inode} page ${pg}, but that page is ${where(k, page)}`,
@@ -242,7 +254,7 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // pinning is transient"); holding the IOLOCK across rescans bounds the
 // direct I/O to the file itself, nothing else.  So, in the reference's
 // terms, a layout change of a DAX file (truncate by fd or by name,
-// fallocate) under way while a page of that file is the buffer of direct
+// fallocate, a clone onto or from it) under way while a page of that file is the buffer of direct
 // I/O to another file
 // (submitted and not yet landed, or being pinned), or is being pinned by
 // a call that has not yet taken effect (a registration that 4.18's
@@ -253,14 +265,17 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // space a fault on the file holds).  Returns the threads starved outside
 // the promise.
 const NOBODY: ReadonlySet<number> = new Set();
-const LAYOUT_CHANGES: ReadonlySet<string> = new Set(['truncate', 'truncate_path', 'fallocate']);
+const LAYOUT_CHANGES: ReadonlySet<string> = new Set(['truncate', 'truncate_path', 'fallocate', 'clone']);
 const ADDRESS_SPACE_OPS: ReadonlySet<string> = new Set(['mmap', 'munmap', 'fork']);
 
 export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
   const held = new Set<number>(); // files whose layout change waits outside the promise
   for (const p of ref.pending) {
-    const file = p && LAYOUT_CHANGES.has(p.op.op) ? fileOf(p) : -1;
-    if (file >= 0 && ref.files[file].dax && pinnedTransiently(ref, file)) held.add(file);
+    if (!p || !LAYOUT_CHANGES.has(p.op.op)) continue;
+    // a clone waits for the pins of its source as well
+    for (const file of p.src ? [fileOf(p), p.src.file] : [fileOf(p)]) {
+      if (file >= 0 && ref.files[file].dax && pinnedTransiently(ref, file)) held.add(file);
+    }
   }
   if (held.size === 0) return NOBODY; // asked after every step of a looping run
   const out = new Set<number>();

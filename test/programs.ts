@@ -80,3 +80,35 @@ export const URING_PROGRAMS: { name: string; files: FileSpec[]; ops: Op[]; kerne
   // no buffer: EFAULT before the fd is looked up (6.1); a write to a read-only fd
   { name: 'no buffer', files: [dax(1)], ops: [open(0, false), uringRead(0, 0, 3), uringWrite(0, 0, 0), uringUnreg], kernel: [0, 'EFAULT', 'EFAULT', 'ENXIO'], file: '4096 1 11' },
 ];
+
+// FICLONERANGE (test/reflink.test.ts, and on the real kernel in
+// test/conform.test.ts): each program with what the real 6.1 kernel gave
+// and every file at the end.  The guest's XFS has reflink; two DAX files
+// share blocks, a write to a shared page copies it first.
+export const clone = (fd: number, src: number, soff = 0, doff = 0, len = 0): Op => ({ op: 'clone', fd, src, soff, doff, len });
+const write = (fd: number, off: number, val: number): Op => ({ op: 'write', fd, off, val });
+const loadOf = (map: number, page: number): Op => ({ op: 'load', map, page });
+const sharedThenWritten: Op[] = [open(0), open(1), clone(1, 0), mmap(1), load(0), write(0, 0, 5), load(0), store(0, 7), load(0), write(1, 1, 8)];
+export const CLONE_PROGRAMS: { name: string; files: FileSpec[]; ops: Op[]; kernel: (number | string)[]; after: string[] }[] = [
+  // file 1 becomes file 0; a write to either afterwards is its own (write(2), then a store through file 1's mapping)
+  { name: 'dax', files: [dax(2), dax(2)], ops: sharedThenWritten, kernel: [0, 1, 0, 0, 11, 0, 11, 0, 7, 0], after: ['8192 1 5 12', '8192 1 7 8'] },
+  { name: 'page cache', files: [pagecache(2), pagecache(2)], ops: sharedThenWritten, kernel: [0, 1, 0, 0, 11, 0, 11, 0, 7, 0], after: ['8192 0 5 12', '8192 0 7 8'] },
+  // DAX with page cache either way, onto a read-only open (EBADF), one page onto itself, a range past EOF, one overlapping within a file; then page 0 onto page 1 of the same file
+  { name: 'refused', files: [dax(2), pagecache(2), dax(2)], ops: [open(0), open(1), open(2, false), clone(1, 0), clone(0, 1), clone(2, 0), clone(0, 0, 0, 0, 1), clone(0, 0, 0, 1, 2), clone(0, 2, 1, 0, 2), clone(0, 0, 0, 1, 1)], kernel: [0, 1, 2, 'EINVAL', 'EINVAL', 'EBADF', 'EINVAL', 'EINVAL', 'EINVAL', 0], after: ['8192 1 11 11', '8192 0 21 22', '8192 1 31 32'] },
+  // past the destination's EOF (a hole between); from the source's EOF (nothing), past it (EINVAL)
+  { name: 'range', files: [dax(2), dax(2)], ops: [open(0), open(1), clone(1, 0, 1, 3, 1), clone(1, 0, 2, 0, 0), clone(1, 0, 3, 0, 0)], kernel: [0, 1, 0, 0, 'EINVAL'], after: ['8192 1 11 12', '16384 1 21 22 0 12'] },
+  // a DAX O_DIRECT write from a mapping of the clone to its shared page 1, then FALLOC_FL_UNSHARE_RANGE of the source's page 0
+  { name: 'unshare', files: [dax(2), dax(2)], ops: [open(0), open(1), clone(1, 0), mmap(1), load(0), { op: 'dio_write', fd: 1, off: 1, map: 0, page: 0, aio: false }, load(0), falloc('unshare', 0, 0, 0), load(1)], kernel: [0, 1, 0, 0, 11, 0, 11, 0, 11], after: ['8192 1 11 12', '8192 1 11 11'] },
+];
+
+// The write(2) that copies file 0's page off the block it shares with
+// file 1 leaves file 0's mapping on that block in 6.1
+// (`daxCowWriteKeepsMappings`): a load through it reads the old data,
+// and once file 1 writes its page in place, file 1's.  Mainline unmaps.
+export const STALE_AFTER_COW: { files: FileSpec[]; ops: Op[]; linux61: (number | string)[]; mainline: (number | string)[]; after: string[] } = {
+  files: [dax(2), dax(2)],
+  ops: [open(0), open(1), mmap(0), mmap(1), clone(1, 0), load(0), loadOf(1, 0), write(0, 0, 5), load(0), loadOf(1, 0), write(1, 0, 7), load(0), loadOf(1, 0)],
+  linux61: [0, 1, 0, 0, 0, 11, 11, 0, 11, 11, 0, 7, 7],
+  mainline: [0, 1, 0, 0, 0, 11, 11, 0, 5, 11, 0, 5, 7],
+  after: ['8192 1 5 12', '8192 1 7 12'],
+};

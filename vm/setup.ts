@@ -120,7 +120,7 @@ const INIT = `#!/bin/sh
 for m in $(cat /modules.order); do insmod /lib/modules/$m || echo "X -1 insmod $m failed"; done
 i=0
 while [ ! -e /dev/pmem0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-LD_LIBRARY_PATH=/lib /sbin/mkfs.xfs -q -f -m reflink=0 /dev/pmem0 > /dev/null 2>&1 || echo "X -1 mkfs.xfs failed"
+LD_LIBRARY_PATH=/lib /sbin/mkfs.xfs -q -f -m reflink=1 /dev/pmem0 > /dev/null 2>&1 || echo "X -1 mkfs.xfs failed"
 mkdir -p /mnt
 mount -t xfs -o dax=inode /dev/pmem0 /mnt || echo "X -1 mount failed"
 # no readahead: a fault reads one page into an order-0 folio, as the

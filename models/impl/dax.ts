@@ -8,6 +8,7 @@ import { free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from 
 import { do_cow_fault, pmd_fits, set_pmd, set_pte, split_huge_pmd, unmap_mapping_range } from './mm.ts';
 import { break_layout_nowait, faultVisible, layouts_on } from './locks.ts';
 import { LIMITS } from '../testcase.ts';
+import { xfs_reflink_allocate_cow, xfs_reflink_end_cow, xfs_refcount_find_shared } from './xfs_reflink.ts';
 
 // dax_layout_busy_page, first half: unmap every mapping of the file so a
 // new page reference has to come through a fault (and so the MMAPLOCK).
@@ -110,6 +111,8 @@ export function dax_iomap_pmd_fault(k: Kernel, t: Thread, vma: Vma, p: number, w
   }
   const b = ip.bmap[first];
   for (let q = 0; q < LIMITS.pmdPages; q++) if (page_state(k, vma.inode, first + q) !== WRITTEN || ip.bmap[first + q] !== b + q) return fallback();
+  // a write over shared blocks: the copy-on-write extent is not a whole aligned PMD
+  if (write && ip.bmap.slice(first, first + LIMITS.pmdPages).some((x) => xfs_refcount_find_shared(k, x))) return fallback();
   if (b % LIMITS.pmdPages !== 0) return fallback();
   set_pmd_entry(ip, first, DAX_PMD);
   set_pmd(k, vma, p, b, write);
@@ -140,7 +143,17 @@ export function dax_iomap_fault(k: Kernel, t: Thread, vma: Vma, p: number, write
     refFault();
     return 0;
   }
-  if (state !== WRITTEN) {
+  if (state === WRITTEN && xfs_refcount_find_shared(k, ip.bmap[pg])) {
+    // xfs_dax_write_iomap_begin copies the shared block; dax_insert_entry
+    // unmaps the page from the file's other mappings first
+    const b = xfs_reflink_allocate_cow(k, vma.inode, pg);
+    if (b < 0) {
+      refFault(); // ENOSPC
+      return VM_FAULT_SIGBUS;
+    }
+    unmap_mapping_range(k, vma.inode, pg, pg + 1, false);
+    xfs_reflink_end_cow(k, vma.inode, pg, b);
+  } else if (state !== WRITTEN) {
     // A write fault that must allocate or convert: with a layout lease on
     // the file, start the break and fail rather than change the block map.
     if (k.mapdirect && layouts_on(k, vma.inode).length > 0 && !k.flags.mapDirectFaultAllocates) {

@@ -65,6 +65,7 @@ export interface Thread {
   allocs: number; // fallible allocations so far (allocation failure injection)
   held: number[]; // rwsem ids held, in acquisition order
   fdget: number; // the struct file fdget holds for the call under way, -1 if none
+  fdgetSrc: number; // ... and the second one a clone holds (its source), -1 if none
   taskWork: number[]; // inodes whose last iput waits for the return to user space (__fput's task_work)
   exiting: boolean; // the call has its result (exitRv) and runs its task_work
   exitRv: number;
@@ -267,6 +268,7 @@ export class Kernel {
   pageOwner: Int16Array; // inode that owns the page's block or cache slot, -1 if free
   pageIndex: Int16Array;
   pageEpoch: Int32Array; // bumped on every allocation
+  refcount: Uint8Array; // per block, the files mapping it (the refcount btree counts the shared ones)
   blockFree: number[]; // xfs free space: a LIFO, so freed blocks are reused first
   cacheFree: number[];
   // Anonymous pages (private copies), referenced by the vmas that map them
@@ -331,6 +333,7 @@ export class Kernel {
     this.pageIndex = new Int16Array(this.npages).fill(-1);
     this.pageEpoch = new Int32Array(this.npages);
     for (let b = 0; b < cfg.blocks; b++) this.pageRef[b] = 1; // ZONE_DEVICE pages idle at 1
+    this.refcount = new Uint8Array(cfg.blocks);
     this.blockFree = [];
     for (let b = cfg.blocks - 1; b >= 0; b--) this.blockFree.push(b);
     this.cacheFree = [];
@@ -366,7 +369,10 @@ export class Kernel {
         this.pageIndex[page] = pg;
         this.pageEpoch[page] = 1;
         this.pageData[page] = initialValue(i, pg);
-        if (f.dax) this.inodes[i].bmap[pg] = page;
+        if (f.dax) {
+          this.inodes[i].bmap[pg] = page;
+          this.refcount[page] = 1;
+        }
         else this.inodes[i].cache[pg] = page;
       }
     });
@@ -374,7 +380,7 @@ export class Kernel {
     const mk = (kind: ThreadKind, name: string, proc: number, prog: Op[], loop: boolean): Thread => ({
       id: this.threads.length, kind, name, proc, prog, loop, ip: 0, stack: [], status: RUNNING, wait: '', waitId: -1,
       waitSeq: 0, waitMode: 0, rv: 0, rv2: 0, sigpending: false, sleeps: 0, allocs: 0, held: [],
-      fdget: -1, taskWork: [], exiting: false, exitRv: 0, killed: false, exited: false, sleepInterruptible: false,
+      fdget: -1, fdgetSrc: -1, taskWork: [], exiting: false, exitRv: 0, killed: false, exited: false, sleepInterruptible: false,
     });
     tc.threads.forEach((ts, i) => this.threads.push(mk('proc', `T${i}`, ts.proc, ts.ops, ts.loop)));
     this.device = this.threads.length;

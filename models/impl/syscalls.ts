@@ -11,6 +11,7 @@ import { evict } from './inode.ts';
 import { do_exit, sys_exit_group } from './exit.ts';
 import { sys_rt_sigtimedwait } from './signal.ts';
 import { cpu_load, cpu_store, sys_fork, sys_madvise, sys_mmap, sys_munmap } from './mm.ts';
+import { cloneFrame, sys_ioctl_ficlone } from './xfs_reflink.ts';
 import { sys_fallocate, sys_ftruncate, sys_truncate, sys_write } from './xfs_file.ts';
 import { dioFrame, xfs_file_dio_aio_rw, blk_mq_run_hw_queue } from './dio.ts';
 import { ib_uverbs_dereg_mr, ib_uverbs_reg_mr, regFrame } from './umem.ts';
@@ -37,6 +38,7 @@ function entry(op: Op): { fn: Fn<any>; locals: object } {
     case 'truncate_path': return { fn: sys_truncate, locals: { op, inode: -1, size: 0, error: 0, writeAccess: false } };
     case 'unlink': return { fn: sys_unlink, locals: { op, inode: -1 } };
     case 'fallocate': return { fn: sys_fallocate, locals: { op, inode: -1, error: 0 } };
+    case 'clone': return { fn: sys_ioctl_ficlone, locals: cloneFrame(op) };
     case 'reg_mr': return { fn: ib_uverbs_reg_mr, locals: regFrame(op) };
     case 'dereg_mr': return { fn: ib_uverbs_dereg_mr, locals: { op } };
     case 'uring_register': return { fn: io_uring_register, locals: registerFrame(op) };
@@ -102,9 +104,11 @@ export function step(k: Kernel, tid: number): StepInfo {
       t.exitRv = t.rv;
       if (t.fdget >= 0) {
         fput(k, t, t.fdget);
+        if (t.fdgetSrc >= 0) fput(k, t, t.fdgetSrc);
         k.ref.fdput(t.id);
       }
       t.fdget = -1;
+      t.fdgetSrc = -1;
     }
     // task_work_run on the way back to user space: __fput's iput of an
     // unlinked inode's last reference

@@ -63,6 +63,7 @@ export function xfs_bmapi_write(k: Kernel, t: Thread, inode: number, pg: number,
   }
   if (k.blockFree.length === 0 || (onFail !== null && k.allocFails(t, onFail))) return ENOSPC;
   const b = k.blockFree.pop()!;
+  k.refcount[b] = 1;
   k.pageOwner[b] = inode;
   k.pageIndex[b] = pg;
   k.pageEpoch[b]++;
@@ -101,11 +102,30 @@ export function xfs_bunmapi(k: Kernel, inode: number, pg: number): void {
   if (b < 0) return;
   ip.bmap[pg] = -1;
   ip.unwritten[pg] = 0;
+  k.emit({ kind: 'blockmap', inode });
+  // a shared block only loses this file's reference (xfs_refcount_decrease_extent)
+  if (--k.refcount[b] > 0) {
+    k.touchPage(b);
+    if (k.pageOwner[b] === inode) xfs_rmap_next_owner(k, b);
+    return;
+  }
   k.pageOwner[b] = -1;
   k.pageIndex[b] = -1;
   k.touchPage(b);
   k.blockFree.push(b);
-  k.emit({ kind: 'blockmap', inode });
+}
+
+// The reverse map's first owner of a shared block, once the one recorded
+// has let it go.
+function xfs_rmap_next_owner(k: Kernel, b: number): void {
+  for (const ip of k.inodes) {
+    const pg = ip.bmap.indexOf(b);
+    if (pg >= 0) {
+      k.pageOwner[b] = ip.id;
+      k.pageIndex[b] = pg;
+      return;
+    }
+  }
 }
 
 // xfs_bmap_collapse_extents / xfs_bmap_insert_extents for one page: what
@@ -121,7 +141,7 @@ export function xfs_bmap_shift_extent(k: Kernel, inode: number, from: number, to
   ip.unwritten[to] = ip.unwritten[from];
   ip.unwritten[from] = 0;
   if (b >= 0) {
-    k.pageIndex[b] = to;
+    if (k.pageOwner[b] === inode) k.pageIndex[b] = to;
     k.touchPage(b);
   }
   k.emit({ kind: 'blockmap', inode });

@@ -18,6 +18,7 @@ import { __break_lease, break_layout_nowait, LAYOUT_BREAKER } from './locks.ts';
 import { free_blocks, page_state, xfs_bmap_shift_extent, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { do_cow_fault, invalidate_inode_pages2_range, mapping_mapped, set_pte, truncate_pagecache_range, unmap_mapping_range, type FaultFrame } from './mm.ts';
 import { xfs_vma_has_direct_lease } from './mapdirect.ts';
+import { dax_cow_busy_page, xfs_reflink_allocate_cow, xfs_reflink_end_cow, xfs_refcount_find_shared } from './xfs_reflink.ts';
 import { fdget } from './file.ts';
 import { fput_iput } from './inode.ts';
 
@@ -48,6 +49,8 @@ export const __xfs_filemap_fault = fn<FaultFrame>('__xfs_filemap_fault', {
   },
   dax_iomap_fault(k, t, f) {
     const vma = k.vmaById(t.proc, f.vma)!;
+    const busy = f.write && vma.shared ? dax_cow_busy_page(k, k.inodes[vma.inode].bmap[vma.pgoff + f.page]) : -1;
+    if (busy >= 0) return k.sleep(t, 'page', busy, 'dax_iomap_fault', false);
     t.rv = dax_iomap_fault(k, t, vma, f.page, f.write);
     return 'xfs_iunlock_mmaplock';
   },
@@ -496,9 +499,24 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
     xfs_free_file_space(k, f.inode, off, end);
     return xfs_alloc_file_space(k, t, f);
   },
-  // No block of a model file is shared (reflink is not modelled): nothing
-  // to copy.
-  xfs_reflink_unshare() {
+  // Every shared block of the range gets its own copy, in order, while
+  // space lasts (mainline dax_file_unshare; a page-cache file's copies
+  // are made at writeback, where the model cannot see them).
+  xfs_reflink_unshare(k, t, f) {
+    const ip = k.inodes[f.inode];
+    const { off, end } = fallocRange(f.op);
+    for (let pg = off; pg < end && ip.dax; pg++) {
+      if (page_state(k, f.inode, pg) !== WRITTEN || !xfs_refcount_find_shared(k, ip.bmap[pg])) continue;
+      const busy = dax_cow_busy_page(k, ip.bmap[pg]);
+      if (busy >= 0) return k.sleep(t, 'page', busy, 'xfs_reflink_unshare', false);
+      const b = xfs_reflink_allocate_cow(k, f.inode, pg);
+      if (b < 0) {
+        k.ref.commit(t.id);
+        f.error = ENOSPC;
+        return 'xfs_iunlock';
+      }
+      xfs_reflink_end_cow(k, f.inode, pg, b);
+    }
     return 'xfs_alloc_file_space';
   },
   xfs_alloc_file_space(k, t, f) {
@@ -511,6 +529,14 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
 });
 
 // ---- write(2): xfs_file_write_iter, buffered or DAX ----
+
+// dax_iomap_iter after a copy-on-write: the file's ptes of the page and
+// its xarray entry go (invalidate_inode_pages2_range), so the next fault
+// maps the copy; 6.1 invalidated only for IOMAP_F_NEW.
+export function dax_iomap_iter_cow_invalidate(k: Kernel, inode: number, pg: number): void {
+  if (k.flags.daxCowWriteKeepsMappings) return;
+  truncate_pagecache_range(k, inode, pg, pg + 1, false);
+}
 
 export interface WriteFrame extends Frame {
   op: Extract<Op, { op: 'write' | 'uring_write_fixed' }>;
@@ -560,6 +586,17 @@ export function xfs_file_buffered_write() {
         }
       } else if (state !== WRITTEN) {
         xfs_convert_unwritten(k, f.inode, off);
+      } else if (ip.dax && xfs_refcount_find_shared(k, ip.bmap[off])) {
+        const busy = dax_cow_busy_page(k, ip.bmap[off]);
+        if (busy >= 0) return k.sleep(t, 'page', busy, 'iomap_apply', false);
+        const b = xfs_reflink_allocate_cow(k, f.inode, off);
+        if (b < 0) {
+          k.ref.commit(t.id);
+          f.error = ENOSPC;
+          return 'xfs_iunlock';
+        }
+        xfs_reflink_end_cow(k, f.inode, off, b);
+        dax_iomap_iter_cow_invalidate(k, f.inode, off);
       }
       const page = ip.dax ? ip.bmap[off] : ip.cache[off];
       k.pageData[page] = f.op.op === 'write' ? f.op.val : dma_read_page(k, t, f.buf!, 'cpu');

@@ -20,7 +20,7 @@
 // version, never its flags.
 
 import type { Contract, KernelVersion } from '../variants/index.ts';
-import { HOLDS_FILE_OPS, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, uringSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
+import { HOLDS_FILE_OPS, cloneRange, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_ZERO_RANGE, FALLOC_MODES, LIMITS, fallocRange, initialValue, madviseSpan, mrSpan, uringSpan, type Op, type NicOp, type TestCase } from '../testcase.ts';
 import { ANY, HOLE, LEASE_FILE, LEASE_LAYOUT, LEASE_MAP, LEASE_MR, UNWRITTEN, WRITTEN, type Encoding, type AbstractState, type Result } from '../abstract.ts';
 import { divergence, type Divergence } from '../../properties/classes.ts';
 
@@ -32,6 +32,7 @@ interface RFile {
   size: number;
   state: number[]; // per page, all LIMITS.blockMapPages of them (past pagesPerFile only blocks INSERT_RANGE pushed past EOF)
   page: Page[]; // what each page holds; a page that leaves the file is replaced by a fresh one
+  blk: number[]; // DAX: the storage a clone shared the page's with others (an id), 0 for its own
 }
 
 interface RFd {
@@ -180,6 +181,7 @@ interface Pending {
   killed: boolean; // its thread was killed (exit_group): what it returns reaches no one
   ring: RRing | null; // the registered buffer a fixed read or write uses
   ringTarget: Target | null; // ... and its page
+  src: RFd | null; // the open a clone copies from, which it holds like its fd
 }
 
 const P = LIMITS.pagesPerFile;
@@ -226,7 +228,7 @@ export class Reference {
           page[pg].v = initialValue(i, pg);
         }
       }
-      return { linked: true, uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size, state, page };
+      return { linked: true, uid: f.owner, dax: f.dax, reflink: f.reflink, size: f.size, state, page, blk: new Array(LIMITS.blockMapPages).fill(0) };
     });
     this.procs = tc.config.procs.map((p) => ({ uid: p.uid, capLease: p.capLease, alive: true, fds: new Array(LIMITS.fds).fill(null), maps: [], sigio: [], pinned: 0, ring: null }));
     this.pending = new Array(tc.threads.length).fill(null);
@@ -263,6 +265,7 @@ export class Reference {
       if (tid === except) continue;
       if (q?.opening) out.set(q.opening.ofid, q.opening);
       if (q?.fd && !q.fdPut && HOLDS_FILE_OPS.has(q.op.op)) out.set(q.fd.ofid, q.fd); // a call holds the file it works on (fdget) until its fdput
+      if (q?.src && !q.fdPut) out.set(q.src.ofid, q.src);
     }
     for (const d of this.inflight) if (d.aio) out.set(d.open.ofid, d.open);
     return out;
@@ -316,10 +319,36 @@ export class Reference {
   }
   private faultAllocated = { file: -1, version: -1 };
 
+  // Blocks no file uses: a page a clone shares with others counts once.
   private freeBlocks(): number {
     let used = 0;
-    for (const f of this.files) if (f.dax) for (const st of f.state) if (st !== HOLE) used++;
-    return this.nblocks - used;
+    const shared = new Set<number>();
+    for (const f of this.files) {
+      if (!f.dax) continue;
+      f.state.forEach((st, pg) => {
+        if (st === HOLE) return;
+        if (f.blk[pg] === 0) used++;
+        else shared.add(f.blk[pg]);
+      });
+    }
+    return this.nblocks - used - shared.size;
+  }
+
+  // A written DAX page whose storage another file page shares: a write
+  // to it needs a block of its own first (copy-on-write).
+  private sharedPage(f: RFile, pg: number): boolean {
+    if (!f.dax || f.state[pg] !== WRITTEN || f.blk[pg] === 0) return false;
+    let n = 0;
+    for (const g of this.files) g.state.forEach((st, q) => st === WRITTEN && g.blk[q] === f.blk[pg] && n++);
+    return n > 1;
+  }
+
+  // The copy-on-write of a shared page, false if no block is free.
+  private unshare(f: RFile, pg: number): boolean {
+    if (!this.sharedPage(f, pg)) return true;
+    if (this.freeBlocks() === 0) return false;
+    f.blk[pg] = 0;
+    return true;
   }
 
   private p(tid: number): Pending {
@@ -354,7 +383,7 @@ export class Reference {
     const p: Pending = {
       op, proc, fd: null, fdnum: -1, map: -1, mapFile: -1, mapShared: false, mr: -1, earlyError: null, earlyAllowed: [], fdPut: false, lateError: null, charged: 0,
       committed: false, expected: ANY, interrupted: false, allocFailed: [], failed: null, dio: null, holeRead: false, pins: [],
-      opening: null, file: -1, broke: false, ring: null, ringTarget: null, killed: false,
+      opening: null, file: -1, broke: false, ring: null, ringTarget: null, killed: false, src: null,
     };
     this.pending[tid] = p;
     const pr = this.procs[proc];
@@ -427,6 +456,14 @@ export class Reference {
         if (!this.resolveFd(p, pr)) p.earlyError = 'EBADF';
         else if (!p.fd!.write) p.earlyError = 'EINVAL';
         break;
+      case 'clone': {
+        // the ioctl's fd, the source's, then generic_file_rw_checks
+        const fds = this.openFds(proc);
+        if (!this.resolveFd(p, pr)) { p.earlyError = 'EBADF'; break; }
+        p.src = pr.fds[fds[op.src % fds.length]];
+        if (!p.fd!.write) p.earlyError = 'EBADF';
+        break;
+      }
       case 'fallocate': {
         // a combination of exclusive modes is refused, EINVAL or EOPNOTSUPP as the version tests it
         const refused = fallocModeRefused(FALLOC_MODES[op.mode]);
@@ -659,6 +696,10 @@ export class Reference {
     if (p.op.op !== 'dio_write') return;
     const f = this.files[p.fd!.file];
     const pg = f.size ? p.op.off % f.size : 0; // a write to an empty file writes its first page, past EOF until it lands
+    if (this.sharedPage(f, pg)) {
+      this.unshare(f, pg);
+      return;
+    }
     if (f.state[pg] === HOLE && this.freeBlocks() === 0) return;
     f.state[pg] = WRITTEN;
     f.page[pg].v = 0;
@@ -739,6 +780,11 @@ export class Reference {
     if (!m.shared) {
       m.cow[page] = privateCopy(f.page[pg].v);
       m.forked[page] = false;
+      return true;
+    }
+    if (this.sharedPage(f, pg)) {
+      if (!this.unshare(f, pg)) return this.faultFails(p, false);
+      this.faultAllocated = { file: m.file, version: this.version };
       return true;
     }
     if (f.state[pg] === WRITTEN) return true;
@@ -977,12 +1023,16 @@ export class Reference {
         if (this.hasLiveLease(file)) this.diverge('result-mismatch', `write(2) to file ${file} completed while a layout lease was held on it`);
         const off = op.off % P;
         if (f.dax && f.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; break; }
+        if (!this.unshare(f, off)) { p.expected = 'ENOSPC'; break; }
         f.state[off] = WRITTEN;
         f.page[off].v = op.op === 'write' ? op.val : this.readTarget(p.ringTarget!);
         f.size = Math.max(f.size, off + 1);
         p.expected = 0;
         break;
       }
+      case 'clone':
+        p.expected = this.commitClone(p, op);
+        break;
       case 'unlink': {
         const f = this.files[p.file];
         p.expected = f.linked ? 0 : 'ENOENT'; // another unlink of the name came first
@@ -1023,6 +1073,8 @@ export class Reference {
           f.size += len;
           for (let pg = f.state.length - 1 - len; pg >= off; pg--) this.movePage(f, pg, pg + len);
         } else {
+          // UNSHARE_RANGE: each shared page gets its own block, in order, while there are any
+          if (mode & FALLOC_FL_UNSHARE_RANGE && !this.unshareRange(f, off, end)) { p.expected = 'ENOSPC'; break; }
           // zeroed (ZERO_RANGE), or kept; unwritten extents over the holes; the size grows unless KEEP_SIZE
           if (mode & FALLOC_FL_ZERO_RANGE) {
             for (let pg = off; pg < end; pg++) this.removePage(f, pg);
@@ -1141,6 +1193,45 @@ export class Reference {
     return 0;
   }
 
+  // FICLONERANGE: the destination's range gets the source's written pages
+  // (their values; DAX: their storage, shared), and holes for the rest but
+  // where both are unwritten.  4.18 shares no DAX file's blocks.
+  private commitClone(p: Pending, op: Extract<Op, { op: 'clone' }>): Result {
+    const sfile = p.src!.file;
+    const dfile = p.fd!.file;
+    const s = this.files[sfile];
+    const d = this.files[dfile];
+    if (this.hasLiveLease(dfile)) this.diverge('result-mismatch', `a clone onto file ${dfile} completed while a layout lease was held on it`);
+    const old = this.kernel === 'linux-4.18';
+    if (old ? s.dax || d.dax : s.dax !== d.dax) return 'EINVAL';
+    const { soff, doff, len: asked } = cloneRange(op);
+    if (old && s.size === 0) return 0;
+    let len = asked;
+    if (len === 0) {
+      if (soff === s.size) return 0;
+      len = s.size - soff;
+    }
+    if (len <= 0 || soff + len > s.size || doff + len > P) return 'EINVAL';
+    if (sfile === dfile && doff + len > soff && doff < soff + len) return 'EINVAL';
+    s.reflink = true;
+    d.reflink = true;
+    for (let i = 0; i < len; i++) {
+      const spg = soff + i;
+      const dpg = doff + i;
+      if (s.state[spg] === UNWRITTEN && d.state[dpg] === UNWRITTEN) continue;
+      this.removePage(d, dpg);
+      if (s.state[spg] !== WRITTEN) continue;
+      d.state[dpg] = WRITTEN;
+      d.page[dpg] = { v: s.page[spg].v };
+      if (!s.dax) continue;
+      if (s.blk[spg] === 0) s.blk[spg] = ++this.nextBlk;
+      d.blk[dpg] = s.blk[spg];
+    }
+    d.size = Math.max(d.size, doff + len);
+    return 0;
+  }
+  private nextBlk = 0;
+
   private commitDio(p: Pending, op: Extract<Op, { op: 'dio_read' | 'dio_write' }>): number {
     const file = p.fd!.file;
     const s = this.files[file];
@@ -1151,7 +1242,7 @@ export class Reference {
     }
     const off = s.size ? op.off % s.size : 0; // a write to an empty file writes its first page
     // a DAX write allocates its block before it looks at the buffer
-    if (op.op === 'dio_write' && s.dax && s.state[off] === HOLE && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
+    if (op.op === 'dio_write' && s.dax && (s.state[off] === HOLE || this.sharedPage(s, off)) && this.freeBlocks() === 0) { p.expected = 'ENOSPC'; return -1; }
     const target = p.pins[0];
     if (!target) {
       this.diverge('result-mismatch', `${op.op} submitted I/O without pinning its buffer`);
@@ -1189,18 +1280,26 @@ export class Reference {
     }
   }
 
+  private unshareRange(f: RFile, off: number, end: number): boolean {
+    for (let pg = off; pg < end; pg++) if (!this.unshare(f, pg)) return false;
+    return true;
+  }
+
   // A page of the file, what it holds and whoever holds that, now at
   // another offset, which was a hole.
   private movePage(f: RFile, from: number, to: number): void {
     f.state[to] = f.state[from];
     f.page[to] = f.page[from];
+    f.blk[to] = f.blk[from];
     f.state[from] = HOLE;
     f.page[from] = { v: 0 };
+    f.blk[from] = 0;
   }
 
   private removePage(f: RFile, pg: number): void {
     if (f.state[pg] !== HOLE) f.page[pg] = { v: 0 };
     f.state[pg] = HOLE;
+    f.blk[pg] = 0;
   }
 
   // A mapping goes (munmap, exit_mmap): its lease with its last mapping,
@@ -1368,7 +1467,9 @@ export class Reference {
   interrupted(tid: number, lease = false): void {
     this.version++;
     const p = this.pending[tid];
-    if (lease && this.contract === 'upstream') return;
+    // upstream's xfs_break_layouts loses a layout wait's error and waits
+    // again; a clone breaks layouts with break_layout itself, which returns it
+    if (lease && this.contract === 'upstream' && p?.op.op !== 'clone') return;
     if (p && !p.committed) p.interrupted = true;
   }
 
@@ -1380,6 +1481,7 @@ export class Reference {
     if (!p?.fd) return;
     p.fdPut = true;
     this.closeIfUnused(p.fd.ofid);
+    if (p.src) this.closeIfUnused(p.src.ofid);
   }
 
   // ---- process exit ----

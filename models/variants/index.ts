@@ -26,17 +26,17 @@ export const KERNELS: Record<KernelVersion, Kernel> = {
   'linux-4.18': {
     release: 'v4.18',
     tree: 'github:zzwd/linux-4.18-rt (4.18.0 with the RT patch, the nearest 4.18 release tree stored)',
-    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true, noFollPin: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true, noIoUring: true },
+    flags: { busyScanDropsCows: true, busyScanSkipsUnmapped: true, busyWaitRetriesOnlyAfterSleep: true, longtermChecksEveryVma: true, breakLayoutsLosesError: true, dioHoleReadFaultShort: true, longtermPinsWritableFileMappings: true, noFollPin: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true, noIoUring: true, reflinkRefusesDax: true, cloneEmptySourceSucceeds: true },
   },
   'linux-6.1': {
     release: 'v6.1.20',
     tree: 'github:c1336658570/linux-6.1.20 (Debian\'s linux-image-6.1.0-57 is the guest of daxcheck conform)',
-    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true, ioUringRefusesFileMappings: true, ioUringFixedBufferCheckedFirst: true },
+    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true, ioUringRefusesFileMappings: true, ioUringFixedBufferCheckedFirst: true, daxCowWriteKeepsMappings: true, daxCowIgnoresPins: true },
   },
   'linux-mainline': {
     release: 'v6.18.2',
     tree: 'github:gfunkmonk/linux-6.18.2',
-    flags: { leasedBreakLosesBlockingError: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true },
+    flags: { leasedBreakLosesBlockingError: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, daxCowIgnoresPins: true },
   },
 };
 
@@ -75,6 +75,10 @@ export const FLAGS = nameTable({
   evictFreesPinnedBlocks: 'evicting an unlinked DAX file frees its blocks with pages still pinned (dax_disassociate_entry only WARNs): mainline first waits for every pinned page to go idle (dax_break_layout_final)',
   staleLeaseDowngrade: 'lease_modify clears FL_DOWNGRADE_PENDING but not fl_downgrade_time: once that deadline passes, time_out_leases downgrades the lease again, a write lease its holder took since included',
   dioPinsWithFollGet: 'O_DIRECT takes plain references on its buffer (get_user_pages_fast, FOLL_GET), which fork does not see as pins: a private page under a read in flight is shared with the child (6.18 pins it with FOLL_PIN, pin_user_pages_fast)',
+  reflinkRefusesDax: 'a clone with a DAX file on either side is refused (EINVAL, under both files\' locks); DAX files never share blocks',
+  cloneEmptySourceSucceeds: 'a clone from an empty source returns 0 whatever the range (vfs_clone_file_prep_inodes), where later kernels refuse a range past EOF',
+  daxCowWriteKeepsMappings: 'a DAX write(2) that copies a shared block on write leaves the file\'s own ptes and xarray entry on the old block (only IOMAP_F_NEW invalidates), so a mapping of the file still reaches the block the other file keeps',
+  daxCowIgnoresPins: 'a DAX copy-on-write (write(2), an O_DIRECT write, a write fault, an unshare) moves the file page off its shared block without waiting for a pin on it: the pin\'s DMA then reaches the block the other file keeps',
   noIoUring: 'no io_uring (it came in 5.1): io_uring_register and the fixed-buffer reads and writes are ENOSYS',
   ioUringRefusesFileMappings: 'io_uring pins a buffer with pin_user_pages under mmap_sem, then refuses it if it lies in any file mapping but shmem and hugetlbfs (EOPNOTSUPP, private copies made by then kept): mainline pins with pin_user_pages_fast and leaves the refusal to GUP',
   ioUringFixedBufferCheckedFirst: 'a READ_FIXED or WRITE_FIXED with no registered buffer is EFAULT at prep (io_prep_rw), before its file is looked up: mainline looks the file up first (io_assign_file, EBADF)',
@@ -122,17 +126,17 @@ const LINUX_61 = variant({
   name: 'linux-6.1',
   contract: 'upstream',
   kernel: 'linux-6.1',
-  expect: ['dma-into-reallocated-block', 'result-mismatch', 'deadlock', 'no-progress'],
+  expect: ['dma-into-reallocated-block', 'result-mismatch', 'deadlock', 'no-progress', 'refcount'],
   seed: `${kernelSource('linux-6.1')}`,
-  summary: 'the kernel Debian 12 ships and conform boots: the busy-page scan still skips a file nothing maps; the two lease bugs of mainline',
+  summary: 'the kernel Debian 12 ships and conform boots: the busy-page scan still skips a file nothing maps; the two lease bugs of mainline; a DAX write that copies a reflinked block leaves the writer\'s mapping on the block the other file keeps, and a copy-on-write moves a pinned page',
 });
 const LINUX_MAINLINE = variant({
   name: 'linux-mainline',
   contract: 'upstream',
   kernel: 'linux-mainline',
-  expect: ['result-mismatch', 'deadlock', 'no-progress'],
+  expect: ['result-mismatch', 'deadlock', 'no-progress', 'dma-into-reallocated-block'],
   seed: `${kernelSource('linux-mainline')}; 001 (busy-page scan, gup_fast revalidation, IOLOCK held across rescans); §2 (FOLL_LONGTERM refused for fs-DAX, MAP_DIRECT unknown to MAP_SHARED_VALIDATE)`,
-  summary: 'today\'s kernel: truncate waits for every pinned DAX page; long-term pins of fs-DAX refused but for private copies, and long-term write pins of shared page-cache mappings; MAP_DIRECT rejected; two lease bugs: an answered downgrade\'s deadline later downgrades a write lease, and a layout break waits for a layout granted while it slept without recalling it',
+  summary: 'today\'s kernel: truncate waits for every pinned DAX page; long-term pins of fs-DAX refused but for private copies, and long-term write pins of shared page-cache mappings; MAP_DIRECT rejected; two lease bugs: an answered downgrade\'s deadline later downgrades a write lease, and a layout break waits for a layout granted while it slept without recalling it; a DAX copy-on-write of a reflinked block moves a page a pin holds',
 });
 export const KERNEL_VARIANTS: Variant[] = [LINUX_418, LINUX_61, LINUX_MAINLINE];
 
@@ -143,15 +147,19 @@ export const ALIASES: Record<string, string> = { upstream: 'linux-mainline', 'v4
 // (README, "Findings"); a clean variant on a real kernel starts from them.
 export const LEASE_FIXES: Partial<Flags> = { staleLeaseDowngrade: false, breakWaitsUnbroken: false };
 
+// ... and for the DAX copy-on-write daxcheck found moving a pinned page:
+// wait for the pin first, as a truncate does.
+export const DAX_COW_FIX: Partial<Flags> = { daxCowIgnoresPins: false };
+
 // Mainline with those fixed: the model's clean upstream base.
 const MAINLINE_FIXED = variant({
   name: 'mainline-fixed',
   contract: 'upstream',
   kernel: 'linux-mainline',
   expect: [],
-  seed: `${kernelSource('linux-mainline')}, with __break_lease breaking a lease set while it slept and lease_modify clearing an answered downgrade's deadline`,
-  summary: 'linux-mainline with its lease breaks fixed: a breaker breaks every conflicting lease it waits for, and a downgrade its holder answered leaves no deadline behind',
-  flags: LEASE_FIXES,
+  seed: `${kernelSource('linux-mainline')}, with __break_lease breaking a lease set while it slept, lease_modify clearing an answered downgrade's deadline, and a DAX copy-on-write waiting for pins on the block it leaves`,
+  summary: 'linux-mainline with its lease breaks fixed: a breaker breaks every conflicting lease it waits for, and a downgrade its holder answered leaves no deadline behind; and a DAX copy-on-write waits for a pin on the shared block, as a truncate does',
+  flags: { ...LEASE_FIXES, ...DAX_COW_FIX },
 });
 
 const MAPDIRECT_FIXED = variant({
@@ -161,7 +169,7 @@ const MAPDIRECT_FIXED = variant({
   expect: [],
   seed: '004 (MAP_DIRECT v9 and its review), 000 (lease_direct, v8), 001 (busy-page scan); on linux-mainline',
   summary: 'MAP_DIRECT v9 with every review comment addressed, lease_direct RDMA with delayed revocation through the IOMMU API, on today\'s kernel',
-  flags: { ...LEASE_FIXES, leasedBreakLosesBlockingError: false },
+  flags: { ...LEASE_FIXES, ...DAX_COW_FIX, leasedBreakLosesBlockingError: false },
 });
 
 export const CLEAN_VARIANTS: Variant[] = [MAINLINE_FIXED, MAPDIRECT_FIXED];
@@ -186,7 +194,7 @@ export interface KnownBug {
 // (README, "K3, retired").
 export const KNOWN_BUGS: KnownBug[] = [
   { id: 'K1', base: 'mainline-fixed', flag: 'truncateIgnoresPins', seed: '001 (Problem)', title: 'truncate/punch frees blocks of pages still pinned for DMA', expect: ['dma-into-reallocated-block'] },
-  { id: 'K2', base: 'mainline-fixed', flag: 'gupFastNoRecheck', seed: '001 ("Fix get_user_pages_fast() for ZONE_DEVICE pages to revalidate the pte, pmd, pud"; "mm: fix __gup_device_huge vs unmap")', title: 'gup-fast takes references on the pages of a huge DAX pmd without re-checking the pmd', expect: ['dma-into-reallocated-block', 'iova-reuse'] },
+  { id: 'K2', base: 'mainline-fixed', flag: 'gupFastNoRecheck', seed: '001 ("Fix get_user_pages_fast() for ZONE_DEVICE pages to revalidate the pte, pmd, pud"; "mm: fix __gup_device_huge vs unmap")', title: 'gup-fast takes references on the pages of a huge DAX pmd without re-checking the pmd', expect: ['dma-into-reallocated-block', 'iova-reuse', 'data-mismatch'] },
   { id: 'K4', base: 'mapdirect-fixed', flag: 'leaseBreakFreesIova', seed: '000 ("Fix IOVA reuse race by leaving the dma scatterlist mapped until unregistration time")', title: 'the DMA mapping is torn down at lease break, so the IOVA is reused while the NIC still uses it', expect: ['iova-reuse'] },
   { id: 'K5', base: 'mapdirect-fixed', flag: 'leaseDirectRevokesImmediately', seed: '000 ("Arrange for lease_direct leases to also wait the lease-break-time period")', title: 'lease_direct revokes immediately instead of waiting lease-break-time', expect: ['result-mismatch'] },
   { id: 'K6', base: 'mapdirect-fixed', flag: 'mapDirectFaultAllocates', seed: '000 ("iomap_can_allocate()"), 004 (v9 5/6, break_layout_nowait)', title: 'an allocating write fault under MAP_DIRECT allocates blocks instead of SIGBUS', expect: ['blockmap-changed-under-lease', 'result-mismatch', 'data-mismatch'] },
