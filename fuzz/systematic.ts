@@ -43,6 +43,7 @@ export const CHANGES: { name: string; op: Op }[] = [
   { name: 'zeroes page 0 (FALLOC_FL_ZERO_RANGE)', op: { op: 'fallocate', fd: 0, mode: 'zero', off: 0, len: 0 } },
   { name: 'collapses page 0 out of it (FALLOC_FL_COLLAPSE_RANGE)', op: { op: 'fallocate', fd: 0, mode: 'collapse', off: 0, len: 0 } },
   { name: 'inserts a hole at page 0 (FALLOC_FL_INSERT_RANGE)', op: { op: 'fallocate', fd: 0, mode: 'insert', off: 0, len: 0 } },
+  { name: 'clones page 0 onto page 1 (FICLONERANGE)', op: { op: 'clone', fd: 0, src: 0, soff: 0, doff: 1, len: 1 } },
 ];
 
 interface Source {
@@ -56,8 +57,8 @@ interface Source {
 }
 
 const open = (file: number, write = true): Op => ({ op: 'open', file, write });
-const mmap = (fd: number, type: 'shared' | 'private' | 'validate', more: { len?: number; direct?: boolean; sync?: boolean; write?: boolean } = {}): Op => ({
-  op: 'mmap', fd, off: 0, len: more.len ?? 1, type, sync: more.sync ?? false, direct: more.direct ?? false, write: more.write ?? true,
+const mmap = (fd: number, type: 'shared' | 'private' | 'validate', more: { off?: number; len?: number; direct?: boolean; sync?: boolean; write?: boolean } = {}): Op => ({
+  op: 'mmap', fd, off: more.off ?? 0, len: more.len ?? 1, type, sync: more.sync ?? false, direct: more.direct ?? false, write: more.write ?? true,
 });
 const store = (page = 0, val = 3): Op => ({ op: 'store', map: 0, page, val });
 const load = (page = 0): Op => ({ op: 'load', map: 0, page });
@@ -80,6 +81,8 @@ const SOURCES: Source[] = [
   { name: 'registered-copy', about: 'registers a private copy of it for RDMA, which the NIC writes through', file: DAX, ops: [open(DAX), mmap(0, 'private', { len: 0 }), store(), reg(), load()], nic: nicWrites },
   { name: 'registered-copy-dontneed', about: 'registers a private copy of it for RDMA, drops the copy with MADV_DONTNEED, and loads; the NIC writes through the registration', file: DAX, ops: [open(DAX), mmap(0, 'private', { len: 0 }), store(), reg(), { op: 'madvise_dontneed', map: 0, page: 0, npages: 0 }, load()], nic: nicWrites },
   { name: 'uring-copy', about: 'registers a private copy of it with io_uring, reads a page-cache file into it with READ_FIXED, writes it back with WRITE_FIXED to page 1, and loads', file: DAX, ops: [open(DAX), open(PAGECACHE), mmap(0, 'private', { len: 0 }), store(), { op: 'uring_register', map: 0, page: 0, npages: 0 }, { op: 'uring_read_fixed', fd: 1, off: 1, page: 0 }, { op: 'uring_write_fixed', fd: 0, off: 1, page: 0 }, load()] },
+  { name: 'clone-shared', about: 'clones it whole onto a sparse DAX file, which shares its blocks, and loads page 1 through a shared mapping before and twice after', file: DAX, ops: [open(DAX), open(DAX_SPARSE), mmap(0, 'shared'), load(1), { op: 'clone', fd: 1, src: 0, soff: 0, doff: 0, len: 0 }, load(1), load(1)] },
+  { name: 'clone-dio-buffer', about: 'clones it whole onto a sparse DAX file, maps its page 1, and submits an AIO O_DIRECT write to a page-cache file from it', file: DAX, ops: [open(DAX), open(DAX_SPARSE), open(PAGECACHE), { op: 'clone', fd: 1, src: 0, soff: 0, doff: 0, len: 0 }, mmap(0, 'shared', { off: 1 }), { op: 'dio_write', fd: 2, off: 0, map: 0, page: 0, aio: true }, load()] },
   { name: 'pagecache-registered', about: 'registers a shared mapping of it for RDMA, which the NIC writes through', file: PAGECACHE, ops: [open(PAGECACHE), mmap(0, 'shared', { len: 0 }), reg(), load()], nic: nicWrites },
   { name: 'pagecache-aio', about: 'submits an AIO O_DIRECT write to it from a mapping of it', file: PAGECACHE, ops: [open(PAGECACHE), mmap(0, 'shared', { len: 0 }), { op: 'dio_write', fd: 0, off: 0, map: 0, page: 0, aio: true }, load()] },
   { name: 'map-sync', about: 'maps it MAP_SHARED_VALIDATE|MAP_SYNC and loads', file: PAGECACHE, ops: [open(PAGECACHE), mmap(0, 'validate', { len: 0, sync: true }), load()] },
