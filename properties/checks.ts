@@ -281,7 +281,7 @@ export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
   const out = new Set<number>();
   const procs = new Set<number>();
   ref.pending.forEach((p, tid) => {
-    if (p && (held.has(fileOf(p)) || held.has(p.mapFile))) {
+    if (p && (held.has(fileOf(p)) || held.has(p.mapFile) || (p.src !== null && held.has(p.src.file)))) {
       out.add(tid);
       procs.add(p.proc);
     }

@@ -16,7 +16,7 @@ import { boot } from '../vm/qemu.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { LIMITS, TestCaseSchema, type Op, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
-import { CLONE_PROGRAMS, FALLOC_PROGRAMS, LEASE_PROGRAMS, STALE_AFTER_COW, URING_PROGRAMS, dax, mmap, open, pagecache, reg, tc } from './programs.ts';
+import { CLONE_PROGRAMS, COLLAPSE_REFUSED_PINNED, FALLOC_PROGRAMS, LEASE_PROGRAMS, STALE_AFTER_COW, URING_PROGRAMS, dax, mmap, open, pagecache, reg, tc } from './programs.ts';
 
 const linux61 = findVariant('linux-6.1'); // the kernel the guest runs
 
@@ -166,6 +166,9 @@ if (tools || required) {
     // FICLONERANGE: DAX and page-cache files shared and written, the refusals, ranges, unshare
     const clones = progs.length;
     progs.push(...CLONE_PROGRAMS.map((p) => tc(p.files, [p.ops])));
+    // a refused collapse over a registered page-cache page: 6.1 flushes the range first
+    const collapsed = progs.length;
+    progs.push(COLLAPSE_REFUSED_PINNED.testCase);
     const exps = progs.map((t) => expectation(linux61, t));
     // 6.1's stale mapping after a copy-on-write: linux-6.1 diverges at the write, so the
     // guest runs the whole program as mainline's model has it, and the kernel is judged
@@ -201,6 +204,7 @@ if (tools || required) {
     });
     assert.equal(seen.results.get(stale), STALE_AFTER_COW.linux61.map((x) => `ok ${x}`), 'a load through the writer\'s mapping reads the old block, then the other file\'s write');
     assert.equal(seen.files.get(stale), STALE_AFTER_COW.after);
+    assert.equal(seen.files.get(collapsed), [COLLAPSE_REFUSED_PINNED.linux61]);
     assert.ok(compare(vm.kernel, findVariant('linux-4.18'), progs[0], four18, seen.results.get(0), seen.files.get(0), listedMismatches()), '4.18\'s model is not 6.1');
   });
 

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findVariant } from '../models/variants/index.ts';
 import { expectation } from '../fuzz/conform.ts';
-import { FALLOC_PROGRAMS, dax, falloc, open, tc } from './programs.ts';
+import { COLLAPSE_REFUSED_PINNED, FALLOC_PROGRAMS, dax, falloc, open, tc } from './programs.ts';
 import type { Op } from '../models/testcase.ts';
 
 const asKernel = (xs: (number | string)[]) => xs.map((x) => (typeof x === 'number' ? `ok ${x}` : `err ${x}`));
@@ -60,6 +60,17 @@ test('an allocation that fails after ZERO_RANGE has punched leaves the hole and 
     assert.is(e.files[0], '8192 1 0 12');
   }
   assert.is(failed, 1);
+});
+
+test('6.1 drops a refused collapse\'s range from the page cache first: the registered page leaves the file, as the real 6.1 kernel shows; 4.18 keeps it', () => {
+  const { testCase, linux61, unflushed } = COLLAPSE_REFUSED_PINNED;
+  const six1 = expectation(findVariant('linux-6.1'), testCase);
+  assert.is(six1.modelDivergence, null);
+  assert.is(six1.steps[3].expected, 'err EINVAL');
+  assert.equal(six1.files, [linux61]);
+  const four18 = expectation(findVariant('linux-4.18'), testCase);
+  assert.is(four18.modelDivergence, null);
+  assert.equal(four18.files, [unflushed]);
 });
 
 test.run();

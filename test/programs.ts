@@ -112,3 +112,23 @@ export const STALE_AFTER_COW: { files: FileSpec[]; ops: Op[]; linux61: (number |
   mainline: [0, 1, 0, 0, 0, 11, 11, 0, 5, 11, 0, 5, 7],
   after: ['8192 1 5 12', '8192 1 7 12'],
 };
+
+// A refused COLLAPSE_RANGE over a registered page-cache page (conform
+// found it, seed 1): 6.1 drops the range from the page cache before the
+// collapse's checks (`fallocateFlushesFirst`), so the registration keeps
+// the old page and the write after it goes to a fresh one; the NIC's
+// write never reaches the file.  The real 6.1 kernel's file at the end.
+export const COLLAPSE_REFUSED_PINNED: { testCase: TestCase; linux61: string; unflushed: string } = {
+  testCase: {
+    ...tc([{ owner: 0, dax: false, reflink: false, size: 3, sparse: true }], [[
+      { op: 'open', file: 2, write: true, nonblock: false },
+      { op: 'mmap', fd: 0, off: 1, len: 1, type: 'shared', sync: false, direct: true, write: true },
+      { op: 'reg_mr', map: 0, page: 1, npages: 1, unaligned: false },
+      { op: 'fallocate', fd: 0, mode: 'collapse', off: 1, len: 2 },
+      { op: 'write', fd: 0, off: 2, val: 7 },
+    ]]),
+    nic: [{ op: 'rdma_write', mr: 2, page: 2, val: 5, at: 2 }],
+  },
+  linux61: '12288 0 0 0 7',
+  unflushed: '12288 0 0 0 5',
+};

@@ -373,6 +373,18 @@ function vfs_fallocate_mode(k: Kernel, mode: number): number {
   }
 }
 
+// xfs_flush_unmap_range: the range written back and out of the page
+// cache and every mapping (private copies stay); a page someone still
+// holds leaves the file, the next lookup reading the data back.
+function xfs_flush_unmap_range(k: Kernel, inode: number, off: number, end: number): void {
+  if (k.inodes[inode].dax) {
+    truncate_pagecache_range(k, inode, off, end, false);
+    return;
+  }
+  unmap_mapping_range(k, inode, off, end, false);
+  for (let pg = off; pg < end; pg++) invalidate_inode_pages2_range(k, inode, pg);
+}
+
 // xfs_free_file_space: drop the range's cache and mappings (private
 // copies stay), then free every whole block of it, past EOF too.
 function xfs_free_file_space(k: Kernel, inode: number, off: number, end: number): void {
@@ -443,6 +455,10 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
     f.error = t.rv;
     if (f.error) return 'xfs_iunlock';
     const mode = FALLOC_MODES[f.op.mode];
+    if (k.flags.fallocateFlushesFirst && mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE)) {
+      const { off, end } = fallocRange(f.op);
+      xfs_flush_unmap_range(k, f.inode, off, end);
+    }
     if (mode & FALLOC_FL_PUNCH_HOLE) return 'xfs_free_file_space';
     if (mode & FALLOC_FL_COLLAPSE_RANGE) return 'xfs_collapse_file_space';
     if (mode & FALLOC_FL_INSERT_RANGE) return 'xfs_insert_file_space';

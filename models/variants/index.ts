@@ -31,7 +31,7 @@ export const KERNELS: Record<KernelVersion, Kernel> = {
   'linux-6.1': {
     release: 'v6.1.20',
     tree: 'github:c1336658570/linux-6.1.20 (Debian\'s linux-image-6.1.0-57 is the guest of daxcheck conform)',
-    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true, ioUringRefusesFileMappings: true, ioUringFixedBufferCheckedFirst: true, daxCowWriteKeepsMappings: true, daxCowIgnoresPins: true },
+    flags: { busyScanSkipsUnmapped: true, leasedBreakLosesBlockingError: true, longtermPinsWritableFileMappings: true, dioPinsWithFollGet: true, staleLeaseDowngrade: true, breakWaitsUnbroken: true, evictFreesPinnedBlocks: true, fallocateModeChain: true, ioUringRefusesFileMappings: true, ioUringFixedBufferCheckedFirst: true, daxCowWriteKeepsMappings: true, daxCowIgnoresPins: true, fallocateFlushesFirst: true },
   },
   'linux-mainline': {
     release: 'v6.18.2',
@@ -79,6 +79,7 @@ export const FLAGS = nameTable({
   cloneEmptySourceSucceeds: 'a clone from an empty source returns 0 whatever the range (vfs_clone_file_prep_inodes), where later kernels refuse a range past EOF',
   daxCowWriteKeepsMappings: 'a DAX write(2) that copies a shared block on write leaves the file\'s own ptes and xarray entry on the old block (only IOMAP_F_NEW invalidates), so a mapping of the file still reaches the block the other file keeps',
   daxCowIgnoresPins: 'a DAX copy-on-write (write(2), an O_DIRECT write, a write fault, an unshare) moves the file page off its shared block without waiting for a pin on it: the pin\'s DMA then reaches the block the other file keeps',
+  fallocateFlushesFirst: 'fallocate\'s PUNCH_HOLE, ZERO_RANGE and COLLAPSE_RANGE write the range back and drop it from the page cache and every mapping before the mode\'s own checks, so a collapse refused EINVAL has still let a pinned page-cache page go',
   noIoUring: 'no io_uring (it came in 5.1): io_uring_register and the fixed-buffer reads and writes are ENOSYS',
   ioUringRefusesFileMappings: 'io_uring pins a buffer with pin_user_pages under mmap_sem, then refuses it if it lies in any file mapping but shmem and hugetlbfs (EOPNOTSUPP, private copies made by then kept): mainline pins with pin_user_pages_fast and leaves the refusal to GUP',
   ioUringFixedBufferCheckedFirst: 'a READ_FIXED or WRITE_FIXED with no registered buffer is EFAULT at prep (io_prep_rw), before its file is looked up: mainline looks the file up first (io_assign_file, EBADF)',
@@ -126,7 +127,7 @@ const LINUX_61 = variant({
   name: 'linux-6.1',
   contract: 'upstream',
   kernel: 'linux-6.1',
-  expect: ['dma-into-reallocated-block', 'result-mismatch', 'deadlock', 'no-progress', 'refcount'],
+  expect: ['dma-into-reallocated-block', 'result-mismatch', 'deadlock', 'no-progress', 'refcount', 'data-mismatch'],
   seed: `${kernelSource('linux-6.1')}`,
   summary: 'the kernel Debian 12 ships and conform boots: the busy-page scan still skips a file nothing maps; the two lease bugs of mainline; a DAX write that copies a reflinked block leaves the writer\'s mapping on the block the other file keeps, and a copy-on-write moves a pinned page',
 });
