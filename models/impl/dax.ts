@@ -17,14 +17,16 @@ export function dax_layout_busy_page_unmap(k: Kernel, inode: number): void {
   unmap_mapping_range(k, inode, 0, LIMITS.pagesPerFile, k.flags.busyScanDropsCows);
 }
 
-// dax_layout_busy_page, second half: the first page of the file whose
-// refcount shows a pin (ZONE_DEVICE pages idle at 1), or -1.
+// dax_layout_busy_page, second half: over the file's xarray entries (the
+// pages its mappings have faulted in), the first whose refcount shows a
+// pin (ZONE_DEVICE pages idle at 1), or -1.  A block a clone shares and
+// only the other file's mappings reached is that file's to wait for.
 export function dax_busy_page(k: Kernel, inode: number): number {
   const ip = k.inodes[inode];
   if (!ip.dax) return -1;
   for (let pg = 0; pg < ip.bmap.length; pg++) {
     const b = ip.bmap[pg];
-    if (b >= 0 && page_ref_count(k, b) > 1) return b;
+    if (b >= 0 && ip.daxEntry[pg] !== DAX_NONE && page_ref_count(k, b) > 1) return b;
   }
   return -1;
 }
