@@ -254,7 +254,8 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // pinning is transient"); holding the IOLOCK across rescans bounds the
 // direct I/O to the file itself, nothing else.  So, in the reference's
 // terms, a layout change of a DAX file (truncate by fd or by name,
-// fallocate, a clone onto or from it) under way while a page of that file is the buffer of direct
+// fallocate, a clone onto or from it; a write to a file a clone shares
+// blocks with, which may copy a page and wait for its pins) under way while a page of that file is the buffer of direct
 // I/O to another file
 // (submitted and not yet landed, or being pinned), or is being pinned by
 // a call that has not yet taken effect (a registration that 4.18's
@@ -266,11 +267,15 @@ export function checkDeadlock(k: Kernel): Divergence | null {
 // the promise.
 const NOBODY: ReadonlySet<number> = new Set();
 const LAYOUT_CHANGES: ReadonlySet<string> = new Set(['truncate', 'truncate_path', 'fallocate', 'clone']);
+const COPY_ON_WRITE: ReadonlySet<string> = new Set(['write', 'uring_write_fixed', 'dio_write', 'store']);
 const ADDRESS_SPACE_OPS: ReadonlySet<string> = new Set(['mmap', 'munmap', 'fork']);
 
 export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
   const held = new Set<number>(); // files whose layout change waits outside the promise
   for (const p of ref.pending) {
+    // a write to a reflinked file may copy a page, and waits for its pins first
+    const written = p && COPY_ON_WRITE.has(p.op.op) ? (p.op.op === 'store' ? p.mapFile : fileOf(p)) : -1;
+    if (written >= 0 && ref.files[written].dax && ref.sharesStorage(written) && pinnedTransiently(ref, written)) held.add(written);
     if (!p || !LAYOUT_CHANGES.has(p.op.op)) continue;
     // a clone waits for the pins of its source as well
     for (const file of p.src ? [fileOf(p), p.src.file] : [fileOf(p)]) {

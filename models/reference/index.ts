@@ -334,6 +334,12 @@ export class Reference {
     return this.nblocks - used - shared.size;
   }
 
+  // Whether some written page of the file shares its storage with another.
+  sharesStorage(file: number): boolean {
+    const f = this.files[file];
+    return f.state.some((_, pg) => this.sharedPage(f, pg));
+  }
+
   // A written DAX page whose storage another file page shares: a write
   // to it needs a block of its own first (copy-on-write).
   private sharedPage(f: RFile, pg: number): boolean {
