@@ -8,7 +8,7 @@ import { free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from 
 import { do_cow_fault, pmd_fits, set_pmd, set_pte, split_huge_pmd, unmap_mapping_range } from './mm.ts';
 import { break_layout_nowait, faultVisible, layouts_on } from './locks.ts';
 import { LIMITS } from '../testcase.ts';
-import { xfs_reflink_allocate_cow, xfs_reflink_end_cow, xfs_refcount_find_shared } from './xfs_reflink.ts';
+import { xfs_reflink_cow_page, xfs_refcount_find_shared } from './xfs_reflink.ts';
 
 // dax_layout_busy_page, first half: unmap every mapping of the file so a
 // new page reference has to come through a fault (and so the MMAPLOCK).
@@ -147,14 +147,12 @@ export function dax_iomap_fault(k: Kernel, t: Thread, vma: Vma, p: number, write
   }
   if (state === WRITTEN && xfs_refcount_find_shared(k, ip.bmap[pg])) {
     // xfs_dax_write_iomap_begin copies the shared block; dax_insert_entry
-    // unmaps the page from the file's other mappings first
-    const b = xfs_reflink_allocate_cow(k, vma.inode, pg);
-    if (b < 0) {
+    // unmaps the page from the file's other mappings
+    if (xfs_reflink_cow_page(k, vma.inode, pg) < 0) {
       refFault(); // ENOSPC
       return VM_FAULT_SIGBUS;
     }
     unmap_mapping_range(k, vma.inode, pg, pg + 1, false);
-    xfs_reflink_end_cow(k, vma.inode, pg, b);
   } else if (state !== WRITTEN) {
     // A write fault that must allocate or convert: with a layout lease on
     // the file, start the break and fail rather than change the block map.

@@ -19,7 +19,7 @@ import { unpin_user_page } from './page.ts';
 import { get_user_pages_fast, gupFrame } from './gup.ts';
 import { file_page, free_blocks, page_state, xfs_bmapi_write, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { BREAK_WRITE, dax_iomap_iter_cow_invalidate, xfs_break_layouts } from './xfs_file.ts';
-import { dax_cow_busy_page, xfs_reflink_allocate_cow, xfs_reflink_end_cow, xfs_refcount_find_shared } from './xfs_reflink.ts';
+import { dax_cow_busy_page, xfs_reflink_cow_page, xfs_refcount_find_shared } from './xfs_reflink.ts';
 import { fdget, fput } from './file.ts';
 import { do_user_addr_fault, invalidate_inode_pages2_range } from './mm.ts';
 
@@ -232,13 +232,11 @@ export const xfs_file_dax_rw = fn<DioFrame>('xfs_file_dax_rw', {
     if (state === WRITTEN && xfs_refcount_find_shared(k, ip.bmap[f.off])) {
       const busy = dax_cow_busy_page(k, ip.bmap[f.off]);
       if (busy >= 0) return k.sleep(t, 'page', busy, 'xfs_dax_write_iomap_begin', false);
-      const b = xfs_reflink_allocate_cow(k, f.inode, f.off);
-      if (b < 0) {
+      if (xfs_reflink_cow_page(k, f.inode, f.off) < 0) {
         k.ref.commit(t.id);
         f.error = ENOSPC;
         return 'xfs_iunlock';
       }
-      xfs_reflink_end_cow(k, f.inode, f.off, b);
       dax_iomap_iter_cow_invalidate(k, f.inode, f.off);
       k.ref.daxWriteBegin(t.id);
       return 'dax_iomap_iter';

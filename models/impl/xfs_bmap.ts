@@ -48,6 +48,19 @@ export function free_blocks(k: Kernel): number {
   return k.blockFree.length;
 }
 
+// xfs_alloc_vextent for one block, which the caller has seen is free:
+// the next on the free list, owned once, holding `data`.
+export function xfs_alloc_vextent(k: Kernel, inode: number, pg: number, data: number): number {
+  const b = k.blockFree.pop()!;
+  k.refcount[b] = 1;
+  k.pageOwner[b] = inode;
+  k.pageIndex[b] = pg;
+  k.pageEpoch[b]++;
+  k.touchPage(b);
+  k.pageData[b] = data;
+  return b;
+}
+
 // xfs_bmapi_write for one page: allocate a zeroed block (DAX) or page-cache
 // page (non-DAX), written or unwritten.  Returns the page, or -ENOSPC.
 // `onFail` is what the user sees if an injected failure hits here; null
@@ -62,13 +75,7 @@ export function xfs_bmapi_write(k: Kernel, t: Thread, inode: number, pg: number,
     return ip.cache[pg] >= 0 ? ip.cache[pg] : page_cache_alloc(k, inode, pg);
   }
   if (k.blockFree.length === 0 || (onFail !== null && k.allocFails(t, onFail))) return ENOSPC;
-  const b = k.blockFree.pop()!;
-  k.refcount[b] = 1;
-  k.pageOwner[b] = inode;
-  k.pageIndex[b] = pg;
-  k.pageEpoch[b]++;
-  k.touchPage(b);
-  k.pageData[b] = 0;
+  const b = xfs_alloc_vextent(k, inode, pg, 0);
   ip.bmap[pg] = b;
   ip.unwritten[pg] = unwritten ? 1 : 0;
   k.emit({ kind: 'blockmap', inode });

@@ -18,7 +18,7 @@ import { __break_lease, break_layout_nowait, LAYOUT_BREAKER } from './locks.ts';
 import { free_blocks, page_state, xfs_bmap_shift_extent, xfs_bmapi_write, xfs_bunmapi, xfs_convert_unwritten } from './xfs_bmap.ts';
 import { do_cow_fault, invalidate_inode_pages2_range, mapping_mapped, set_pte, truncate_pagecache_range, unmap_mapping_range, type FaultFrame } from './mm.ts';
 import { xfs_vma_has_direct_lease } from './mapdirect.ts';
-import { dax_cow_busy_page, xfs_reflink_allocate_cow, xfs_reflink_end_cow, xfs_refcount_find_shared } from './xfs_reflink.ts';
+import { dax_cow_busy_page, xfs_reflink_cow_page, xfs_refcount_find_shared } from './xfs_reflink.ts';
 import { fdget } from './file.ts';
 import { fput_iput } from './inode.ts';
 
@@ -525,13 +525,11 @@ export const sys_fallocate = fn<FallocFrame>('sys_fallocate', {
       if (page_state(k, f.inode, pg) !== WRITTEN || !xfs_refcount_find_shared(k, ip.bmap[pg])) continue;
       const busy = dax_cow_busy_page(k, ip.bmap[pg]);
       if (busy >= 0) return k.sleep(t, 'page', busy, 'xfs_reflink_unshare', false);
-      const b = xfs_reflink_allocate_cow(k, f.inode, pg);
-      if (b < 0) {
+      if (xfs_reflink_cow_page(k, f.inode, pg) < 0) {
         k.ref.commit(t.id);
         f.error = ENOSPC;
         return 'xfs_iunlock';
       }
-      xfs_reflink_end_cow(k, f.inode, pg, b);
     }
     return 'xfs_alloc_file_space';
   },
@@ -605,13 +603,11 @@ export function xfs_file_buffered_write() {
       } else if (ip.dax && xfs_refcount_find_shared(k, ip.bmap[off])) {
         const busy = dax_cow_busy_page(k, ip.bmap[off]);
         if (busy >= 0) return k.sleep(t, 'page', busy, 'iomap_apply', false);
-        const b = xfs_reflink_allocate_cow(k, f.inode, off);
-        if (b < 0) {
+        if (xfs_reflink_cow_page(k, f.inode, off) < 0) {
           k.ref.commit(t.id);
           f.error = ENOSPC;
           return 'xfs_iunlock';
         }
-        xfs_reflink_end_cow(k, f.inode, off, b);
         dax_iomap_iter_cow_invalidate(k, f.inode, off);
       }
       const page = ip.dax ? ip.bmap[off] : ip.cache[off];

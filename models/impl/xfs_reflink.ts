@@ -14,7 +14,7 @@ import { down_write, up_write } from './rwsem.ts';
 import { __break_lease, break_layout_nowait, LAYOUT_BREAKER } from './locks.ts';
 import { dax_busy_page, dax_layout_busy_page_unmap } from './dax.ts';
 import { fdget } from './file.ts';
-import { page_state, xfs_bmapi_write, xfs_bunmapi } from './xfs_bmap.ts';
+import { page_state, xfs_alloc_vextent, xfs_bmapi_write, xfs_bunmapi } from './xfs_bmap.ts';
 import { truncate_pagecache_range } from './mm.ts';
 import { page_ref_count } from './page.ts';
 import { xfs_break_dax_layouts } from './xfs_file.ts';
@@ -37,26 +37,26 @@ export function dax_cow_busy_page(k: Kernel, b: number): number {
 // xfs_reflink_allocate_cow with convert_now (DAX), and the copy the DAX
 // iomap iterator makes from the shared block (dax_iomap_cow_copy): a new
 // block holding the page's data, or -ENOSPC.  Called under the ILOCK.
-export function xfs_reflink_allocate_cow(k: Kernel, inode: number, pg: number): number {
-  const old = k.inodes[inode].bmap[pg];
+function xfs_reflink_allocate_cow(k: Kernel, inode: number, pg: number): number {
   if (k.blockFree.length === 0) return ENOSPC;
-  const b = k.blockFree.pop()!;
-  k.refcount[b] = 1;
-  k.pageOwner[b] = inode;
-  k.pageIndex[b] = pg;
-  k.pageEpoch[b]++;
-  k.touchPage(b);
-  k.pageData[b] = k.pageData[old];
-  return b;
+  return xfs_alloc_vextent(k, inode, pg, k.pageData[k.inodes[inode].bmap[pg]]);
 }
 
 // xfs_reflink_end_cow: the copy replaces the shared block in the file's
 // block map, and the shared block loses this file's reference.
-export function xfs_reflink_end_cow(k: Kernel, inode: number, pg: number, b: number): void {
-  const ip = k.inodes[inode];
+function xfs_reflink_end_cow(k: Kernel, inode: number, pg: number, b: number): void {
   xfs_bunmapi(k, inode, pg);
-  ip.bmap[pg] = b;
+  k.inodes[inode].bmap[pg] = b;
   k.emit({ kind: 'blockmap', inode });
+}
+
+// A copy-on-write of one page of a DAX file, as a write's iomap_begin
+// and iomap_end make it, in one step: 0, or -ENOSPC with nothing changed.
+export function xfs_reflink_cow_page(k: Kernel, inode: number, pg: number): number {
+  const b = xfs_reflink_allocate_cow(k, inode, pg);
+  if (b < 0) return b;
+  xfs_reflink_end_cow(k, inode, pg, b);
+  return 0;
 }
 
 // xfs_reflink_remap_extent for one page: the destination's old extent

@@ -337,7 +337,7 @@ export class Reference {
   // Whether some written page of the file shares its storage with another.
   sharesStorage(file: number): boolean {
     const f = this.files[file];
-    return f.state.some((_, pg) => this.sharedPage(f, pg));
+    return f.blk.some((b) => b > 0) && f.state.some((_, pg) => this.sharedPage(f, pg));
   }
 
   // A written DAX page whose storage another file page shares: a write
