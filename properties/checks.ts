@@ -277,16 +277,13 @@ export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
     const written = p && COPY_ON_WRITE.has(p.op.op) ? (p.op.op === 'store' ? p.mapFile : fileOf(p)) : -1;
     if (written >= 0 && ref.files[written].dax && ref.sharesStorage(written) && pinnedTransiently(ref, written)) held.add(written);
     if (!p || !LAYOUT_CHANGES.has(p.op.op)) continue;
-    // a clone waits for the pins of its source as well
-    for (const file of p.src ? [fileOf(p), p.src.file] : [fileOf(p)]) {
-      if (file >= 0 && ref.files[file].dax && pinnedTransiently(ref, file)) held.add(file);
-    }
+    for (const file of filesOf(p)) if (file >= 0 && ref.files[file].dax && pinnedTransiently(ref, file)) held.add(file);
   }
   if (held.size === 0) return NOBODY; // asked after every step of a looping run
   const out = new Set<number>();
   const procs = new Set<number>();
   ref.pending.forEach((p, tid) => {
-    if (p && (held.has(fileOf(p)) || held.has(p.mapFile) || (p.src !== null && held.has(p.src.file)))) {
+    if (p && (filesOf(p).some((f) => held.has(f)) || held.has(p.mapFile))) {
       out.add(tid);
       procs.add(p.proc);
     }
@@ -300,6 +297,11 @@ export function starvedOutsideThePromise(ref: Reference): ReadonlySet<number> {
 // The file an operation names, by fd or (truncate(2)) by path; -1 if none.
 function fileOf(p: NonNullable<Reference['pending'][number]>): number {
   return p.fd ? p.fd.file : p.file;
+}
+
+// ... and a clone's source besides.
+function filesOf(p: NonNullable<Reference['pending'][number]>): number[] {
+  return p.src ? [fileOf(p), p.src.file] : [fileOf(p)];
 }
 
 function pinnedTransiently(ref: Reference, file: number): boolean {
