@@ -2,7 +2,7 @@
 // what the executor wrote on the serial console.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APPEND, VmError, type Vm } from './setup.ts';
@@ -15,13 +15,26 @@ export interface Boot {
   finished: boolean; // the executor said it was done
 }
 
-// /progs as a cpio archive appended to the base initramfs (the kernel
-// unpacks concatenated archives in turn).
-function initrdWith(base: string, progs: string, dir: string): string {
+// A file a boot adds to the guest's root: a reproducer (/repro, run by
+// init instead of the executor) and its arguments (/repro.args).
+export interface GuestFile {
+  name: string;
+  data: string | Buffer;
+  executable?: boolean;
+}
+
+// /progs (and any extra files) as a cpio archive appended to the base
+// initramfs (the kernel unpacks concatenated archives in turn).
+function initrdWith(base: string, progs: string, dir: string, extra: GuestFile[]): string {
   const tree = join(dir, 'tree');
   mkdirSync(tree);
   writeFileSync(join(tree, 'progs'), progs);
-  const cpio = spawnSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: tree, input: 'progs\n', maxBuffer: 1 << 30 });
+  for (const f of extra) {
+    writeFileSync(join(tree, f.name), f.data);
+    if (f.executable) chmodSync(join(tree, f.name), 0o755);
+  }
+  const names = ['progs', ...extra.map((f) => f.name)].join('\n') + '\n';
+  const cpio = spawnSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: tree, input: names, maxBuffer: 1 << 30 });
   if (cpio.status !== 0) throw new VmError(`cpio: ${cpio.stderr.toString().trim()}`);
   const gz = spawnSync('gzip', ['-1', '-n'], { input: cpio.stdout, maxBuffer: 1 << 30 });
   const out = join(dir, 'initrd');
@@ -38,10 +51,10 @@ export function qemuArgs(vm: Pick<Vm, 'vmlinuz'>, initrd: string, log: string, a
   ];
 }
 
-export async function boot(vm: Pick<Vm, 'vmlinuz' | 'initrd'>, progs: string, accel: 'kvm' | 'tcg', timeoutMs: number): Promise<Boot> {
+export async function boot(vm: Pick<Vm, 'vmlinuz' | 'initrd'>, progs: string, accel: 'kvm' | 'tcg', timeoutMs: number, extra: GuestFile[] = []): Promise<Boot> {
   const dir = mkdtempSync(join(tmpdir(), 'daxcheck-vm-'));
   try {
-    const initrd = initrdWith(vm.initrd, progs, dir);
+    const initrd = initrdWith(vm.initrd, progs, dir, extra);
     const log = join(dir, 'console');
     const t0 = Date.now();
     const child = spawn('qemu-system-x86_64', qemuArgs(vm, initrd, log, accel), { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -18,12 +18,17 @@ export class VmError extends Error {}
 
 // The Debian packages the guest is built from; `.ci/run` and the README's
 // apt-get line install them.
-export const PACKAGES = ['qemu-system-x86', 'busybox-static', 'xfsprogs', 'cpio', 'kmod', 'gcc', 'libc6-dev', 'libibverbs-dev'];
+export const PACKAGES = ['qemu-system-x86', 'busybox-static', 'xfsprogs', 'cpio', 'kmod', 'gcc', 'libc6-dev', 'libibverbs-dev', 'dmsetup'];
 
-// The modules fs-DAX on legacy e820 pmem needs, and soft-RoCE on a dummy
-// netdev for the RDMA ops (their dependencies are found with modinfo and
-// loaded first).
-const MODULES = ['nd_pmem', 'nd_e820', 'crc32c_generic', 'xfs', 'dummy', 'crc32_generic', 'rdma_rxe', 'ib_uverbs'];
+// The modules fs-DAX on legacy e820 pmem needs, soft-RoCE on a dummy
+// netdev for the RDMA ops, and a ramdisk behind dm-delay, the slow device
+// a reproducer's page-cache files live on (their dependencies are found
+// with modinfo and loaded first).
+const MODULES = ['nd_pmem', 'nd_e820', 'crc32c_generic', 'xfs', 'dummy', 'crc32_generic', 'rdma_rxe', 'ib_uverbs', 'brd', 'dm_delay'];
+
+// The slow device's read delay: long enough that a transfer from it
+// outlasts the operations a reproducer runs after starting it, under TCG.
+export const SLOW_READ_MS = 1000;
 
 // The executor links libibverbs and its rxe provider statically (from
 // libibverbs-dev), with libnl, which libibverbs uses.
@@ -117,7 +122,12 @@ const INIT = `#!/bin/sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev
-for m in $(cat /modules.order); do insmod /lib/modules/$m || echo "X -1 insmod $m failed"; done
+for m in $(cat /modules.order); do
+  case $m in
+  brd.ko) insmod /lib/modules/$m rd_nr=1 rd_size=409600 || echo "X -1 insmod $m failed" ;;
+  *) insmod /lib/modules/$m || echo "X -1 insmod $m failed" ;;
+  esac
+done
 i=0
 while [ ! -e /dev/pmem0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 LD_LIBRARY_PATH=/lib /sbin/mkfs.xfs -q -f -m reflink=1 /dev/pmem0 > /dev/null 2>&1 || echo "X -1 mkfs.xfs failed"
@@ -130,7 +140,19 @@ echo 1 > /proc/sys/fs/lease-break-time
 ip link set lo up
 ip addr add 10.9.0.1/24 dev dummy0 && ip link set dummy0 up || echo "X -1 no dummy0"
 echo "B $(cat /proc/uptime) $(uname -r)"
-/bin/executor /progs
+if [ -x /repro ]; then
+  # a reproducer: its page-cache files on XFS on a ramdisk whose reads
+  # dm-delay holds back (set after mkfs and mount, which read)
+  t="0 819200 delay /dev/ram0 0"
+  mkdir -p /slow
+  LD_LIBRARY_PATH=/lib /sbin/dmsetup create slow --noudevsync --table "$t 0 /dev/ram0 0 0" > /dev/null || echo "X -1 dmsetup create failed"
+  LD_LIBRARY_PATH=/lib /sbin/mkfs.xfs -q -f /dev/dm-0 > /dev/null 2>&1 || echo "X -1 mkfs.xfs on the slow device failed"
+  mount -t xfs /dev/dm-0 /slow || echo "X -1 mount of the slow device failed"
+  LD_LIBRARY_PATH=/lib /sbin/dmsetup suspend --nolockfs --noudevsync slow && LD_LIBRARY_PATH=/lib /sbin/dmsetup load slow --table "$t ${SLOW_READ_MS} /dev/ram0 0 0" && LD_LIBRARY_PATH=/lib /sbin/dmsetup resume --noudevsync slow || echo "X -1 dmsetup could not set the read delay"
+  /repro /mnt /slow $(cat /repro.args)
+else
+  /bin/executor /progs
+fi
 dmesg | grep -E "WARNING|BUG|Oops" | sed 's/^/K /'
 sync
 poweroff -f
@@ -147,12 +169,14 @@ function buildInitramfs(dir: string, modules: string[]): string {
   for (const d of ['bin', 'sbin', 'lib', 'lib64', 'proc', 'sys', 'dev', 'mnt', 'tmp', 'lib/modules']) mkdirSync(join(tree, d), { recursive: true });
   copyFileSync(which('busybox'), join(tree, 'bin', 'busybox'));
   for (const applet of ['sh', 'mount', 'insmod', 'mkdir', 'poweroff', 'sleep', 'cat', 'echo', 'dmesg', 'grep', 'sed', 'sync', 'uname', 'ip']) symlinkSync('busybox', join(tree, 'bin', applet));
-  const mkfs = which('mkfs.xfs');
-  copyFileSync(mkfs, join(tree, 'sbin', 'mkfs.xfs'));
-  for (const lib of libsOf(mkfs)) {
-    const to = lib.startsWith('/lib64/') ? join(tree, lib) : join(tree, 'lib', basename(lib));
-    mkdirSync(dirname(to), { recursive: true });
-    copyFileSync(lib, to);
+  for (const tool of ['mkfs.xfs', 'dmsetup']) {
+    const bin = which(tool);
+    copyFileSync(bin, join(tree, 'sbin', tool));
+    for (const lib of libsOf(bin)) {
+      const to = lib.startsWith('/lib64/') ? join(tree, lib) : join(tree, 'lib', basename(lib));
+      mkdirSync(dirname(to), { recursive: true });
+      copyFileSync(lib, to);
+    }
   }
   const names = modules.map((m) => basename(m));
   modules.forEach((m) => copyFileSync(m, join(tree, 'lib', 'modules', basename(m))));
@@ -183,13 +207,13 @@ export interface SetupOptions {
 // script, the modules and the kernel command line.  A guest built from
 // anything else (an older daxcheck's) runs programs differently.
 export function guestHash(): string {
-  const src = readFileSync(fileURLToPath(new URL('executor/executor.c', ROOT)));
-  return createHash('sha256').update(src).update(INIT).update(MODULES.join(' ')).update(EXECUTOR_LIBS.join(' ')).update(APPEND).digest('hex').slice(0, 16);
+  const src = ['executor.c', 'ops.c'].map((f) => readFileSync(fileURLToPath(new URL(`executor/${f}`, ROOT))));
+  return createHash('sha256').update(src[0]).update(src[1]).update(INIT).update(MODULES.join(' ')).update(EXECUTOR_LIBS.join(' ')).update(APPEND).digest('hex').slice(0, 16);
 }
 
 // Builds (or rebuilds) the guest; returns what vm.json records, without the boot figures.
 export function buildGuest(opts: SetupOptions): Omit<Vm, 'accel' | 'bootSeconds'> {
-  for (const tool of ['qemu-system-x86_64', 'busybox', 'mkfs.xfs', 'cpio', 'modinfo', 'gcc', 'dpkg-deb']) which(tool);
+  for (const tool of ['qemu-system-x86_64', 'busybox', 'mkfs.xfs', 'dmsetup', 'cpio', 'modinfo', 'gcc', 'dpkg-deb']) which(tool);
   const pkg = opts.kernel ?? defaultKernelPackage();
   const dir = join(cacheDir(), basename(pkg).replace(/\.deb$/, ''));
   mkdirSync(dir, { recursive: true });
