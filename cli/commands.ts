@@ -21,7 +21,11 @@ import { FileError, printableLines } from '../fuzz/files.ts';
 import { LockError, lockHolder, writeNewFolder } from '../fuzz/lock.ts';
 import { VmError, buildGuest, readVm, vmFile, writeVm } from '../vm/setup.ts';
 import { boot } from '../vm/qemu.ts';
-import { isConform, mergeConform, runConform } from '../fuzz/conform.ts';
+import { isConform, mergeConform, runConform, type ConformResult } from '../fuzz/conform.ts';
+import { runThreaded } from '../fuzz/threads.ts';
+import { cSource, CsourceError } from '../fuzz/csource.ts';
+import { runRepro } from '../fuzz/repro.ts';
+import { writeFileAtomic } from '../fuzz/corpus.ts';
 import { PORTFOLIO, SLOT_RUNS, PCT_DEPTHS } from '../fuzz/slots.ts';
 import { HORIZON } from '../fuzz/schedulers.ts';
 import { report } from '../reports/index.ts';
@@ -601,9 +605,10 @@ async function cmdVm(argv: string[]): Promise<number> {
 async function cmdConform(argv: string[]): Promise<number> {
   const { values, positionals } = args(argv, {
     runs: { type: 'string' }, seed: { type: 'string' }, variant: { type: 'string' }, json: { type: 'boolean' }, shard: { type: 'string' },
-    out: { type: 'string' }, batch: { type: 'string' },
+    out: { type: 'string' }, batch: { type: 'string' }, threads: { type: 'string' },
   });
   noPositionals('conform', positionals);
+  const threads = values.threads === undefined ? 0 : intOption('threads', values.threads, 2, 2, 3);
   const variant = findVariant(values.variant ?? 'linux-6.1'); // the version of the guest's kernel
   const runs = intOption('runs', values.runs, 200, 1, 1_000_000);
   const seed = intOption('seed', values.seed, 1, 0);
@@ -611,16 +616,21 @@ async function cmdConform(argv: string[]): Promise<number> {
   const shard = values.shard !== undefined ? parseShard(values.shard) : { index: 0, count: 1 };
   const out = values.out ?? join('out', 'conform');
   const vm = readVm();
-  const r = await runConform({
+  const opts = {
     variant, runs, seed, shard, out, batch, vm,
-    boot: (progs) => boot(vm, progs, vm.accel, 600_000),
-    onProgress: (done, total) => progress(`conform: ${done}/${total} programs on ${vm.kernel}`),
-  });
+    boot: (progs: string) => boot(vm, progs, vm.accel, 600_000),
+    onProgress: (done: number, total: number) => progress(`conform: ${done}/${total} programs on ${vm.kernel}`),
+  };
+  const r: ConformResult = threads ? await runThreaded(opts, threads) : await runConform(opts);
   progressDone();
   const unlisted = r.mismatches.filter((m) => !m.listed);
   if (values.json) console.log(JSON.stringify(r, null, 2));
   else {
     console.log(`conform: ${r.programs} programs, ${r.ops} operations on ${r.kernel} (${vm.accel}) against ${r.variant}, ${r.boots} boot(s), boot ${r.bootSeconds} s, ${r.programsPerSecond} programs/s once booted, ${r.wallSeconds} s in all`);
+    if (r.threads) {
+      const t = r.threads;
+      console.log(`histories of ${t.threads} threads: ${t.histories}, linearizable ${t.linearizable}, not linearizable ${t.notLinearizable}, search capped ${t.unknown}, hangs ${t.hangs} (the longest search: ${t.specRuns} model runs)`);
+    }
     for (const m of r.mismatches) console.log(`${m.listed ? dim('listed  ') : red('MISMATCH')} ${m.op}: model ${m.expected}, kernel ${m.observed}  ${dim(m.file)}`);
     console.log(bold('coverage (outcomes the kernel gave, per op)'));
     for (const [op, outs] of Object.entries(r.coverage)) console.log(`  ${op.padEnd(18)} ${Object.entries(outs).map(([k, n]) => `${k} ${n}`).join(', ')}`);
@@ -631,11 +641,52 @@ async function cmdConform(argv: string[]): Promise<number> {
   return unlisted.length || r.problems.length ? 1 : 0;
 }
 
+// ---- reproducers: csource, repro ----
+
+function oneCounterexample(cmd: string, positionals: string[]) {
+  if (positionals.length !== 1) throw new UsageError(`${cmd}: give one counterexample file`);
+  const file = positionals[0];
+  if (!existsSync(file) || statSync(file).isDirectory()) throw new UsageError(`${cmd}: ${printable(file)} is not a counterexample file`);
+  return { file, ...readCounterexample(file) };
+}
+
+function cmdCsource(argv: string[]): number {
+  const { values, positionals } = args(argv, { output: { type: 'string', short: 'o' } });
+  const { file, cx, variant } = oneCounterexample('csource', positionals);
+  if (values.output === '') throw new UsageError('-o: expected a file name');
+  const src = cSource(cx, variant, file);
+  if (values.output === undefined) process.stdout.write(src.text);
+  else {
+    writeFileAtomic(values.output, src.text);
+    console.error(`wrote ${values.output}: ${src.ops} operations on ${src.threads} thread(s)${src.consequence ? '' : `; a ${cx.divergence.class} has no consequence a real kernel shows: it reports the outcomes only`}`);
+  }
+  return 0;
+}
+
+async function cmdRepro(argv: string[]): Promise<number> {
+  const { values, positionals } = args(argv, { times: { type: 'string' }, kernel: { type: 'string' }, json: { type: 'boolean' } });
+  const { file, cx, variant } = oneCounterexample('repro', positionals);
+  const times = intOption('times', values.times, 10, 1, 10_000);
+  let vm = readVm();
+  if (values.kernel !== undefined && values.kernel !== vm.kernel) vm = { ...vm, ...buildGuest({ kernel: values.kernel }) };
+  const r = await runRepro({
+    file, cx, variant, times, vm,
+    boot: (progs, extra) => boot(vm, progs, vm.accel, 1_800_000, extra),
+  });
+  if (values.json) console.log(JSON.stringify(r, null, 2));
+  else {
+    console.log(`${r.reproduced ? red(r.verdict) : green(r.verdict)}  ${printable(file)} (${r.class} on ${r.variant}), ${r.wallSeconds} s`);
+    for (const e of r.evidence) console.log(`  ${printable(e)}`);
+    for (const k of r.kernelWarnings) console.log(`  kernel: ${printable(k)}`);
+  }
+  return 0;
+}
+
 // What a user can cause: one line, exit 2.
 export function isUserError(e: unknown): boolean {
-  return e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError || e instanceof CampaignError || e instanceof InternalError || e instanceof FileError || e instanceof LockError || e instanceof VmError;
+  return e instanceof UsageError || e instanceof VariantError || e instanceof TestCaseError || e instanceof CorpusError || e instanceof ScenarioError || e instanceof CampaignError || e instanceof InternalError || e instanceof FileError || e instanceof LockError || e instanceof VmError || e instanceof CsourceError;
 }
 
 export const COMMANDS = nameTable({
-  check: cmdCheck, replay: cmdReplay, matrix: cmdMatrix, explore: cmdExplore, bench: cmdBench, fuzz: cmdFuzz, merge: cmdMerge, report: cmdReport, vm: cmdVm, conform: cmdConform,
+  check: cmdCheck, replay: cmdReplay, matrix: cmdMatrix, explore: cmdExplore, bench: cmdBench, fuzz: cmdFuzz, merge: cmdMerge, report: cmdReport, vm: cmdVm, conform: cmdConform, csource: cmdCsource, repro: cmdRepro,
 } satisfies Record<string, (argv: string[]) => number | Promise<number>>);

@@ -165,7 +165,7 @@ Needs: apt-get install qemu-system-x86 busybox-static xfsprogs cpio kmod gcc lib
 
 exit status: 0 built and booted, 2 a tool or package missing.`,
 
-  conform: `usage: daxcheck conform [--runs N] [--seed S] [--variant V] [--shard i/N] [--out DIR] [--batch N] [--json]
+  conform: `usage: daxcheck conform [--runs N] [--seed S] [--variant V] [--threads K] [--shard i/N] [--out DIR] [--batch N] [--json]
 
 Runs generated programs on the real kernel (the guest of vm setup, with
 XFS on emulated pmem mounted dax=inode) and on the model of --variant
@@ -176,11 +176,48 @@ deliberate ones.
 
   --runs N     programs (default 200)      --seed S   (default 1)
   --batch N    programs a boot (default 1000)
+  --threads K  concurrent programs: after a prologue run one op at a time,
+               K threads (2 or 3) run loads, stores, writes, O_DIRECT,
+               truncates, fallocate, MADV_DONTNEED and clones at once; each
+               history must be linearizable against the reference (some
+               order consistent with real time explains every outcome and
+               the files), and every op must return within 20 s (a hang is
+               reported with every task's kernel stack)
   --json       {"kernel","variant","programs","ops","mismatches":[{"file","op",
                "expected","observed","listed"}],"bootSeconds","programsPerSecond","coverage",...}
 
 exit status: 0 no mismatch outside docs/fidelity.md, 1 one or more, 2 bad usage
 or no guest (run daxcheck vm setup).`,
+
+  csource: `usage: daxcheck csource FILE [-o OUT.c]
+
+A counterexample as a standalone C program for a real kernel: its files,
+one thread per program thread (a process per program process), each
+operation started when the operations the trace ran before it have started
+or returned, the attempt repeated; then the checks of what a kernel can
+show (an outcome the reference does not allow, a transfer landing in a DAX
+block its page no longer owns, a shared mapping that reads other than
+read(2), an operation that does not return) and the kernel's WARNINGs.
+Its header says how to build and run it on any kernel with a DAX filesystem.
+
+  -o OUT.c    write the program there (default: standard output)
+
+exit status: 0 written, 2 bad usage or a counterexample it cannot render.`,
+
+  repro: `usage: daxcheck repro FILE [--times N] [--kernel PKG] [--json]
+
+Builds the counterexample's C reproducer (daxcheck csource) and runs it in
+the guest of vm setup: DAX files on XFS on pmem (dax=inode), page-cache
+files on XFS on a ramdisk behind dm-delay, so that transfers outlast what
+follows them.  Says "reproduced on <kernel> in k/N runs" with the evidence,
+or "not reproduced in N runs", and keeps the result beside the file
+(FILE.repro.json), where report pages show it.
+
+  --times N     attempts (default 10)
+  --kernel PKG  another Debian kernel package (built like vm setup's)
+  --json        the result as JSON
+
+exit status: 0 ran (reproduced or not), 2 bad usage, no guest, or a build failure.`,
 
   help: `usage: daxcheck help [COMMAND]
 
@@ -203,6 +240,8 @@ commands:
   bench     the speed figures
   vm        vm setup: build the guest for the kernel oracle
   conform   the model against the real kernel, program by program
+  csource   a counterexample as a standalone C reproducer
+  repro     run a counterexample's reproducer on the real kernel (the guest)
   help      daxcheck help COMMAND, or COMMAND --help
 
   --version   the package version

@@ -80,6 +80,8 @@ export interface Expectation {
   files: string[]; // "<bytes> <dax> <b0> <b1> ..." per file, as the executor reports them
   modelDivergence: string | null; // the model diverged from its own reference: not a program to compare
   schedule: number[]; // the order the model ran things in, as a schedule: a file replays it
+  key: string; // the reference's abstract state at the end
+  ref: Reference | null; // ... and the reference itself, when asked for
 }
 
 // Ops whose success value is the model's own numbering (a map id, a
@@ -87,7 +89,7 @@ export interface Expectation {
 // success is compared.
 const KERNEL_CHOOSES: ReadonlySet<string> = new Set(['mmap', 'fork', 'reg_mr']);
 
-function outcome(op: Op | NicOp, r: number | string | undefined): string {
+export function outcome(op: Op | NicOp, r: number | string | undefined): string {
   if (r === undefined) return 'none';
   if (typeof r === 'string') return r.startsWith('SIG') ? `sig ${r}` : `err ${r}`;
   return KERNEL_CHOOSES.has(op.op) ? 'ok' : `ok ${r}`;
@@ -104,7 +106,7 @@ function outcome(op: Op | NicOp, r: number | string | undefined): string {
 // completes before the next op, as the executor waits for it), the NIC
 // carries out what is posted, and kernel work runs; then the thread goes
 // on.  Inside an op, the thread runs whenever it can.
-export function expectation(variant: Variant, tc: TestCase): Expectation {
+export function expectation(variant: Variant, tc: TestCase, keepRef = false): Expectation {
   const ops = tc.threads[0].ops;
   const steps: Step[] = [];
   let maps = 0; // mappings the model has made: the next one's slot
@@ -135,7 +137,8 @@ export function expectation(variant: Variant, tc: TestCase): Expectation {
       copied = ex.ref.procs[0].maps.length;
     },
   });
-  return { steps, files: ref ? finalFiles(ref) : [], modelDivergence: r.divergence ? `${r.divergence.class}: ${r.divergence.message}` : null, schedule: r.schedule ?? [] };
+  const end = ref as Reference | null;
+  return { steps, files: end ? finalFiles(end) : [], modelDivergence: r.divergence ? `${r.divergence.class}: ${r.divergence.message}` : null, schedule: r.schedule ?? [], key: end ? JSON.stringify(end.abstract()) : '', ref: keepRef ? end : null };
 }
 
 // The scheduler that order is: threads are the program's, then the
@@ -152,11 +155,12 @@ function sequential(tc: TestCase, between: () => boolean): Picker {
   };
 }
 
-// The executor's line for an op, from the reference's state before it
-// (null: the initial state, before any op; the first op is an open).
-function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfiles: number): string {
-  const fds = ref ? ref.openFds(0) : [];
-  const list = ref ? ref.procs[0].maps : [];
+// The executor's line for an op of process `proc`, from the reference's
+// state before it (null: the initial state, before any op).  `maps` and
+// `mrs` are the slots a new mapping or registration takes.
+export function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfiles: number, proc = 0): string {
+  const fds = ref ? ref.openFds(proc) : [];
+  const list = ref ? ref.procs[proc].maps : [];
   const fdOf = (i: number) => (fds.length ? fds[i % fds.length] : 63); // 63: never open, so EBADF as the model says
   const mapOf = (i: number) => (list.length ? list[i % list.length] : null);
   const slotOf = (m: { id: number } | null) => (m ? m.id : -1); // a map's slot is its id: both count mappings made
@@ -194,7 +198,7 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
     case 'dio_read':
     case 'dio_write': {
       const fd = fdOf(op.fd);
-      const size = ref && fds.length ? ref.files[ref.procs[0].fds[fd]!.file].size : 0;
+      const size = ref && fds.length ? ref.files[ref.procs[proc].fds[fd]!.file].size : 0;
       const m = mapOf(op.map);
       return `${op.op === 'dio_read' ? 'r' : 'x'} ${fd} ${size ? op.off % size : 0} ${slotOf(m)} ${page(m, op.page)} ${op.aio ? 1 : 0}`;
     }
@@ -204,7 +208,7 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
       return `g ${Math.min(mrs, 63)} ${slotOf(m)} ${first} ${span} ${unaligned ? 1 : 0}`;
     }
     case 'dereg_mr': {
-      const mine = ref ? ref.liveMrs().filter((x) => x.proc === 0) : [];
+      const mine = ref ? ref.liveMrs().filter((x) => x.proc === proc) : [];
       return `d ${mine.length ? mine[op.mr % mine.length].id : -1}`;
     }
     case 'uring_register': {
@@ -215,7 +219,7 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
     case 'uring_unregister': return 'z';
     case 'uring_read_fixed':
     case 'uring_write_fixed': {
-      const ring = ref ? ref.procs[0].ring : null;
+      const ring = ref ? ref.procs[proc].ring : null;
       return `${op.op === 'uring_read_fixed' ? 'h' : 'j'} ${fdOf(op.fd)} ${op.off % P} ${ring ? op.page % ring.targets.length : 0}`;
     }
     case 'fcntl_map_direct': return `f ${fdOf(op.fd)}`;
@@ -231,7 +235,7 @@ function resolve(ref: Reference | null, op: Op, maps: number, mrs: number, nfile
 
 // The executor's line for a NIC work request the model has just carried
 // out: the registration and page it chose (the live ones do not change).
-function resolveNic(ref: Reference, op: NicOp): string {
+export function resolveNic(ref: Reference, op: NicOp): string {
   const live = ref.liveMrs();
   const mr = live[op.mr % live.length];
   const page = op.page % mr.span;
@@ -241,7 +245,7 @@ function resolveNic(ref: Reference, op: NicOp): string {
 // The files as the executor reports them at the end: bytes, DAX, and the
 // value of each page below the size (a hole or unwritten extent reads 0);
 // "-" for one unlinked.
-function finalFiles(ref: Reference): string[] {
+export function finalFiles(ref: Reference): string[] {
   return ref.files.map((f) => !f.linked ? '-' : [f.size * 4096, f.dax ? 1 : 0, ...f.page.slice(0, f.size).map((pg, i) => (f.state[i] === WRITTEN ? pg.v : 0))].join(' '));
 }
 
@@ -290,7 +294,7 @@ export function parseOutput(lines: string[]): Observed {
 }
 
 // The kernel's outcome in the model's terms.
-function normalize(op: Op | NicOp, got: string): string {
+export function normalize(op: Op | NicOp, got: string): string {
   return KERNEL_CHOOSES.has(op.op) && got.startsWith('ok') ? 'ok' : got;
 }
 
@@ -305,6 +309,13 @@ export const MismatchSchema = z.strictObject({
   expected: z.string(),
   observed: z.string(),
   listed: z.boolean(),
+  // conform --threads: the concurrent section after the ops of thread 0,
+  // as the kernel ran it
+  history: z.optional(z.strictObject({
+    ops: z.array(z.strictObject({ thread: z.number().int().min(1).max(8), text: z.string().max(200), call: z.number(), ret: z.number(), got: z.string().max(80) })).max(64),
+    stacks: z.array(z.string().max(400)).max(400), // a hang's kernel stacks
+    longest: z.array(z.number().int().min(0)).max(64), // the longest order of section ops the reference explained
+  })),
 });
 export type Mismatch = z.infer<typeof MismatchSchema>;
 
@@ -376,7 +387,7 @@ export interface ConformOptions {
 const n = z.number().min(0);
 export const ConformResultSchema = z.strictObject({
   kind: z.literal('daxcheck-conform'),
-  plan: z.strictObject({ seed: z.number().int().min(0), runs: z.number().int().min(1), variant: z.string().max(100), shards: z.array(z.string().regex(/^\d{1,6}\/\d{1,6}$/)).min(1) }),
+  plan: z.strictObject({ seed: z.number().int().min(0), runs: z.number().int().min(1), variant: z.string().max(100), threads: z.optional(z.number().int().min(2).max(3)), shards: z.array(z.string().regex(/^\d{1,6}\/\d{1,6}$/)).min(1) }),
   kernel: z.string().max(200),
   variant: z.string().max(100),
   programs: n,
@@ -390,6 +401,8 @@ export const ConformResultSchema = z.strictObject({
   skipped: n, // programs on which the model diverged from its own reference
   problems: z.array(z.string().max(2000)).max(10_000),
   kernelWarnings: z.array(z.string().max(2000)).max(10_000),
+  // conform --threads: the histories of the concurrent sections
+  threads: z.optional(z.strictObject({ threads: z.number().int().min(2).max(3), histories: n, linearizable: n, notLinearizable: n, unknown: n, hangs: n, specRuns: n })),
 });
 export type ConformResult = z.infer<typeof ConformResultSchema>;
 export const CONFORM_SUMMARY = 'conform.json';
@@ -510,6 +523,11 @@ export function mergeConform(dirs: string[], out: string): ConformResult {
     coverage, boots: sum((r) => r.boots), wallSeconds: Math.max(...parts.map((p) => p.r.wallSeconds)), skipped: sum((r) => r.skipped),
     problems: parts.flatMap((p) => p.r.problems), kernelWarnings: parts.flatMap((p) => p.r.kernelWarnings),
   };
+  if (first.threads) {
+    const t = first.threads;
+    const add = (f: (x: typeof t) => number) => parts.reduce((a, p) => a + (p.r.threads ? f(p.r.threads) : 0), 0);
+    merged.threads = { threads: t.threads, histories: add((x) => x.histories), linearizable: add((x) => x.linearizable), notLinearizable: add((x) => x.notLinearizable), unknown: add((x) => x.unknown), hangs: add((x) => x.hangs), specRuns: Math.max(...parts.map((p) => p.r.threads?.specRuns ?? 0)) };
+  }
   writeFileAtomic(join(out, CONFORM_SUMMARY), JSON.stringify(ConformResultSchema.parse(merged), null, 2) + '\n');
   return merged;
 }
