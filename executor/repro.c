@@ -275,6 +275,27 @@ static int kernel_warnings(int mark, int print) {
 	return n;
 }
 
+/* Every task in uninterruptible sleep, kernel threads and workers among
+ * them (SysRq w, into the kernel log): what a hung operation waits on may
+ * be a task of no attempt. */
+static void blocked_tasks(void) {
+	static char log[1 << 20];
+	int mark = klogctl(3, log, sizeof log - 1);
+	int fd = open("/proc/sysrq-trigger", O_WRONLY);
+	if (mark < 0 || fd < 0 || write(fd, "w", 1) != 1) {
+		if (fd >= 0) close(fd);
+		fprintf(out, "repro: (no SysRq: the blocked tasks are not listed)\n");
+		return;
+	}
+	close(fd);
+	usleep(300000);
+	int n = klogctl(3, log, sizeof log - 1);
+	if (n <= mark) return;
+	log[n] = 0;
+	fprintf(out, "repro: the tasks in uninterruptible sleep (SysRq w):\n");
+	for (char *l = strtok(log + mark, "\n"); l; l = strtok(NULL, "\n")) fprintf(out, "repro:   %s\n", l);
+}
+
 /* Runs attempt `id`; 1 when it showed the class's consequence, -1 when a
  * hung task would not die. */
 static int attempt(int id, int verbose) {
@@ -296,6 +317,7 @@ static int attempt(int id, int verbose) {
 			if (sh->state[i] == 1) fact(3, "op %d %s (thread %d) has not returned after %d s", i, rops[i].text, rops[i].thread, HANG_SECONDS);
 		fprintf(out, "repro: attempt %d hangs; the kernel stacks of its tasks:\n", id);
 		for (int p = 0; p <= MAXT; p++) if (sh->pids[p] > 0) print_stacks(sh->pids[p]);
+		blocked_tasks();
 		for (int p = MAXT; p >= 0; p--) if (sh->pids[p] > 0) kill(sh->pids[p], SIGKILL);
 		double k0 = now();
 		while (!(done = waitpid(pid, &status, WNOHANG)) && now() - k0 < 5) usleep(10000);

@@ -151,7 +151,7 @@ export function counterexampleFiles(path: string): string[] {
     const l = lstatSync(p);
     if (l.isSymbolicLink()) continue;
     if (l.isDirectory()) out.push(...counterexampleFiles(p));
-    else if (l.isFile() && name.endsWith('.json')) out.push(p);
+    else if (l.isFile() && name.endsWith('.json') && !name.endsWith('.repro.json')) out.push(p); // a reproducer's result rides beside its counterexample
   }
   return out;
 }

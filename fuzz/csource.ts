@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ANY, type Result } from '../models/abstract.ts';
 import { Reference } from '../models/reference/index.ts';
-import { LIMITS, formatOp, initialValue, type NicOp, type Op } from '../models/testcase.ts';
+import { LIMITS, formatOp, initialValue, type NicOp, type Op, type TestCase } from '../models/testcase.ts';
 import type { Variant } from '../models/variants/index.ts';
 import type { Counterexample } from './corpus.ts';
 import { outcome, resolve, resolveNic } from './conform.ts';
@@ -24,6 +24,14 @@ import { ROOT } from './root.ts';
 import type { DivergenceClass } from '../properties/classes.ts';
 
 export class CsourceError extends Error {}
+
+// Why a program has no C reproducer, or null: the operations with no line
+// in the executor (a pNFS layout is an NFS client's request to nfsd;
+// exit_group would end the reproducer's own process).
+export function csourceRefusal(tc: TestCase): string | null {
+  const op = tc.threads.flatMap((t) => t.ops).find((o) => o.op === 'exit' || o.op === 'layoutget' || o.op === 'layoutreturn');
+  return op ? `${op.op} has no line in the executor (conform does not run it either): no C reproducer for this counterexample` : null;
+}
 
 const MAXOPS = 64; // repro.c
 const MAXT = 8;
@@ -152,6 +160,8 @@ function instances(variant: Variant, cx: Counterexample): { list: Instance[]; ma
 
 export function cSource(cx: Counterexample, variant: Variant, file: string): Csource {
   const tc = cx.testCase;
+  const refusal = csourceRefusal(tc);
+  if (refusal) throw new CsourceError(refusal);
   if (tc.threads.length + 1 > MAXT) throw new CsourceError(`${tc.threads.length} threads: a reproducer runs at most ${MAXT - 1}`);
   const { list, maps } = instances(variant, cx);
   if (list.length > MAXOPS) throw new CsourceError(`${list.length} operations ran: a reproducer runs at most ${MAXOPS}`);

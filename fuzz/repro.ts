@@ -72,8 +72,9 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const { binary } = buildReproducer(o.cx, o.variant, o.file);
   const r = await o.boot('', [{ name: 'repro', data: binary, executable: true }, { name: 'repro.args', data: `-n ${o.times}\n` }]);
   const lines = r.console.split(/\r?\n/);
-  const evidence = lines.filter((l) => l.startsWith('repro: ') || l.startsWith('X ')).map((l) => l.replace(/^repro: /, ''));
   const kernelWarnings = lines.filter((l) => l.startsWith('K ')).map((l) => l.slice(2));
+  // the reproducer's own copy of the kernel's warnings goes when the guest's dmesg has them
+  const evidence = lines.filter((l) => l.startsWith('repro: ') || l.startsWith('X ')).map((l) => l.replace(/^repro: /, '')).filter((l) => !(kernelWarnings.length && l.startsWith('kernel: ')));
   const last = [...evidence].reverse().find((l) => /^(reproduced in \d+\/\d+ runs|not reproduced in \d+ runs)$/.test(l));
   if (!last) throw new CsourceError(`the reproducer did not finish in the guest${r.finished ? '' : ' (timed out or crashed)'}: ${printable(evidence.slice(-1)[0] ?? lines.filter(Boolean).slice(-1)[0] ?? '')}`);
   const m = /^reproduced in (\d+)\/(\d+) runs$/.exec(last);

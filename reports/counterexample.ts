@@ -7,7 +7,7 @@ import { reproduction, type Counterexample } from '../fuzz/corpus.ts';
 import { CLASSES } from '../properties/classes.ts';
 import { html, page, STYLE } from './html.ts';
 import type { Recording } from './record.ts';
-import { blockStories, compactJson, iovaLines, laneTitle, provenance, replayCommand, stateDiff, title, variantFacts } from './story.ts';
+import { blockStories, compactJson, iovaLines, laneTitle, provenance, realKernel, replayCommand, stateDiff, title, variantFacts } from './story.ts';
 import { lockLegend, swimlane, SWIMLANE_STYLE } from './swimlane.ts';
 
 export function counterexamplePage(file: string, cx: Counterexample, rec: Recording): string {
@@ -17,12 +17,14 @@ export function counterexamplePage(file: string, cx: Counterexample, rec: Record
   const stories = blockStories(rec);
   const iova = iovaLines(rec);
   const tc = cx.testCase;
+  const real = realKernel(file, cx);
   const body = html`
 <h1>${title(cx)}</h1>
 <div class="message" id="message">${cx.divergence.message}</div>
 ${repro.reproduced ? '' : html`<div class="warn">This harness does not reproduce the recorded divergence (${cx.divergence.class} at step ${cx.divergence.step}): it meets ${repro.got}. The page shows the run as this harness replays it.</div>`}
 <table>
 <tr><th>replay</th><td><code>${replayCommand(file)}</code></td></tr>
+<tr><th>real kernel</th><td>${real.verdict ? html`<b>${real.verdict}</b>${real.evidence.length ? html`<ul class="mono" style="margin:0;padding-left:18px">${real.evidence.map((e) => html`<li>${e}</li>`)}</ul>` : ''}` : html`<span class="dim">not run (daxcheck repro)</span>`}${real.refusal ? html`<br><span class="dim">${real.refusal}</span>` : html`<br><code>${real.commands[0]}</code>`}</td></tr>
 <tr><th>divergence</th><td>${cx.divergence.class} at step ${cx.divergence.step} of ${cx.length} <span class="dim">(${rec.steps.length} steps replayed)</span></td></tr>
 <tr><th>found by</th><td>${provenance(cx)}</td></tr>
 <tr><th>file</th><td><code>${file}</code></td></tr>

@@ -6,6 +6,8 @@ import jsonDiff from 'json-diff';
 import { FLAGS, KNOWN_BUGS, setFlags } from '../models/variants/index.ts';
 import type { Event } from '../models/impl/kernel.ts';
 import type { Counterexample } from '../fuzz/corpus.ts';
+import { csourceRefusal } from '../fuzz/csource.ts';
+import { readRepro } from '../fuzz/repro.ts';
 import type { PageState, Recording, StepRecord } from './record.ts';
 
 export function shorten(s: string, max: number): string {
@@ -201,4 +203,19 @@ export function compactJson(v: unknown, indent = ''): string {
 
 export function replayCommand(file: string): string {
   return `daxcheck replay ${file} --trace`;
+}
+
+// The counterexample on a real kernel: the reproducer's commands (as
+// syzbot's mail ends with its C reproducer), and what `daxcheck repro`
+// saw when it was run (FILE.repro.json).
+export function realKernel(file: string, cx: Counterexample): { commands: string[]; refusal: string | null; verdict: string | null; evidence: string[] } {
+  const refusal = csourceRefusal(cx.testCase);
+  const r = readRepro(file);
+  const evidence = r ? [...r.evidence.filter((e) => /wrote block|returned|reads|has not returned|SIGKILL|WARNING|BUG/.test(e)).slice(0, 6), ...r.kernelWarnings.slice(0, 3).map((k) => `kernel: ${k}`)] : [];
+  return {
+    commands: refusal ? [] : [`daxcheck csource ${file} -o repro.c`, 'gcc -static -pthread -O2 -o repro repro.c', './repro DAXDIR [SLOWDIR]', `daxcheck repro ${file}`],
+    refusal,
+    verdict: r ? `${r.verdict} (${r.date.slice(0, 10)}, ${r.kernel})` : null,
+    evidence,
+  };
 }

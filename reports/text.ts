@@ -7,7 +7,7 @@ import { formatOp } from '../models/testcase.ts';
 import { reproduction, type Counterexample } from '../fuzz/corpus.ts';
 import { CLASSES } from '../properties/classes.ts';
 import type { Recording } from './record.ts';
-import { blockStories, divergentStep, endText, iovaLines, laneTitle, provenance, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
+import { blockStories, divergentStep, endText, iovaLines, laneTitle, provenance, realKernel, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
 
 export const WIDTH = 72;
 
@@ -140,6 +140,17 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
   out.push('Reproduce with:');
   out.push('');
   out.push(...shellLines(replayCommand(file)));
+  const real = realKernel(file, cx);
+  out.push('');
+  out.push('On a real kernel:');
+  out.push('');
+  if (real.verdict) {
+    out.push(...wrap(real.verdict, '  '));
+    for (const e of real.evidence) out.push(...wrap(e, '    ', '      '));
+    out.push('');
+  }
+  if (real.refusal) out.push(...wrap(real.refusal, '  '));
+  else for (const c of real.commands) out.push(...shellLines(c));
   return out.join('\n') + '\n';
 }
 

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findVariant } from '../models/variants/index.ts';
@@ -16,7 +16,8 @@ import { boot } from '../vm/qemu.ts';
 import type { Variant } from '../models/variants/index.ts';
 import { LIMITS, TestCaseSchema, type Op, type TestCase } from '../models/testcase.ts';
 import { daxcheck } from './daxcheck.ts';
-import { CLONE_PROGRAMS, COLLAPSE_REFUSED_PINNED, FALLOC_PROGRAMS, LEASE_PROGRAMS, STALE_AFTER_COW, URING_PROGRAMS, dax, mmap, open, pagecache, reg, tc } from './programs.ts';
+import { CLONE_PROGRAMS, COLLAPSE_REFUSED_PINNED, FALLOC_PROGRAMS, LEASE_PROGRAMS, STALE_AFTER_COW, URING_PROGRAMS, dax, mmap, open, pagecache, reg, staleLoads, tc } from './programs.ts';
+import { checkSection, historyOf, parseSections, threadedBatchText, threadedExpectation, threadedPrograms, timeline } from '../fuzz/threads.ts';
 
 const linux61 = findVariant('linux-6.1'); // the kernel the guest runs
 
@@ -75,7 +76,7 @@ test('compare reports the first op whose kernel outcome differs, then the files;
 });
 
 test('the executor sets the RLIMIT_MEMLOCK of the model', () => {
-  const src = readFileSync(new URL('../executor/executor.c', import.meta.url), 'utf8');
+  const src = readFileSync(new URL('../executor/ops.c', import.meta.url), 'utf8');
   assert.is(Number(/#define MEMLOCK_PAGES (\d+)/.exec(src)?.[1]), LIMITS.memlockPages);
 });
 
@@ -248,6 +249,54 @@ if (tools || required) {
     assert.is(twice.code, 2);
     assert.match(twice.err, /shard 0\/2 given twice/);
     assert.not.ok(existsSync(join(tmp, 'm2')));
+  });
+  test('repro: linux-6.1\'s counterexample reproduces on the real 6.1 kernel (the AIO transfer lands in the block the truncate freed, and fs/dax.c:398 warns); the result rides beside the file and the text report ends with it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daxcheck-repro-'));
+    const file = join(dir, 'cx.json');
+    copyFileSync('corpus/dma-into-reallocated-block/2ef7a4c955cadd6e.json', file);
+    const r = daxcheck('repro', file, '--times', '2', '--json');
+    assert.is(r.code, 0, r.err);
+    const doc = JSON.parse(r.out);
+    assert.is(doc.runs, 2);
+    assert.ok(doc.reproduced >= 1, doc.verdict);
+    assert.match(doc.verdict, /^reproduced on 6\.1\.\S+ in [12]\/2 runs$/);
+    assert.ok(doc.evidence.some((e: string) => /dio_read\(fd=1 off=0 map=0 page=0 aio=1\): its transfer wrote block 0x[0-9a-f]+ \(byte 11 -> 21\) after file 0 page 0 no longer owned it/.test(e)), doc.evidence.join('\n'));
+    assert.ok(doc.kernelWarnings.some((k: string) => /WARNING: .* at fs\/dax\.c:398 dax_disassociate_entry/.test(k)));
+    assert.equal(JSON.parse(readFileSync(join(dir, 'cx.repro.json'), 'utf8')).verdict, doc.verdict);
+    const text = daxcheck('report', file, '--text');
+    assert.is(text.code, 0, text.err);
+    assert.match(text.out, /On a real kernel:\n\n  reproduced on 6\.1[^\n]*\n[\s\S]*daxcheck csource \S+cx\.json -o repro\.c\n  gcc -static -pthread -O2 -o repro repro\.c\n  \.\/repro DAXDIR \[SLOWDIR\]\n  daxcheck repro \S+cx\.json\n$/);
+  });
+
+  test('conform --threads on the real kernel: histories of two threads, every one linearizable against linux-6.1; a reference that answers a load with a stale value makes some not', async () => {
+    const vm = readVm();
+    // a store then a load in one thread, beside a load or a truncate that keeps the page: real time orders the pair, and nothing else writes the page
+    const st: Op = { op: 'store', map: 0, page: 0, val: 5 };
+    const ld: Op = { op: 'load', map: 0, page: 0 };
+    const hand = [[ld], [{ op: 'truncate', fd: 0, size: 1 } as Op]].map((other) => ({ ...tc([dax(1)], [[open(0), mmap(0)], [st, ld], other]), config: { files: [dax(1)], procs: [{ uid: 0, capLease: false }], blocks: 16, leaseBreakTime: 1 } }));
+    const tcs = [...hand, ...threadedPrograms(7, 60, 2)];
+    const exps = tcs.map((p) => threadedExpectation(linux61, p));
+    const r = await bootWithRetry(vm, threadedBatchText(tcs, exps));
+    const seen = parseOutput(r.lines);
+    const sections = parseSections(r.lines);
+    assert.equal(seen.problems, []);
+    let stale = 0;
+    tcs.forEach((p, i) => {
+      assert.is(compare(vm.kernel, linux61, { ...p, threads: [p.threads[0]] }, { ...exps[i].prologue, files: [] }, seen.results.get(i), [], listedMismatches()), null, `prologue ${i}`);
+      const s = sections.get(i)!;
+      assert.is(s.ops.length, exps[i].section.length);
+      const v = checkSection(linux61, p, exps[i], s, seen.files.get(i) ?? []);
+      assert.is(v.kind, 'linearizable', `program ${i}:\n${timeline(historyOf(exps[i], s, v)).join('\n')}`);
+      if (checkSection(linux61, p, exps[i], s, seen.files.get(i) ?? [], staleLoads).kind === 'not-linearizable') stale++;
+    });
+    assert.ok(stale >= hand.length, `the stale reference is caught: ${stale} histories`);
+    // the command: its summary and exit status
+    const out = mkdtempSync(join(tmpdir(), 'daxcheck-threads-'));
+    const c = daxcheck('conform', '--threads', '2', '--runs', '20', '--seed', '7', '--json', '--out', out);
+    assert.is(c.code, 0, c.err);
+    const doc = JSON.parse(c.out);
+    assert.equal(doc.threads, { threads: 2, histories: 20, linearizable: 20, notLinearizable: 0, unknown: 0, hangs: 0, specRuns: doc.threads.specRuns });
+    assert.is(doc.plan.threads, 2);
   });
 } else {
   test('conformance smoke on the real kernel (skipped: qemu-system-x86, busybox-static, xfsprogs, cpio, kmod, gcc or libibverbs-dev missing; CI installs them)', () => {});

@@ -7,10 +7,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { linearize, type Call, type SeqSpec } from '../fuzz/linearize.ts';
 import { arbThreaded, checkSection, historyOf, parseSections, threadedBatchText, threadedExpectation, threadedPrograms, timeline, type SectionSeen } from '../fuzz/threads.ts';
-import { expectation, type Expectation } from '../fuzz/conform.ts';
-import { findVariant, type Variant } from '../models/variants/index.ts';
+import { findVariant } from '../models/variants/index.ts';
 import type { Op, TestCase } from '../models/testcase.ts';
-import { dax, mmap, open, tc } from './programs.ts';
+import { dax, mmap, open, staleLoads, tc } from './programs.ts';
 import fc from 'fast-check';
 
 // A register holding 0: op 'w<v>' writes v, 'r' reads.
@@ -67,19 +66,6 @@ const load: Op = { op: 'load', map: 0, page: 0 };
 const program = (a: Op[], b: Op[]): TestCase => ({ ...tc([dax(1)], [[open(0), mmap(0)], a, b]), config: { files: [dax(1)], procs: [{ uid: 0, capLease: false }], blocks: 16, leaseBreakTime: 1 } });
 
 const seen = (ops: [number, number, string][]): SectionSeen => ({ ops: ops.map(([call, ret, got], i) => ({ thread: i + 1, call, ret, got })), stacks: [] });
-
-// The reference with one wrong answer: a load returns what its page held
-// before the last store to it.
-function staleLoads(variant: Variant, t: TestCase, keepRef = false): Expectation {
-  const e = expectation(variant, t, keepRef);
-  const ops = t.threads[0].ops;
-  const last = ops.length - 1;
-  if (ops[last]?.op !== 'load') return e;
-  const s = ops.map((o, i) => (o.op === 'store' ? i : -1)).filter((i) => i >= 0).pop();
-  if (s === undefined) return e;
-  const without = expectation(variant, { ...t, threads: [{ ...t.threads[0], ops: ops.filter((_, i) => i !== s) }] });
-  return { ...e, steps: e.steps.map((x, i) => (i === last ? { ...x, expected: without.steps[last - 1]?.expected ?? x.expected } : x)) };
-}
 
 test('a store and a load on the model: the load after the store must see it, unless they overlap; the files at the end must agree', () => {
   const p = program([store(5)], [load]);

@@ -2,6 +2,8 @@
 // most, and a test case with its schedule left to the runner.
 
 import type { FallocMode, FileSpec, Op, TestCase } from '../models/testcase.ts';
+import type { Variant } from '../models/variants/index.ts';
+import { expectation, type Expectation } from '../fuzz/conform.ts';
 
 export const dax = (size: number, sparse = false): FileSpec => ({ owner: 0, dax: true, reflink: false, size, sparse });
 export const pagecache = (size: number): FileSpec => ({ owner: 0, dax: false, reflink: false, size, sparse: false });
@@ -132,3 +134,18 @@ export const COLLAPSE_REFUSED_PINNED: { testCase: TestCase; linux61: string; unf
   linux61: '12288 0 0 0 7',
   unflushed: '12288 0 0 0 5',
 };
+
+// conform --threads' mutant (test/linearize.test.ts, and on the real kernel in
+// test/conform.test.ts): the reference with one wrong answer, a load returning what
+// its page held before the last store to it.
+export function staleLoads(variant: Variant, t: TestCase, keepRef = false): Expectation {
+  const e = expectation(variant, t, keepRef);
+  const ops = t.threads[0].ops;
+  const last = ops.length - 1;
+  if (ops[last]?.op !== 'load') return e;
+  const s = ops.map((o, i) => (o.op === 'store' ? i : -1)).filter((i) => i >= 0).pop();
+  if (s === undefined) return e;
+  const without = expectation(variant, { ...t, threads: [{ ...t.threads[0], ops: ops.filter((_, i) => i !== s) }] });
+  return { ...e, steps: e.steps.map((x, i) => (i === last ? { ...x, expected: without.steps[last - 1]?.expected ?? x.expected } : x)) };
+}
+

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { APPEND, VmError, type Vm } from './setup.ts';
 
 export interface Boot {
-  lines: string[]; // the executor's lines (R, S, X, K, B, D), in order
+  lines: string[]; // the executor's lines (R, S, X, K, B, D, and a section's H and Y), in order
   console: string; // the whole serial log
   wallMs: number;
   guestBootSeconds: number | null; // uptime when the executor started
@@ -73,7 +73,7 @@ export async function boot(vm: Pick<Vm, 'vmlinuz' | 'initrd'>, progs: string, ac
     } catch {
       throw new VmError(`qemu wrote no console log (exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
     }
-    const lines = text.split(/\r?\n/).filter((l) => /^[RSXKBD]( |$)/.test(l));
+    const lines = text.split(/\r?\n/).filter((l) => /^[RSXKBDHY]( |$)/.test(l));
     const b = lines.find((l) => l.startsWith('B '));
     return { lines, console: text, wallMs, guestBootSeconds: b ? Number(b.split(' ')[1]) : null, finished: lines.includes('D') };
   } finally {
