@@ -315,6 +315,7 @@ export const MismatchSchema = z.strictObject({
     ops: z.array(z.strictObject({ thread: z.number().int().min(1).max(8), text: z.string().max(200), call: z.number(), ret: z.number(), got: z.string().max(80) })).max(64),
     stacks: z.array(z.string().max(400)).max(400), // a hang's kernel stacks
     longest: z.array(z.number().int().min(0)).max(64), // the longest order of section ops the reference explained
+    files: z.array(z.string().max(200)).max(8).default([]), // the kernel's files at the end
   })),
 });
 export type Mismatch = z.infer<typeof MismatchSchema>;
@@ -342,7 +343,7 @@ export function listedMismatches(): { op: string; expected: string; observed: st
 }
 
 // `*` in a listed outcome matches anything.
-function glob(pattern: string, text: string): boolean {
+export function glob(pattern: string, text: string): boolean {
   return new RegExp(`^${pattern.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(text);
 }
 

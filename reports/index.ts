@@ -8,7 +8,9 @@ import { dirname, join, relative, sep } from 'node:path';
 import { VARIANTS, catalogVariant } from '../models/variants/index.ts';
 import { corpusPairs, counterexampleFiles, isCampaign, readSummary, type Summary } from '../fuzz/campaign.ts';
 import { CorpusError, readCounterexample, reproduction, writeFileAtomic, type Counterexample } from '../fuzz/corpus.ts';
-import { printable } from '../fuzz/files.ts';
+import { parseWith, printable, readJsonFile } from '../fuzz/files.ts';
+import { MismatchSchema, type Mismatch } from '../fuzz/conform.ts';
+import { mismatchPage, mismatchText } from './mismatch.ts';
 import { existsSync, statSync } from 'node:fs';
 import { findingKey } from '../fuzz/slots.ts';
 import { record, type Recording } from './record.ts';
@@ -41,10 +43,32 @@ interface Loaded {
   rec: Recording;
 }
 
+// A file `conform` wrote, or null for anything else (a counterexample).
+function kernelMismatch(file: string): Mismatch | null {
+  let doc: unknown;
+  try {
+    doc = readJsonFile(file, 'kernel-mismatch file');
+  } catch {
+    return null; // readCounterexample says what is wrong with it
+  }
+  if (typeof doc !== 'object' || doc === null || (doc as { kind?: unknown }).kind !== 'kernel-mismatch') return null;
+  return parseWith(MismatchSchema, doc, printable(file));
+}
+
 export function report(target: string, opts: ReportOptions): ReportOutput {
   if (opts.html !== undefined && existsSync(opts.html) && !statSync(opts.html).isFile()) throw new CorpusError(`--html: ${printable(opts.html)} is a folder, not a file to write the page to`);
   const files = counterexampleFiles(target);
   const folder = files.length !== 1 || files[0] !== target;
+  const mismatch = folder ? null : kernelMismatch(target);
+  if (mismatch) {
+    const written: string[] = [];
+    if (opts.html !== undefined || !opts.text) {
+      const out = opts.html ?? pagePath(target);
+      writeFileAtomic(out, mismatchPage(target, mismatch));
+      written.push(out);
+    }
+    return { written, index: null, text: opts.text ? mismatchText(target, mismatch) : null };
+  }
   const summary: Summary | null = folder && isCampaign(target) ? readSummary(target) : null;
   const loaded: Loaded[] = files.map((file) => {
     const { cx, variant } = readCounterexample(file);

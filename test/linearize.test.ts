@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { linearize, type Call, type SeqSpec } from '../fuzz/linearize.ts';
-import { arbThreaded, checkSection, historyOf, parseSections, threadedBatchText, threadedExpectation, threadedPrograms, timeline, type SectionSeen } from '../fuzz/threads.ts';
+import { arbThreaded, bufferRace, checkSection, historyOf, parseSections, threadedBatchText, threadedExpectation, threadedPrograms, timeline, type SectionSeen } from '../fuzz/threads.ts';
 import { findVariant } from '../models/variants/index.ts';
 import type { Op, TestCase } from '../models/testcase.ts';
 import { dax, mmap, open, staleLoads, tc } from './programs.ts';
@@ -91,6 +91,22 @@ test('a truncate racing a store on the model: SIGBUS only where the truncate cam
   assert.is(checkSection(linux61, p, t, seen([[0, 10, 'ok 0'], [20, 30, 'sig SIGBUS']]), empty).kind, 'linearizable');
   assert.is(checkSection(linux61, p, t, seen([[20, 30, 'ok 0'], [0, 10, 'ok 0']]), empty).kind, 'linearizable');
   assert.is(checkSection(linux61, p, t, seen([[20, 30, 'ok 0'], [0, 10, 'sig SIGBUS']]), empty).kind, 'not-linearizable');
+});
+
+test("an O_DIRECT read whose buffer another thread writes while it is in flight is told apart (docs/fidelity.md lists it); apart in time, or another page, it is not", () => {
+  const dio: Op = { op: 'dio_read', fd: 0, off: 0, map: 0, page: 0, aio: false };
+  const p = program([dio], [store(8)]);
+  const t = threadedExpectation(mainline, p);
+  assert.equal(t.section.map((s) => s.line), ['r 0 0 0 0 0', 's 0 0 8']);
+  assert.ok(bufferRace(t, seen([[0, 100, 'ok 0'], [50, 60, 'ok 0']])));
+  assert.not.ok(bufferRace(t, seen([[0, 40, 'ok 0'], [50, 60, 'ok 0']])));
+  const other = { ...program([dio], [{ op: 'store', map: 0, page: 1, val: 8 }]), config: { files: [dax(2)], procs: [{ uid: 0, capLease: false }], blocks: 16, leaseBreakTime: 1 } };
+  const o = threadedExpectation(mainline, { ...other, threads: [{ proc: 0, ops: [open(0), mmap(0, { len: 1 })], loop: false }, ...other.threads.slice(1)] });
+  assert.equal(o.section.map((s) => s.line), ['r 0 0 0 0 0', 's 0 1 8']);
+  assert.not.ok(bufferRace(o, seen([[0, 100, 'ok 0'], [50, 60, 'ok 0']])));
+  // a truncate of the buffer's file counts; a write(2) to the page too
+  const tr = threadedExpectation(mainline, program([dio], [{ op: 'write', fd: 0, off: 0, val: 3 }]));
+  assert.ok(bufferRace(tr, seen([[0, 100, 'ok 0'], [50, 60, 'ok 0']])));
 });
 
 test('threaded programs: deterministic, K section threads, section ops that never change the fd table or mappings, O_DIRECT synchronous on page 0', () => {

@@ -172,4 +172,26 @@ test('report on bad input: one line, exit 2, nothing written', () => {
   }
 });
 
+test("a kernel-mismatch file of conform --threads: its page draws the history (a bar per operation, from call to return, a hung one dashed), its text a timeline; a hostile string stays text", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daxcheck-km-'));
+  const file = join(dir, 'km.json');
+  const tc = { config: { files: [{ owner: 0, dax: true, reflink: false, size: 1, sparse: false }], procs: [{ uid: 0, capLease: false }], blocks: 8, leaseBreakTime: 1 }, threads: [{ proc: 0, ops: [{ op: 'open', file: 0, write: true }], loop: false }, { proc: 0, ops: [{ op: 'load', map: 0, page: 0 }], loop: false }, { proc: 0, ops: [{ op: 'truncate', fd: 0, size: 0 }], loop: false }], nic: [], schedule: [], cycle: [], faults: [] };
+  const history = { ops: [{ thread: 1, text: 'load(map=0 page=0)', call: 1000, ret: 900000, got: 'ok 11' }, { thread: 2, text: 'truncate(fd=0 size=0)<script>', call: 500000, ret: -1, got: 'hang' }], stacks: ['task 7', '  [<0>] xfs_break_dax_layouts+0x8d/0xf0'], longest: [0], files: ['4096 1 11'] };
+  writeFileSync(file, JSON.stringify({ kind: 'kernel-mismatch', format: 1, kernel: 'k', variant: 'linux-6.1', testCase: tc, op: 2, opText: 'section', expected: 'every operation returns', observed: 'op 1 did not return', listed: false, history }));
+  const r = daxcheck('report', file);
+  assert.is(r.code, 0, r.err);
+  const page = readFileSync(join(dir, 'km.html'), 'utf8');
+  const svg = page.slice(page.indexOf('<svg'), page.indexOf('</svg>'));
+  assert.is((svg.match(/<rect /g) ?? []).length, 2);
+  assert.is((svg.match(/stroke-dasharray/g) ?? []).length, 1, 'the hung one');
+  assert.match(page, /truncate\(fd=0 size=0\)&lt;script&gt;/);
+  assert.not.match(page, /<script>/);
+  const t = daxcheck('report', file, '--text');
+  assert.is(t.code, 0, t.err);
+  assert.match(t.out, /T1 \|\[0-+\] *\|\n  T2 \| +\[1-+>\|/);
+  assert.match(t.out, /Kernel stacks:\n  task 7\n    \[<0>\] xfs_break_dax_layouts/);
+  writeFileSync(file, JSON.stringify({ kind: 'kernel-mismatch', format: 1 }));
+  oneLineError(daxcheck('report', file), 'a broken kernel-mismatch file');
+});
+
 test.run();
