@@ -17,6 +17,7 @@ export interface IndexEntry {
   isNew: boolean; // the repository's corpus/ does not hold this (variant, class)
   expectClean: boolean; // a clean variant: any divergence is a regression
   reproduced: boolean;
+  realKernel: string | null; // daxcheck repro's verdict, when it has been run
   firstAtMs: number | null;
   hits: number | null;
 }
@@ -72,13 +73,14 @@ ${s && s.timeline.length >= 2 ? html`<h2>Speed over time</h2>${chart('runs per s
 
 <h2>Divergences by variant and class</h2>
 <table id="divergences">
-<tr><th>variant</th><th>class</th><th></th><th>steps</th>${s ? html`<th>first at</th><th>hits</th>` : ''}<th>message</th></tr>
+<tr><th>variant</th><th>class</th><th></th><th>steps</th>${s ? html`<th>first at</th><th>hits</th>` : ''}<th>real kernel</th><th>message</th></tr>
 ${[...byVariant].map(([, list]) => list.map((e) => html`<tr class="${e.expectClean ? 'divergent' : ''}">
 <td>${e.variant}${e.expectClean ? html` <span class="bad">(clean variant)</span>` : ''}</td>
 <td class="nowrap"><a href="${e.href}">${e.cls}</a></td>
 <td class="nowrap">${e.isNew ? html`<span class="tag new">NEW</span>` : html`<span class="tag known">in corpus/</span>`}${e.reproduced ? '' : html` <span class="bad">not reproduced</span>`}</td>
 <td>${e.length}</td>
 ${s ? html`<td>${e.firstAtMs === null ? '' : `${(e.firstAtMs / 1000).toFixed(1)} s`}</td><td>${e.hits ?? ''}</td>` : ''}
+<td class="nowrap">${e.realKernel ?? html`<span class="dim">not run</span>`}</td>
 <td>${shorten(e.message, 110)}</td>
 </tr>`))}
 </table>

@@ -11,6 +11,7 @@ import { CorpusError, readCounterexample, reproduction, writeFileAtomic, type Co
 import { parseWith, printable, readJsonFile } from '../fuzz/files.ts';
 import { MismatchSchema, type Mismatch } from '../fuzz/conform.ts';
 import { mismatchPage, mismatchText } from './mismatch.ts';
+import { readRepro } from '../fuzz/repro.ts';
 import { existsSync, statSync } from 'node:fs';
 import { findingKey } from '../fuzz/slots.ts';
 import { record, type Recording } from './record.ts';
@@ -108,6 +109,7 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
       isNew: found ? !found.inCorpus : !known.has(findingKey(cx.variant.name, cx.divergence.class)),
       expectClean: catalogVariant(cx.variant.name)?.expect.length === 0,
       reproduced: reproduction(cx, rec.run).reproduced,
+      realKernel: readRepro(file)?.verdict ?? null,
       firstAtMs: found?.firstAtMs ?? null,
       hits: found?.hits ?? null,
     });

@@ -110,6 +110,10 @@ test('the command: the program on standard output or in a file; a refusal, a bad
   oneLineError(daxcheck('csource', 'corpus'), 'a folder');
   oneLineError(daxcheck('csource'), 'no file');
   oneLineError(daxcheck('csource', 'corpus/result-mismatch/da64cb3b24cb8c49.json', '-o', ''), 'empty -o');
+  // repro refuses before it boots anything
+  oneLineError(daxcheck('repro', 'corpus/blockmap-changed-under-lease/64d59b0d34810cd0.json'), 'repro of a layoutget');
+  oneLineError(daxcheck('repro', 'corpus/result-mismatch/da64cb3b24cb8c49.json', '--times', '0'), '--times 0');
+  oneLineError(daxcheck('repro'), 'repro with no file');
 });
 
 test.run();

@@ -172,6 +172,25 @@ test('report on bad input: one line, exit 2, nothing written', () => {
   }
 });
 
+test("a counterexample's reproducer verdict (FILE.repro.json) shows on its page, in the folder's index and at the end of the text; without one, the page says it was not run", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'daxcheck-realkernel-'));
+  for (const f of ['2ef7a4c955cadd6e.json', '2ef7a4c955cadd6e.repro.json']) writeFileSync(join(dir, f), readFileSync(join('corpus/dma-into-reallocated-block', f)));
+  writeFileSync(join(dir, 'other.json'), readFileSync('corpus/result-mismatch/da64cb3b24cb8c49.json'));
+  const r = daxcheck('report', dir);
+  assert.is(r.code, 0, r.err);
+  const index = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.match(index, /<th>real kernel<\/th>/);
+  assert.match(index, /reproduced on 6\.1\.0-57-amd64 in 10\/10 runs/);
+  assert.match(index, /not run/);
+  assert.match(readFileSync(join(dir, '2ef7a4c955cadd6e.html'), 'utf8'), /<th>real kernel<\/th><td><b>reproduced on 6\.1\.0-57-amd64 in 10\/10 runs/);
+  assert.match(readFileSync(join(dir, 'other.html'), 'utf8'), /not run \(daxcheck repro\)/);
+  const t = daxcheck('report', join(dir, '2ef7a4c955cadd6e.json'), '--text');
+  assert.match(t.out, /On a real kernel:\n\n  reproduced on 6\.1\.0-57-amd64 in 10\/10 runs/);
+  // a sidecar that is not one: one line, exit 2
+  writeFileSync(join(dir, '2ef7a4c955cadd6e.repro.json'), '{"kind":"daxcheck-repro"}');
+  oneLineError(daxcheck('report', join(dir, '2ef7a4c955cadd6e.json')), 'a broken reproducer result');
+});
+
 test("a kernel-mismatch file of conform --threads: its page draws the history (a bar per operation, from call to return, a hung one dashed), its text a timeline; a hostile string stays text", () => {
   const dir = mkdtempSync(join(tmpdir(), 'daxcheck-km-'));
   const file = join(dir, 'km.json');
