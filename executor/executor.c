@@ -60,7 +60,8 @@
  *                                   when the program ends
  *   E                               the program ends: report the files
  *
- *   C                               a concurrent section (daxcheck conform --threads):
+ *   C [<seconds>]                   a concurrent section (daxcheck conform --threads),
+ *                                   hung after <seconds> (default SECTION_SECONDS):
  *   <t> <line>                      thread t's next operation, any of the above
  *   N                               runs the section: a forked copy of the process
  *                                   runs one thread per t, each its operations in
@@ -77,7 +78,7 @@
  *   H <id> <n> <t> <call> <return> <outcome>
  *                                   section operation n of thread t: called and returned
  *                                   at these CLOCK_MONOTONIC ns since the section began
- *                                   (return -1: it had not returned after SECTION_SECONDS)
+ *                                   (return -1: it had not returned in time)
  *   Y <id> <text>                   a hung section: every task's kernel stack, and
  *                                   whether SIGKILL ended it
  *
@@ -104,7 +105,7 @@ struct sec_out {
 	char outcome[64];
 };
 static struct { int thread; char line[256]; } sec[SECTION_OPS];
-static int nsec;
+static int nsec, sec_seconds = SECTION_SECONDS;
 static struct sec_out *so;
 static pthread_barrier_t sec_go;
 static struct timespec sec_t0;
@@ -176,7 +177,7 @@ static int run_section(int id) {
 	}
 	if (pid < 0) { fprintf(out, "X %d fork for the section: %s\n", id, strerror(errno)); return 0; }
 	int status, done = 0, dead = 1;
-	for (int ms = 0; ms < SECTION_SECONDS * 1000 && !(done = waitpid(pid, &status, WNOHANG)); ms += 10) usleep(10000);
+	for (int ms = 0; ms < sec_seconds * 1000 && !(done = waitpid(pid, &status, WNOHANG)); ms += 10) usleep(10000);
 	if (!done) {
 		print_stacks(id, pid);
 		kill(pid, SIGKILL);
@@ -194,6 +195,7 @@ static int run_section(int id) {
 
 int main(int argc, char **argv) {
 	const char *progs = argc > 1 ? argv[1] : "/progs";
+	if (argc > 2) dax_root = page_root = argv[2]; /* the files' directory (default /mnt) */
 	if (dup2(1, OUT_FD) < 0) return 2;
 	out = fdopen(OUT_FD, "w");
 	int pfd = open(progs, O_RDONLY);
@@ -262,6 +264,7 @@ int main(int argc, char **argv) {
 			break;
 		case 'C':
 			nsec = 0;
+			sec_seconds = atoi(line + 1) > 0 ? atoi(line + 1) : SECTION_SECONDS;
 			break;
 		case 'N':
 			if (!run_section(id)) { fflush(out); return 1; }

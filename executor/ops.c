@@ -362,7 +362,8 @@ static int qp_connect(void) {
 }
 
 static void rdma_init(void) {
-	if (rxe_newlink("rxe0", "dummy0") < 0) { static char why[160]; snprintf(why, sizeof why, "rdma link add rxe0 type rxe netdev dummy0: %s", strerror(errno)); rdma_problem = why; return; }
+	/* a reproducer's later attempts find the link its first made */
+	if (rxe_newlink("rxe0", "dummy0") < 0 && errno != EEXIST) { static char why[160]; snprintf(why, sizeof why, "rdma link add rxe0 type rxe netdev dummy0: %s", strerror(errno)); rdma_problem = why; return; }
 	int n = 0;
 	struct ibv_device **list = ibv_get_device_list(&n);
 	if (!list || n < 1 || !(ib_ctx = ibv_open_device(list[0]))) { rdma_problem = "no RDMA device"; return; }

@@ -397,22 +397,24 @@ int main(int argc, char **argv) {
 	struct rlimit fsize = { (rlim_t)PAGES * PAGE, RLIM_INFINITY };
 	int mark = kernel_warnings(0, 0);
 	fprintf(out, "repro: %s on %s: %s, files under %s and %s, %d attempts\n", CLASS_, VARIANT_, TITLE_, dax_root, page_root, times);
-	int seen = 0, ran = 0;
+	int seen = 0, ran = 0, hung = 0;
 	for (int i = 0; i < times; i++) {
 		pid_t pid = fork(); /* each attempt's limits stay in its own process tree */
 		if (pid == 0) {
 			setrlimit(RLIMIT_FSIZE, &fsize);
 			int r = attempt(i, verbose);
-			exit(r == 1 ? 1 : r < 0 ? 3 : 0);
+			exit(r == 1 ? 1 : r < 0 ? 3 : (sh->facts & 8) ? 4 : 0);
 		}
 		int status;
 		waitpid(pid, &status, 0);
 		ran++;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 1) seen++;
+		if (WIFEXITED(status) && (WEXITSTATUS(status) == 3 || WEXITSTATUS(status) == 4)) hung++;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 3) { fprintf(out, "repro: a task that does not die holds the files: no further attempts\n"); break; }
 	}
 	if (mark >= 0) kernel_warnings(mark, 1);
 	else fprintf(out, "repro: cannot read the kernel log (not root?): WARNINGs unchecked\n");
+	if (hung) fprintf(out, "repro: %d of %d attempts hung\n", hung, ran);
 	if (seen) fprintf(out, "repro: reproduced in %d/%d runs\n", seen, ran);
 	else fprintf(out, "repro: not reproduced in %d runs\n", ran);
 	return seen ? 1 : 0;

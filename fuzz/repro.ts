@@ -80,9 +80,11 @@ export async function runRepro(o: ReproOptions): Promise<ReproResult> {
   const m = /^reproduced in (\d+)\/(\d+) runs$/.exec(last);
   const runs = m ? Number(m[2]) : Number(/(\d+) runs$/.exec(last)![1]);
   const seen = m ? Number(m[1]) : 0;
+  const hung = evidence.map((l) => /^(\d+) of \d+ attempts hung$/.exec(l)).find(Boolean);
+  const hangs = hung ? `; ${hung[1]} of ${runs} attempts hung` : '';
   const result: ReproResult = {
     kind: 'daxcheck-repro', counterexample: o.file, class: o.cx.divergence.class, variant: o.cx.variant.name, kernel: o.vm.kernel, release: o.vm.release,
-    runs, reproduced: seen, verdict: seen ? `reproduced on ${o.vm.release} in ${seen}/${runs} runs` : `not reproduced in ${runs} runs on ${o.vm.release}`,
+    runs, reproduced: seen, verdict: (seen ? `reproduced on ${o.vm.release} in ${seen}/${runs} runs` : `not reproduced in ${runs} runs on ${o.vm.release}`) + hangs,
     evidence: evidence.slice(0, 400), kernelWarnings: kernelWarnings.slice(0, 400), command: `daxcheck repro ${o.file} --times ${o.times}`,
     wallSeconds: Math.round((Date.now() - t0) / 100) / 10, date: new Date().toISOString(),
   };

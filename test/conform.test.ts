@@ -250,6 +250,27 @@ if (tools || required) {
     assert.match(twice.err, /shard 0\/2 given twice/);
     assert.not.ok(existsSync(join(tmp, 'm2')));
   });
+  test('a section that does not return in its time is killed and reported: each operation\'s call and return, the hung one\'s "hang", whether SIGKILL ended it (the executor on the host)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daxcheck-section-'));
+    const bin = join(dir, 'executor');
+    const cc = spawnSync('gcc', ['-static', '-O2', '-o', bin, 'executor/executor.c', '-Wl,--whole-archive', '-lrxe-rdmav34', '-Wl,--no-whole-archive', '-libverbs', '-lnl-route-3', '-lnl-3'], { encoding: 'utf8' });
+    assert.is(cc.status, 0, cc.stderr.split('\n').filter((l) => l.includes('error')).join('\n'));
+    // a tick sleeps 1.1 s: past a section bound of 1 s
+    writeFileSync(join(dir, 'progs'), 'P 0\nF 0 0 1 0 11 0 0 0\nG\no 0 1 0\nC 1\n0 k 1\n1 w 0 0 7\nN\nE\n');
+    const r = spawnSync(bin, [join(dir, 'progs'), dir], { encoding: 'utf8', timeout: 30_000 });
+    const lines = r.stdout.split('\n');
+    const s = parseSections(lines).get(0)!;
+    assert.is(s.ops.length, 2, r.stdout);
+    assert.equal([s.ops[0].thread, s.ops[0].ret, s.ops[0].got], [1, -1, 'hang']);
+    assert.ok(s.ops[0].call >= 0);
+    assert.equal([s.ops[1].thread, s.ops[1].got], [2, 'ok 0']);
+    assert.ok(s.ops[1].ret >= s.ops[1].call);
+    assert.ok(lines.includes('Y 0 SIGKILL ended it'), r.stdout);
+    assert.ok(lines.some((l) => /^Y 0 task \d+$/.test(l)), 'every task of the section listed');
+    assert.ok(lines.includes('S 0 0 4096 0 7'), 'the program goes on to its files');
+    assert.is(lines.at(-2), 'D');
+  });
+
   test('repro: linux-6.1\'s counterexample reproduces on the real 6.1 kernel (the AIO transfer lands in the block the truncate freed, and fs/dax.c:398 warns); the result rides beside the file and the text report ends with it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'daxcheck-repro-'));
     const file = join(dir, 'cx.json');
