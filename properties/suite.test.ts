@@ -43,7 +43,7 @@ function corpusFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).flatMap((name) => {
     const p = join(dir, name);
-    return statSync(p).isDirectory() ? corpusFiles(p) : name.endsWith('.json') ? [p] : [];
+    return statSync(p).isDirectory() ? corpusFiles(p) : name.endsWith('.json') && !name.endsWith('.repro.json') ? [p] : []; // a reproducer's result rides beside its counterexample
   });
 }
 
