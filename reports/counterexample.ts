@@ -7,7 +7,7 @@ import { reproduction, type Counterexample } from '../fuzz/corpus.ts';
 import { CLASSES } from '../properties/classes.ts';
 import { html, page, STYLE } from './html.ts';
 import type { Recording } from './record.ts';
-import { blockStories, compactJson, iovaLines, laneTitle, provenance, realKernel, replayCommand, stateDiff, title, variantFacts } from './story.ts';
+import { blockStories, causalChain, compactJson, iovaLines, laneTitle, provenance, realKernel, replayCommand, stateDiff, title, variantFacts } from './story.ts';
 import { lockLegend, swimlane, SWIMLANE_STYLE } from './swimlane.ts';
 
 export function counterexamplePage(file: string, cx: Counterexample, rec: Recording): string {
@@ -18,9 +18,14 @@ export function counterexamplePage(file: string, cx: Counterexample, rec: Record
   const iova = iovaLines(rec);
   const tc = cx.testCase;
   const real = realKernel(file, cx);
+  const chain = causalChain(rec);
   const body = html`
 <h1>${title(cx)}</h1>
 <div class="message" id="message">${cx.divergence.message}</div>
+${chain.length ? html`<h2>What happened</h2>
+<table class="mono" id="chain">
+${chain.map((l) => html`<tr><td>step ${l.step}</td><td>${l.who}</td><td>${l.text}</td></tr>`)}
+</table>` : ''}
 ${repro.reproduced ? '' : html`<div class="warn">This harness does not reproduce the recorded divergence (${cx.divergence.class} at step ${cx.divergence.step}): it meets ${repro.got}. The page shows the run as this harness replays it.</div>`}
 <table>
 <tr><th>replay</th><td><code>${replayCommand(file)}</code></td></tr>

@@ -48,6 +48,7 @@ export interface StepRecord {
   woke: number[]; // threads this step made runnable
   events: Event[]; // what the step did, lock attempts left out
   pages: PageState[]; // pages whose owner, index or epoch the step changed
+  refs: { page: number; count: number }[]; // pages whose reference count the step changed (a pin, an unpin), and the count after
 }
 
 export interface Recording {
@@ -83,6 +84,7 @@ export function record(variant: Variant, tc: TestCase): Recording {
   const owner = start.pageOwner.slice();
   const index = start.pageIndex.slice();
   const epoch = start.pageEpoch.slice();
+  const ref = start.pageRef.slice();
   let nicIp = 0;
   const observe = (e: Execution, entry: TraceStep): void => {
     ex = e;
@@ -99,6 +101,12 @@ export function record(variant: Variant, tc: TestCase): Recording {
       index[p] = k.pageIndex[p];
       epoch[p] = k.pageEpoch[p];
     }
+    const refs: StepRecord['refs'] = [];
+    for (let p = 0; p < k.npages; p++) {
+      if (k.pageRef[p] === ref[p]) continue;
+      refs.push({ page: p, count: k.pageRef[p] });
+      ref[p] = k.pageRef[p];
+    }
     const woke: number[] = [];
     for (const o of k.threads) if (o.id !== t.id && was[o.id] === BLOCKED && o.status !== BLOCKED) woke.push(o.id);
     steps.push({
@@ -113,6 +121,7 @@ export function record(variant: Variant, tc: TestCase): Recording {
       woke,
       events: k.events.filter((ev) => ev.kind !== 'lock').map((ev) => ({ ...ev })),
       pages,
+      refs,
     });
     was = k.threads.map((o) => o.status);
   };

@@ -219,3 +219,69 @@ export function realKernel(file: string, cx: Counterexample): { commands: string
     evidence,
   };
 }
+
+// The causal chain of a DMA or store that reached a block its page no
+// longer answered for, in the order it happened: the step that took the
+// reference the access went through (a pin, or the pte's page), the step
+// that freed the block, the step that handed it to someone else, and the
+// access.  Empty for a divergence no access shows.
+export interface ChainLink {
+  step: number;
+  who: string; // "T0 in truncate(fd=0 size=0)"
+  text: string;
+}
+
+export function causalChain(rec: Recording): ChainLink[] {
+  const ops = new Map<number, string>(); // step -> the operation its thread was in
+  const open = new Map<number, string>();
+  for (const s of rec.steps) {
+    if (s.op !== null) open.set(s.tid, s.op);
+    const op = open.get(s.tid);
+    ops.set(s.step, op ? `${rec.lanes[s.tid].name} in ${op}` : rec.lanes[s.tid].name);
+    if (s.result !== null || rec.lanes[s.tid].kind === 'nic') open.delete(s.tid);
+  }
+  // the first access the block no longer answered for
+  let now = rec.initialPages.map((p) => ({ ...p }));
+  let hit: { s: StepRecord; e: Access; was: PageState } | null = null;
+  for (const s of rec.steps) {
+    for (const p of s.pages) now[p.page] = p;
+    for (const e of s.events) if (!hit && e.kind === 'access' && e.inode >= 0 && accessText(rec, e, now[e.page]).wrong) hit = { s, e, was: now[e.page] };
+    if (hit) break;
+  }
+  if (!hit) return [];
+  const { e } = hit;
+  const name = describePage(rec, { page: e.page, owner: e.inode, index: e.index, epoch: e.epoch }).split(':')[0];
+  const as = `file ${e.inode} page ${e.index}`;
+  const chain: ChainLink[] = [];
+  const at = (s: StepRecord, text: string) => chain.push({ step: s.step, who: ops.get(s.step)!, text });
+  // the reference: the last rise of the page's count while it was still (file, page, allocation) of the access
+  let owner = rec.initialPages[e.page];
+  let taken: StepRecord | null = null;
+  let count = 0;
+  let freed: StepRecord | null = null;
+  let reused: { s: StepRecord; p: PageState } | null = null;
+  let released: StepRecord | null = null;
+  let prev = 1;
+  for (const s of rec.steps) {
+    if (s.step > hit.s.step) break;
+    const r = s.refs.find((x) => x.page === e.page);
+    const same = owner.owner === e.inode && owner.index === e.index && owner.epoch === e.epoch;
+    if (r) {
+      if (r.count > prev && same && !freed) { taken = s; count = r.count; released = null; }
+      else if (r.count < prev && taken && !released && !e.held) released = s;
+      prev = r.count;
+    }
+    const p = s.pages.find((x) => x.page === e.page);
+    if (p) {
+      if (p.owner < 0 && same && !freed) freed = s;
+      else if (freed && p.owner >= 0 && p.epoch !== e.epoch && !reused) reused = { s, p };
+      owner = p;
+    }
+  }
+  if (taken) at(taken, `takes a reference on ${name} (${as}) for the ${e.who === 'cpu' ? 'mapping' : e.who === 'nic' ? 'registration' : 'transfer'}: count ${count}`);
+  if (released) at(released, `drops that reference while the ${e.who === 'nic' ? 'NIC' : 'device'} can still use it`);
+  if (freed) at(freed, `frees ${name}${taken && !released ? ', its count still above 1' : ''}`);
+  if (reused) at(reused.s, `hands ${name} to ${describePage(rec, reused.p).replace(/^[^:]*: /, '').replace(/ \(allocation \d+\)$/, '')}`);
+  at(hit.s, accessText(rec, e, hit.was).text.replace(/ \(allocation \d+\)/g, '').replace(/ it as /, ` ${name} as `));
+  return chain.sort((a, b) => a.step - b.step);
+}

@@ -7,7 +7,7 @@ import { formatOp } from '../models/testcase.ts';
 import { reproduction, type Counterexample } from '../fuzz/corpus.ts';
 import { CLASSES } from '../properties/classes.ts';
 import type { Recording } from './record.ts';
-import { blockStories, divergentStep, endText, iovaLines, laneTitle, provenance, realKernel, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
+import { blockStories, causalChain, divergentStep, endText, iovaLines, laneTitle, provenance, realKernel, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
 
 export const WIDTH = 72;
 
@@ -64,6 +64,12 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
   out.push('');
   if (!title(cx).endsWith(cx.divergence.message)) {
     out.push(...wrap(cx.divergence.message));
+    out.push('');
+  }
+  const chain = causalChain(rec);
+  if (chain.length) {
+    out.push('What happened:');
+    for (const l of chain) out.push(...wrap(`${l.who}: ${l.text}`, `  step ${String(l.step).padEnd(4)} `, ' '.repeat(12)));
     out.push('');
   }
   if (!repro.reproduced) {

@@ -15,7 +15,7 @@ import { record } from '../reports/record.ts';
 import { counterexamplePage } from '../reports/counterexample.ts';
 import { readCounterexample, reproduction } from '../fuzz/corpus.ts';
 import { shellLines, textReport, wrap, WIDTH } from '../reports/text.ts';
-import { blockStories, iovaLines } from '../reports/story.ts';
+import { blockStories, causalChain, iovaLines } from '../reports/story.ts';
 import { CLEAN_VARIANTS } from '../models/variants/index.ts';
 import { arbTestCase } from '../fuzz/arbitraries.ts';
 import { hostileCounterexample } from './hostile.ts';
@@ -170,6 +170,37 @@ test('report on bad input: one line, exit 2, nothing written', () => {
     oneLineError(daxcheck(...args), args.join(' '));
     assert.is(snapshot(dir), before, `${args.join(' ')} changed the folder`);
   }
+});
+
+test('the causal chain comes first: for every committed DMA counterexample it ends at the divergent access, and it says what a reviewer would (6.1\'s truncate, K10\'s early unpin)', () => {
+  const chainOf = (file: string) => {
+    const { cx, variant } = readCounterexample(file);
+    return { cx, chain: causalChain(record(variant, cx.testCase)) };
+  };
+  for (const { file } of committed.filter((c) => c.cx.divergence.class === 'dma-into-reallocated-block')) {
+    const { cx, chain } = chainOf(file);
+    assert.ok(chain.length >= 2, file);
+    assert.is(chain.at(-1)!.step, cx.divergence.step, file);
+    assert.equal(chain.map((l) => l.step), [...chain.map((l) => l.step)].sort((a, b) => a - b), file);
+  }
+  const linux61 = chainOf('corpus/dma-into-reallocated-block/2ef7a4c955cadd6e.json').chain;
+  assert.equal(linux61.map((l) => `${l.who}: ${l.text}`), [
+    'T0 in dio_read(fd=1 off=0 map=0 page=0 aio=1): takes a reference on block 0 (file 0 page 0) for the transfer: count 2',
+    'T0 in truncate(fd=0 size=0): frees block 0, its count still above 1',
+    'device: device DMA writes into block 0 as file 0 page 0, which is now free',
+  ]);
+  const k10 = chainOf('corpus/dma-into-reallocated-block/95e63094da9e6e7d.json').chain;
+  assert.equal(k10.map((l) => l.text), [
+    'takes a reference on block 1 (file 0 page 1) for the registration: count 2',
+    'drops that reference while the NIC can still use it',
+    'NIC DMA reads from block 1 as file 0 page 1, which it still is, through a pin already released',
+  ]);
+  // first in the text, before the variant and the trace
+  const text = textReport('corpus/dma-into-reallocated-block/2ef7a4c955cadd6e.json', ...(() => { const { cx, variant } = readCounterexample('corpus/dma-into-reallocated-block/2ef7a4c955cadd6e.json'); return [cx, record(variant, cx.testCase)] as const; })());
+  assert.ok(text.indexOf('What happened:') > 0 && text.indexOf('What happened:') < text.indexOf('variant:'));
+  assert.match(text, /What happened:\n  step 20   T0 in dio_read/);
+  // a divergence no access shows has none
+  assert.equal(chainOf('corpus/result-mismatch/da64cb3b24cb8c49.json').chain, []);
 });
 
 test("a counterexample's reproducer verdict (FILE.repro.json) shows on its page, in the folder's index and at the end of the text; without one, the page says it was not run", () => {
