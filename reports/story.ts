@@ -14,9 +14,35 @@ export function shorten(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1).trimEnd()}…`;
 }
 
-// "variant: class: short description", as syzkaller titles a crash.
-export function title(cx: Counterexample): string {
-  return `${cx.variant.name}: ${cx.divergence.class}: ${shorten(cx.divergence.message, 90)}`;
+// A title that stays put, as syzbot's do: the class, the kernel function
+// that was running when it was detected, and the operation it happened in
+// or after; no step, run, variant or value, so every counterexample of one
+// bug found at one point gets the same title.  (The variant and the
+// message follow the title.)
+export function title(cx: Counterexample, rec: Recording): string {
+  const d = cx.divergence;
+  const at = rec.steps.find((s) => s.step === d.step) ?? rec.steps.at(-1);
+  if (!at) return d.class;
+  const name = (op: string) => op.split('(')[0];
+  const proc = (tid: number) => rec.lanes[tid]?.kind === 'proc';
+  let during: string | null = null;
+  const open = new Map<number, string>();
+  let last: string | null = null;
+  for (const s of rec.steps) {
+    if (s.step > at.step) break;
+    if (s.op !== null && proc(s.tid)) {
+      if (open.get(s.tid) !== s.op) last = s.op;
+      open.set(s.tid, s.op);
+    }
+    if (s === at && proc(s.tid) && open.has(s.tid)) during = open.get(s.tid)!;
+    if (s.result !== null) open.delete(s.tid);
+  }
+  // a DMA's title names the operation that freed the block (or took the
+  // reference), whichever operations came between
+  const links = causalChain(rec).slice(0, -1).filter((l) => l.who.includes(' in '));
+  const cause = (links.find((l) => l.text.startsWith('frees')) ?? links.at(-1))?.who.split(' in ')[1];
+  const op = during ? ` during ${name(during)}` : cause ? ` after ${name(cause)}` : last ? ` after ${name(last)}` : '';
+  return `${d.class} in ${at.fn}${op}`;
 }
 
 export interface VariantFacts {

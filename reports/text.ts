@@ -60,12 +60,10 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
   const out: string[] = [];
   const v = variantFacts(rec);
   const repro = reproduction(cx, rec.run);
-  out.push(...wrap(title(cx), '', '    '));
+  out.push(...wrap(title(cx, rec), '', '    '));
   out.push('');
-  if (!title(cx).endsWith(cx.divergence.message)) {
-    out.push(...wrap(cx.divergence.message));
-    out.push('');
-  }
+  out.push(...wrap(`${cx.variant.name}: ${cx.divergence.message}`));
+  out.push('');
   const chain = causalChain(rec);
   if (chain.length) {
     out.push('What happened:');

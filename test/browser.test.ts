@@ -128,7 +128,7 @@ if (!executablePath && !required) {
     await page.waitForTimeout(200);
     assert.is(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
     assert.is(await page.locator('script, img, iframe, object, [onerror], [onload]').count(), 0);
-    assert.ok((await page.locator('h1').textContent())?.includes('<script>window.__pwned=1</script>'));
+    assert.ok((await page.locator('#variant').textContent())?.includes('<script>window.__pwned=1</script>'), 'the variant under the title');
     assert.ok((await page.locator('#message').textContent())?.includes('onerror='));
     await page.screenshot({ path: join(shots, 'hostile.png') });
     assert.equal(problems, []);

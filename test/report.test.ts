@@ -15,7 +15,7 @@ import { record } from '../reports/record.ts';
 import { counterexamplePage } from '../reports/counterexample.ts';
 import { readCounterexample, reproduction } from '../fuzz/corpus.ts';
 import { shellLines, textReport, wrap, WIDTH } from '../reports/text.ts';
-import { blockStories, causalChain, iovaLines } from '../reports/story.ts';
+import { blockStories, causalChain, iovaLines, title } from '../reports/story.ts';
 import { CLEAN_VARIANTS } from '../models/variants/index.ts';
 import { arbTestCase } from '../fuzz/arbitraries.ts';
 import { hostileCounterexample } from './hostile.ts';
@@ -33,7 +33,8 @@ test('the text report of every committed counterexample: no line over 72 charact
     const lines = text.split('\n');
     const long = lines.filter((l) => l.length > WIDTH);
     assert.equal(long, [], `${file}: ${long.length} lines over ${WIDTH}`);
-    assert.ok(lines[0].startsWith(`${cx.variant.name}: ${cx.divergence.class}: `), `${file}: title ${lines[0]}`);
+    assert.ok(lines[0].startsWith(`${cx.divergence.class} in `), `${file}: title ${lines[0]}`);
+    assert.ok(text.includes(`\n\n${cx.variant.name}: `), `${file}: the variant under the title`);
     const marked = lines.filter((l) => l.startsWith('>>'));
     assert.is(marked.length, 1, `${file}: one marked step`);
     assert.match(marked[0], new RegExp(`^>>\\s*${cx.divergence.step} `));
@@ -170,6 +171,22 @@ test('report on bad input: one line, exit 2, nothing written', () => {
     oneLineError(daxcheck(...args), args.join(' '));
     assert.is(snapshot(dir), before, `${args.join(' ')} changed the folder`);
   }
+});
+
+test('titles stay put: class, the kernel function it was detected in, the operation; no digits but a function name\'s; one title for each bug\'s counterexamples', () => {
+  const titles = committed.map(({ file, cx, variant }) => ({ file, v: cx.variant.name, t: title(cx, record(variant, cx.testCase)) }));
+  for (const { file, t } of titles) {
+    const m = /^([a-z-]+) in (\S+)( (?:during|after) [a-z_]+)?$/.exec(t);
+    assert.ok(m, `${file}: ${t}`);
+    assert.not.match(`${m![1]}${m![3] ?? ''}`, /\d/, t);
+  }
+  const of = (f: string) => titles.find((x) => x.file.endsWith(f))!.t;
+  // two K10 programs, two K4 programs, two 6.1 refcount programs: one title each
+  assert.is(of('95e63094da9e6e7d.json'), of('a56e7292c8bd720f.json'));
+  assert.is(of('95e63094da9e6e7d.json'), 'dma-into-reallocated-block in nic_dma after reg_mr');
+  assert.is(of('196993cfc28c917a.json'), of('ad5fda83941375e6.json'));
+  assert.is(of('57fddb06f4cb38e1.json'), of('a5c7d3fc55de4bb3.json'));
+  assert.is(of('2ef7a4c955cadd6e.json'), 'dma-into-reallocated-block in blk_mq_run_hw_queue after truncate');
 });
 
 test('the causal chain comes first: for every committed DMA counterexample it ends at the divergent access, and it says what a reviewer would (6.1\'s truncate, K10\'s early unpin)', () => {
