@@ -10,6 +10,7 @@ import { shorten } from './story.ts';
 export interface IndexEntry {
   variant: string;
   cls: string;
+  title: string; // the stable title (story.ts)
   message: string;
   length: number;
   href: string; // relative link to the counterexample's page
@@ -73,10 +74,10 @@ ${s && s.timeline.length >= 2 ? html`<h2>Speed over time</h2>${chart('runs per s
 
 <h2>Divergences by variant and class</h2>
 <table id="divergences">
-<tr><th>variant</th><th>class</th><th></th><th>steps</th>${s ? html`<th>first at</th><th>hits</th>` : ''}<th>real kernel</th><th>message</th></tr>
+<tr><th>variant</th><th>title</th><th></th><th>steps</th>${s ? html`<th>first at</th><th>hits</th>` : ''}<th>real kernel</th><th>message</th></tr>
 ${[...byVariant].map(([, list]) => list.map((e) => html`<tr class="${e.expectClean ? 'divergent' : ''}">
 <td>${e.variant}${e.expectClean ? html` <span class="bad">(clean variant)</span>` : ''}</td>
-<td class="nowrap"><a href="${e.href}">${e.cls}</a></td>
+<td><a href="${e.href}">${e.title}</a></td>
 <td class="nowrap">${e.isNew ? html`<span class="tag new">NEW</span>` : html`<span class="tag known">in corpus/</span>`}${e.reproduced ? '' : html` <span class="bad">not reproduced</span>`}</td>
 <td>${e.length}</td>
 ${s ? html`<td>${e.firstAtMs === null ? '' : `${(e.firstAtMs / 1000).toFixed(1)} s`}</td><td>${e.hits ?? ''}</td>` : ''}

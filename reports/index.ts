@@ -18,6 +18,7 @@ import { record, type Recording } from './record.ts';
 import { counterexamplePage } from './counterexample.ts';
 import { indexPage, type IndexEntry } from './campaign.ts';
 import { textReport } from './text.ts';
+import { title } from './story.ts';
 
 export interface ReportOptions {
   html?: string; // where the page (a folder's index page) goes
@@ -102,6 +103,7 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
     entries.push({
       variant: cx.variant.name,
       cls: cx.divergence.class,
+      title: title(cx, rec),
       message: cx.divergence.message,
       length: cx.length,
       href: link(dirname(indexFile), out),
