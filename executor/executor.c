@@ -93,7 +93,6 @@
 /* ---- a concurrent section ---- */
 
 #include <pthread.h>
-#include <dirent.h>
 
 #define SECTION_OPS 48
 #define SECTION_THREADS 4
@@ -134,27 +133,6 @@ static void *sec_thread(void *arg) {
 	return NULL;
 }
 
-static void print_stacks(int id, pid_t pid) {
-	char dir[64];
-	snprintf(dir, sizeof dir, "/proc/%d/task", pid);
-	DIR *d = opendir(dir);
-	if (!d) return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.') continue;
-		char path[320], buf[4096];
-		snprintf(path, sizeof path, "%s/%s/stack", dir, e->d_name);
-		int fd = open(path, O_RDONLY);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-		if (fd >= 0) close(fd);
-		fprintf(out, "Y %d task %s\n", id, e->d_name);
-		if (n <= 0) continue;
-		buf[n] = 0;
-		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) fprintf(out, "Y %d   %s\n", id, l);
-	}
-	closedir(d);
-}
-
 /* Runs the section in a forked copy of the process (a hung section is
  * killed without losing the executor); 0 when the executor can go on. */
 static int run_section(int id) {
@@ -179,7 +157,9 @@ static int run_section(int id) {
 	int status, done = 0, dead = 1;
 	for (int ms = 0; ms < sec_seconds * 1000 && !(done = waitpid(pid, &status, WNOHANG)); ms += 10) usleep(10000);
 	if (!done) {
-		print_stacks(id, pid);
+		char prefix[32];
+		snprintf(prefix, sizeof prefix, "Y %d ", id);
+		print_stacks(pid, prefix);
 		kill(pid, SIGKILL);
 		for (int ms = 0; ms < 5000 && !(done = waitpid(pid, &status, WNOHANG)); ms += 10) usleep(10000);
 		fprintf(out, "Y %d SIGKILL %s\n", id, done ? "ended it" : "did not end it within 5 s");
@@ -221,16 +201,7 @@ int main(int argc, char **argv) {
 	 * SIGXFSZ, ignored, for an INSERT_RANGE that would) */
 	struct rlimit fsize = { (rlim_t)PAGES * PAGE, (rlim_t)PAGES * PAGE };
 	setrlimit(RLIMIT_FSIZE, &fsize);
-	signal(SIGXFSZ, SIG_IGN);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_fault;
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigset_t io;
-	sigemptyset(&io);
-	sigaddset(&io, SIGIO);
-	sigprocmask(SIG_BLOCK, &io, NULL);
+	program_signals();
 	so = mmap(NULL, sizeof *so * SECTION_OPS, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (so == MAP_FAILED) return 2;
 	char line[256];

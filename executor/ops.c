@@ -21,6 +21,7 @@
 #define RDMA_STATIC_PROVIDERS rxe
 #include <infiniband/verbs.h>
 #endif
+#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -79,6 +80,45 @@ static void end_ring(void);
 static void on_fault(int sig) {
 	fault_sig = sig;
 	siglongjmp(fault_jmp, 1);
+}
+
+/* What every program runs under: SIGBUS and SIGSEGV caught (a load or
+ * store's outcome), SIGXFSZ ignored (RLIMIT_FSIZE gives EFBIG), SIGIO
+ * blocked (a lease break's signal waits for sigtimedwait). */
+static void program_signals(void) {
+	signal(SIGXFSZ, SIG_IGN);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_fault;
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigset_t io;
+	sigemptyset(&io);
+	sigaddset(&io, SIGIO);
+	sigprocmask(SIG_BLOCK, &io, NULL);
+}
+
+/* Every task of a process and its kernel stack, each line after `prefix`:
+ * what a hung operation sleeps on. */
+static __attribute__((unused)) void print_stacks(pid_t pid, const char *prefix) {
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/%d/task", pid);
+	DIR *d = opendir(dir);
+	if (!d) return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.') continue;
+		char path[320], buf[4096];
+		snprintf(path, sizeof path, "%s/%s/stack", dir, e->d_name);
+		int fd = open(path, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+		if (fd >= 0) close(fd);
+		fprintf(out, "%stask %s\n", prefix, e->d_name);
+		if (n <= 0) { fprintf(out, "%s  (no stack: %s)\n", prefix, fd < 0 ? "not root, or no CONFIG_STACKTRACE" : "empty"); continue; }
+		buf[n] = 0;
+		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) fprintf(out, "%s  %s\n", prefix, l);
+	}
+	closedir(d);
 }
 
 static const char *errname(int e) {

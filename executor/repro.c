@@ -22,7 +22,6 @@
 #include <sys/sysmacros.h>
 #include <linux/fiemap.h>
 #include <sys/klog.h>
-#include <dirent.h>
 
 #define RAW_FD 102
 #define MAXOPS 64
@@ -242,27 +241,6 @@ static void attempt_child(void) {
 	_exit(0);
 }
 
-static void print_stacks(pid_t pid) {
-	char dir[64];
-	snprintf(dir, sizeof dir, "/proc/%d/task", pid);
-	DIR *d = opendir(dir);
-	if (!d) return;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.') continue;
-		char path[320], buf[4096];
-		snprintf(path, sizeof path, "%s/%s/stack", dir, e->d_name);
-		int fd = open(path, O_RDONLY);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-		if (fd >= 0) close(fd);
-		fprintf(out, "repro:   task %s:\n", e->d_name);
-		if (n <= 0) { fprintf(out, "repro:     (no stack: %s)\n", fd < 0 ? "not root, or no CONFIG_STACKTRACE" : "empty"); continue; }
-		buf[n] = 0;
-		for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n")) fprintf(out, "repro:     %s\n", l);
-	}
-	closedir(d);
-}
-
 /* The kernel's WARNINGs and BUGs since `mark` bytes of its log. */
 static int kernel_warnings(int mark, int print) {
 	static char log[1 << 20];
@@ -316,7 +294,7 @@ static int attempt(int id, int verbose) {
 		for (int i = 0; i < NOPS_; i++)
 			if (sh->state[i] == 1) fact(3, "op %d %s (thread %d) has not returned after %d s", i, rops[i].text, rops[i].thread, HANG_SECONDS);
 		fprintf(out, "repro: attempt %d hangs; the kernel stacks of its tasks:\n", id);
-		for (int p = 0; p <= MAXT; p++) if (sh->pids[p] > 0) print_stacks(sh->pids[p]);
+		for (int p = 0; p <= MAXT; p++) if (sh->pids[p] > 0) print_stacks(sh->pids[p], "repro:   ");
 		blocked_tasks();
 		for (int p = MAXT; p >= 0; p--) if (sh->pids[p] > 0) kill(sh->pids[p], SIGKILL);
 		double k0 = now();
@@ -384,16 +362,7 @@ int main(int argc, char **argv) {
 	}
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED) return 2;
-	signal(SIGXFSZ, SIG_IGN);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_fault;
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigset_t io;
-	sigemptyset(&io);
-	sigaddset(&io, SIGIO);
-	sigprocmask(SIG_BLOCK, &io, NULL);
+	program_signals();
 	struct rlimit fsize = { (rlim_t)PAGES * PAGE, RLIM_INFINITY };
 	int mark = kernel_warnings(0, 0);
 	fprintf(out, "repro: %s on %s: %s, files under %s and %s, %d attempts\n", CLASS_, VARIANT_, TITLE_, dax_root, page_root, times);

@@ -245,9 +245,10 @@ static const struct rmap rmaps[${Math.max(1, maps.length)}] = {
 ${maps.length ? maps.map((m) => `\t{ ${m.slot}, ${m.file}, ${m.pgoff}, ${m.pages}, ${m.shared ? 1 : 0} },`).join('\n') : '\t{ 0, 0, 0, 0, 0 },'}
 };
 `;
+  // the tables go where the driver's types are declared and its state begins
   const repro = read('repro.c');
-  const cut = repro.indexOf('int main(');
-  const text = header + (needsRdma ? '' : '#define NO_RDMA\n') + read('ops.c') + data + repro.slice(0, repro.indexOf('static struct shared *sh;')) + tables + repro.slice(repro.indexOf('static struct shared *sh;'), cut) + repro.slice(cut);
+  const at = repro.indexOf('static struct shared *sh;');
+  const text = header + (needsRdma ? '' : '#define NO_RDMA\n') + read('ops.c') + data + repro.slice(0, at) + tables + repro.slice(at);
   return { text, needsRdma, ops: list.length, threads: nt, consequence, slowDevice };
 }
 

@@ -101,14 +101,12 @@ function writes(t: Threaded, line: string): string[] {
   switch (c) {
     case 's': return mapPage(a[0], a[1]);
     case 'r': return mapPage(a[2], a[3]);
-    case 'w': return fd2(t, a[0], a[1]);
-    case 'x': return fd2(t, a[0], a[1]);
+    case 'w': case 'x': return a[0] in t.fdFile ? [`${t.fdFile[a[0]]}:${a[1]}`] : [];
     case 'K': case 'A': case 't': return file(a[0]);
     case 'T': return [`${a[0]}:*`];
     default: return [];
   }
 }
-const fd2 = (t: Threaded, fd: number, page: number) => (fd in t.fdFile ? [`${t.fdFile[fd]}:${page}`] : []);
 
 // Whether an O_DIRECT read's buffer was written by another thread's
 // operation while the read was in flight: the kernel reads the source
@@ -296,7 +294,6 @@ function smallerThreaded(tc: TestCase): TestCase[] {
 
 async function shrinkThreaded(o: ConformOptions, f: Found, listed: ReturnType<typeof listedMismatches>, booted: () => void): Promise<Found> {
   let best = f;
-  const kindOf = (m: Mismatch) => m.expected;
   for (let round = 0; round < 6; round++) {
     const cands = smallerThreaded(best.tc).map((tc) => ({ tc, t: threadedExpectation(o.variant, tc, o.expect) })).filter((c) => c.t.prologue.modelDivergence === null);
     if (!cands.length) break;
@@ -304,20 +301,17 @@ async function shrinkThreaded(o: ConformOptions, f: Found, listed: ReturnType<ty
     const exps = cands.flatMap((c) => Array<Threaded>(SHRINK_TRIES).fill(c.t));
     const { results } = await runBatch(o, tcs, exps, listed);
     booted();
-    const sections = parseSectionsOf(results);
     let next: Found | null = null;
     results.forEach((res, j) => {
       if (next || !res.verdict || (res.verdict.kind !== 'not-linearizable' && res.verdict.kind !== 'hang')) return;
-      const m = sectionMismatch(o, tcs[j], exps[j], sections[j]!, res.verdict, listed, res.files);
-      if (kindOf(m) === kindOf(best.m)) next = { tc: tcs[j], m };
+      const m = sectionMismatch(o, tcs[j], exps[j], res.section!, res.verdict, listed, res.files);
+      if (m.expected === best.m.expected) next = { tc: tcs[j], m }; // the same kind: a history no order explains, or a hang
     });
     if (!next) break;
     best = next;
   }
   return best;
 }
-
-const parseSectionsOf = (results: { section: SectionSeen | null }[]) => results.map((r) => r.section);
 
 export interface ThreadsSummary {
   threads: number;

@@ -19,8 +19,9 @@ export function counterexamplePage(file: string, cx: Counterexample, rec: Record
   const tc = cx.testCase;
   const real = realKernel(file, cx);
   const chain = causalChain(rec);
+  const heading = title(cx, rec, chain);
   const body = html`
-<h1>${title(cx, rec)}</h1>
+<h1>${heading}</h1>
 <div class="dim" id="variant">${`${cx.variant.name}: ${cx.divergence.class}`}</div>
 <div class="message" id="message">${cx.divergence.message}</div>
 ${chain.length ? html`<h2>What happened</h2>
@@ -77,5 +78,5 @@ ${tc.nic.length ? html`<tr><th>nic</th><td>${tc.nic.map(formatOp).join('; ')}</t
 ${tc.faults.length ? html`<tr><th>faults</th><td>${tc.faults.map((f) => `${f.kind === 'signal' ? 'signal at interruptible sleep' : 'allocation failure at allocation'} ${f.nth} of T${f.thread}`).join('; ')}</td></tr>` : ''}
 <tr><th>schedule</th><td>${tc.schedule.join(' ') || '(empty)'}${tc.cycle.length ? ` | tail cycle ${tc.cycle.join(' ')}` : ''}${tc.repeatFrom !== undefined && tc.repeatFrom >= 0 ? ` | repeats from ${tc.repeatFrom}` : ''}</td></tr>
 </table>`;
-  return page(title(cx, rec), STYLE + SWIMLANE_STYLE, body);
+  return page(heading, STYLE + SWIMLANE_STYLE, body);
 }

@@ -19,7 +19,7 @@ export function shorten(s: string, max: number): string {
 // or after; no step, run, variant or value, so every counterexample of one
 // bug found at one point gets the same title.  (The variant and the
 // message follow the title.)
-export function title(cx: Counterexample, rec: Recording): string {
+export function title(cx: Counterexample, rec: Recording, chain: ChainLink[] = causalChain(rec)): string {
   const d = cx.divergence;
   const at = rec.steps.find((s) => s.step === d.step) ?? rec.steps.at(-1);
   if (!at) return d.class;
@@ -39,7 +39,7 @@ export function title(cx: Counterexample, rec: Recording): string {
   }
   // a DMA's title names the operation that freed the block (or took the
   // reference), whichever operations came between
-  const links = causalChain(rec).slice(0, -1).filter((l) => l.who.includes(' in '));
+  const links = chain.slice(0, -1).filter((l) => l.who.includes(' in '));
   const cause = (links.find((l) => l.text.startsWith('frees')) ?? links.at(-1))?.who.split(' in ')[1];
   const op = during ? ` during ${name(during)}` : cause ? ` after ${name(cause)}` : last ? ` after ${name(last)}` : '';
   return `${d.class} in ${at.fn}${op}`;

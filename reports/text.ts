@@ -60,11 +60,11 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
   const out: string[] = [];
   const v = variantFacts(rec);
   const repro = reproduction(cx, rec.run);
-  out.push(...wrap(title(cx, rec), '', '    '));
+  const chain = causalChain(rec);
+  out.push(...wrap(title(cx, rec, chain), '', '    '));
   out.push('');
   out.push(...wrap(`${cx.variant.name}: ${cx.divergence.message}`));
   out.push('');
-  const chain = causalChain(rec);
   if (chain.length) {
     out.push('What happened:');
     for (const l of chain) out.push(...wrap(`${l.who}: ${l.text}`, `  step ${String(l.step).padEnd(4)} `, ' '.repeat(12)));
