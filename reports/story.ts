@@ -4,11 +4,15 @@
 
 import jsonDiff from 'json-diff';
 import { FLAGS, KNOWN_BUGS, setFlags } from '../models/variants/index.ts';
-import type { Event } from '../models/impl/kernel.ts';
 import type { Counterexample } from '../fuzz/corpus.ts';
 import { csourceRefusal } from '../fuzz/csource.ts';
 import { readRepro } from '../fuzz/repro.ts';
-import type { PageState, Recording, StepRecord } from './record.ts';
+import { sameState } from '../models/abstract.ts';
+import type { TestCase } from '../models/testcase.ts';
+import type { Recording, StepRecord } from './record.ts';
+import { accessText, causalChain, describePage, type ChainLink } from './chain.ts';
+
+export { causalChain, describePage, type ChainLink };
 
 export function shorten(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1).trimEnd()}…`;
@@ -39,9 +43,9 @@ export function title(cx: Counterexample, rec: Recording, chain: ChainLink[] = c
   }
   // a DMA's title names the operation that freed the block (or took the
   // reference), whichever operations came between
-  const links = chain.slice(0, -1).filter((l) => l.who.includes(' in '));
-  const cause = (links.find((l) => l.text.startsWith('frees')) ?? links.at(-1))?.who.split(' in ')[1];
-  const op = during ? ` during ${name(during)}` : cause ? ` after ${name(cause)}` : last ? ` after ${name(last)}` : '';
+  const links = chain.slice(0, -1).filter((l) => l.op !== null);
+  const cause = (links.find((l) => l.text.startsWith('frees')) ?? links.at(-1))?.op;
+  const op = during ? ` during ${name(during)}` : cause ? ` after ${cause}` : last ? ` after ${name(last)}` : '';
   return `${d.class} in ${at.fn}${op}`;
 }
 
@@ -129,13 +133,6 @@ export function rows(rec: Recording): Row[] {
   return out;
 }
 
-export function describePage(rec: Recording, p: PageState): string {
-  const what = p.page < rec.blocks ? `block ${p.page}` : `page-cache page ${p.page}`;
-  if (p.owner < 0) return `${what}: free`;
-  return `${what}: file ${p.owner} page ${p.index} (allocation ${p.epoch})`;
-}
-
-type Access = Extract<Event, { kind: 'access' }>;
 
 export interface BlockStory {
   name: string; // "block 1"
@@ -143,21 +140,6 @@ export interface BlockStory {
   // DMA or store that reached it; `wrong` marks an access the block no
   // longer answered for
   lines: { step: number | null; text: string; by: string; wrong: boolean }[];
-}
-
-// A block must still be the (file, page) the pin or pte was taken for; a
-// page-cache page may have left the file (truncation orphans it) but must
-// not have been handed out again; and a DMA needs a pin still held.
-function accessText(rec: Recording, e: Access, now: PageState): { text: string; wrong: boolean } {
-  const who = e.who === 'cpu' ? 'CPU store' : e.who === 'nic' ? 'NIC DMA' : 'device DMA';
-  const dir = e.write ? (e.who === 'cpu' ? 'into' : 'writes into') : 'reads from';
-  const as = `file ${e.inode} page ${e.index} (allocation ${e.epoch})`;
-  const same = now.owner === e.inode && now.index === e.index && now.epoch === e.epoch;
-  const reallocated = now.epoch !== e.epoch;
-  const wrong = reallocated || (e.page < rec.blocks && !same) || !e.held;
-  const landed = same ? 'which it still is' : wrong ? `which is now ${describePage(rec, now).replace(/^[^:]*: /, '')}` : 'which has left the file since (truncated, not reused)';
-  const released = e.held ? '' : ', through a pin already released';
-  return { text: `${who} ${dir} it as ${as}, ${landed}${released}`, wrong };
 }
 
 // The pages a DMA or store reached, with who owned each one over the run.
@@ -227,6 +209,39 @@ export function compactJson(v: unknown, indent = ''): string {
   return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${compactJson(x, inner)}`).join(',\n')}\n${indent}}`;
 }
 
+// The test case's configuration in words: the files (which are DAX: the
+// whole of some bugs), the blocks, the processes, lease-break-time, and
+// the rule the initial contents follow.
+export function configText(tc: TestCase): string {
+  const files = tc.config.files.map((f, i) => `file ${i}: ${f.dax ? 'DAX' : 'page cache'}, ${f.size} page${f.size === 1 ? '' : 's'}${f.sparse ? ' (holes)' : ''}${f.reflink ? ', reflinked' : ''}${f.owner ? `, owner uid ${f.owner}` : ''}`);
+  const plain = tc.config.procs.length === 1 && tc.config.procs[0].uid === 0 && !tc.config.procs[0].capLease && !tc.config.procs[0].capImmutable;
+  const procs = plain ? [] : tc.config.procs.map((p, i) => `process ${i}: uid ${p.uid}${p.capLease ? ', CAP_LEASE' : ''}${p.capImmutable ? ', CAP_LINUX_IMMUTABLE' : ''}`);
+  const faults = tc.faults.map((f) => `${f.kind === 'signal' ? 'a signal at interruptible sleep' : 'an allocation failure at allocation'} ${f.nth} of T${f.thread}`);
+  return [...files, `${tc.config.blocks} block${tc.config.blocks === 1 ? '' : 's'}${tc.config.pmd ? ' (PMD faults)' : ''}`, ...procs, `lease-break-time ${tc.config.leaseBreakTime} s`, ...faults].join('; ');
+}
+
+// The abstract states' differences as one list: each leaf where the
+// reference and the implementation part, with both values; a list of
+// another length is one entry, its length.
+export function stateChanges(rec: Recording): { path: string; reference: unknown; implementation: unknown }[] {
+  const out: { path: string; reference: unknown; implementation: unknown }[] = [];
+  const walk = (a: unknown, b: unknown, path: string): void => {
+    if (sameState(a, b)) return;
+    if (Array.isArray(a) && Array.isArray(b)) {
+      if (a.length !== b.length) out.push({ path: `${path}.length`, reference: a.length, implementation: b.length });
+      else a.forEach((x, i) => walk(x, b[i], `${path}[${i}]`));
+      return;
+    }
+    if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
+      return;
+    }
+    out.push({ path: path || '.', reference: a, implementation: b });
+  };
+  if (rec.reference && rec.implementation) walk(rec.reference, rec.implementation, '');
+  return out;
+}
+
 export function replayCommand(file: string): string {
   return `daxcheck replay ${file} --trace`;
 }
@@ -244,70 +259,4 @@ export function realKernel(file: string, cx: Counterexample): { commands: string
     verdict: r ? `${r.verdict} (${r.date.slice(0, 10)}, ${r.kernel})` : null,
     evidence,
   };
-}
-
-// The causal chain of a DMA or store that reached a block its page no
-// longer answered for, in the order it happened: the step that took the
-// reference the access went through (a pin, or the pte's page), the step
-// that freed the block, the step that handed it to someone else, and the
-// access.  Empty for a divergence no access shows.
-export interface ChainLink {
-  step: number;
-  who: string; // "T0 in truncate(fd=0 size=0)"
-  text: string;
-}
-
-export function causalChain(rec: Recording): ChainLink[] {
-  const ops = new Map<number, string>(); // step -> the operation its thread was in
-  const open = new Map<number, string>();
-  for (const s of rec.steps) {
-    if (s.op !== null) open.set(s.tid, s.op);
-    const op = open.get(s.tid);
-    ops.set(s.step, op ? `${rec.lanes[s.tid].name} in ${op}` : rec.lanes[s.tid].name);
-    if (s.result !== null || rec.lanes[s.tid].kind === 'nic') open.delete(s.tid);
-  }
-  // the first access the block no longer answered for
-  let now = rec.initialPages.map((p) => ({ ...p }));
-  let hit: { s: StepRecord; e: Access; was: PageState } | null = null;
-  for (const s of rec.steps) {
-    for (const p of s.pages) now[p.page] = p;
-    for (const e of s.events) if (!hit && e.kind === 'access' && e.inode >= 0 && accessText(rec, e, now[e.page]).wrong) hit = { s, e, was: now[e.page] };
-    if (hit) break;
-  }
-  if (!hit) return [];
-  const { e } = hit;
-  const name = describePage(rec, { page: e.page, owner: e.inode, index: e.index, epoch: e.epoch }).split(':')[0];
-  const as = `file ${e.inode} page ${e.index}`;
-  const chain: ChainLink[] = [];
-  const at = (s: StepRecord, text: string) => chain.push({ step: s.step, who: ops.get(s.step)!, text });
-  // the reference: the last rise of the page's count while it was still (file, page, allocation) of the access
-  let owner = rec.initialPages[e.page];
-  let taken: StepRecord | null = null;
-  let count = 0;
-  let freed: StepRecord | null = null;
-  let reused: { s: StepRecord; p: PageState } | null = null;
-  let released: StepRecord | null = null;
-  let prev = 1;
-  for (const s of rec.steps) {
-    if (s.step > hit.s.step) break;
-    const r = s.refs.find((x) => x.page === e.page);
-    const same = owner.owner === e.inode && owner.index === e.index && owner.epoch === e.epoch;
-    if (r) {
-      if (r.count > prev && same && !freed) { taken = s; count = r.count; released = null; }
-      else if (r.count < prev && taken && !released && !e.held) released = s;
-      prev = r.count;
-    }
-    const p = s.pages.find((x) => x.page === e.page);
-    if (p) {
-      if (p.owner < 0 && same && !freed) freed = s;
-      else if (freed && p.owner >= 0 && p.epoch !== e.epoch && !reused) reused = { s, p };
-      owner = p;
-    }
-  }
-  if (taken) at(taken, `takes a reference on ${name} (${as}) for the ${e.who === 'cpu' ? 'mapping' : e.who === 'nic' ? 'registration' : 'transfer'}: count ${count}`);
-  if (released) at(released, `drops that reference while the ${e.who === 'nic' ? 'NIC' : 'device'} can still use it`);
-  if (freed) at(freed, `frees ${name}${taken && !released ? ', its count still above 1' : ''}`);
-  if (reused) at(reused.s, `hands ${name} to ${describePage(rec, reused.p).replace(/^[^:]*: /, '').replace(/ \(allocation \d+\)$/, '')}`);
-  at(hit.s, accessText(rec, e, hit.was).text.replace(/ \(allocation \d+\)/g, '').replace(/ it as /, ` ${name} as `));
-  return chain.sort((a, b) => a.step - b.step);
 }

@@ -4,10 +4,12 @@
 // to reproduce).
 
 import { formatOp } from '../models/testcase.ts';
+import { gzipSync } from 'node:zlib';
 import { reproduction, type Counterexample } from '../fuzz/corpus.ts';
-import { CLASSES } from '../properties/classes.ts';
 import type { Recording } from './record.ts';
-import { blockStories, causalChain, divergentStep, endText, iovaLines, laneTitle, provenance, realKernel, replayCommand, rows, stateDiff, title, variantFacts } from './story.ts';
+import { blockStories, causalChain, configText, divergentStep, endText, iovaLines, laneTitle, provenance, realKernel, replayCommand, rows, stateChanges, title, variantFacts } from './story.ts';
+import { showValue } from './chain.ts';
+import { INITIAL_CONTENT_RULE } from './resolve.ts';
 
 export const WIDTH = 72;
 
@@ -56,32 +58,78 @@ function field(name: string, value: string): string[] {
   return wrap(value, `${name.padEnd(10)} `, ' '.repeat(11));
 }
 
-export function textReport(file: string, cx: Counterexample, rec: Recording): string {
-  const out: string[] = [];
+// The report a reviewer reads in a minute, at most LINES lines: the
+// title, what it ran on, the configuration, the causal chain, the state
+// difference, how to reproduce (with the counterexample itself as a
+// heredoc when it fits, since the reader has no copy of the file).
+// `full` adds the whole trace, the blocks' stories and the test case,
+// and always embeds the counterexample.
+export const LINES = 40;
+
+export function textReport(file: string, cx: Counterexample, rec: Recording, full = false): string {
   const v = variantFacts(rec);
   const repro = reproduction(cx, rec.run);
   const chain = causalChain(rec);
-  out.push(...wrap(title(cx, rec, chain), '', '    '));
-  out.push('');
-  out.push(...wrap(`${cx.variant.name}: ${cx.divergence.message}`));
-  out.push('');
-  if (chain.length) {
-    out.push('What happened:');
-    for (const l of chain) out.push(...wrap(`${l.who}: ${l.text}`, `  step ${String(l.step).padEnd(4)} `, ' '.repeat(12)));
-    out.push('');
+  const head: string[] = [];
+  head.push(...wrap(title(cx, rec, chain), '', '    '));
+  head.push('');
+  // a known bug's title, or the first clause of the variant's summary
+  const about = v.knownBug?.replace(`${v.name}: `, '') ?? (v.summary ? v.summary.split(/[:;] /)[0] : v.flags.length ? `flags ${v.flags.map((f) => f.name).join(', ')}` : 'a variant outside the catalog');
+  head.push(...wrap(`${v.name}${rec.variant.kernel !== v.name ? ` on ${rec.variant.kernel}` : ''} (${v.contract} contract): ${about}`, '', '  '));
+  head.push(...wrap(`config: ${configText(rec.testCase)}`, '', '  '));
+  if (!repro.reproduced) head.push(...wrap(`NOTE: this harness does not reproduce the recorded divergence; it meets ${repro.got}.`));
+  head.push('');
+  head.push('What happened:');
+  for (const l of chain) head.push(...wrap(`${l.who}: ${l.text}`, `  ${String(l.step).padStart(4)} `, ' '.repeat(7)));
+  head.push('');
+  const changes = stateChanges(rec);
+  const diff: string[] = [];
+  if (changes.length === 0) diff.push(...wrap(`State: the reference and the implementation agree on what a user sees; it is the mechanism that diverged (${cx.divergence.class}).`));
+  else {
+    diff.push('State difference (reference -> implementation):');
+    for (const c of changes) diff.push(...wrap(`${c.path}: ${showValue(rec, c.reference)} -> ${showValue(rec, c.implementation)}`, '  ', '      '));
+    if (changes.some((c) => /\.(data|cow)\[/.test(c.path))) diff.push(...wrap(`(initial contents: ${INITIAL_CONTENT_RULE})`, '  ', '  '));
   }
-  if (!repro.reproduced) {
-    out.push(...wrap(`NOTE: this harness does not reproduce the recorded divergence; it meets ${repro.got}. The trace below is the replay.`));
-    out.push('');
+  const real = realKernel(file, cx);
+  const tail: string[] = [''];
+  if (real.verdict) tail.push(...wrap(`Real kernel: ${real.verdict}`, '', '  '));
+  tail.push('Reproduce, with the counterexample as cx.json:');
+  tail.push(...shellLines(real.refusal ? 'daxcheck replay cx.json --trace' : 'daxcheck csource cx.json -o repro.c', '  '));
+  const embed = embedded(cx);
+  const room = LINES - head.length - tail.length;
+  const out = [...head];
+  if (full || diff.length + embed.length + 1 <= room) out.push(...diff, ...tail, '', ...embed);
+  else {
+    const keep = Math.max(2, room - 1);
+    out.push(...(diff.length <= keep ? diff : [...diff.slice(0, keep - 1), `  (${diff.length - keep + 1} more lines: --full)`]));
+    out.push(...tail, '  (cx.json: the counterexample file; --full embeds it)');
   }
-  out.push(...field('variant:', `${v.name} (contract ${v.contract})${v.knownBug ? `, known bug ${v.knownBug}` : ''}`));
-  if (v.flags.length === 0) out.push(...field('flags:', 'none (a clean variant)'));
+  if (full) out.push(...details(file, cx, rec));
+  return out.join('\n') + '\n';
+}
+
+// The counterexample file as a heredoc that writes cx.json: gzip, then
+// base64, of the file without what replay does not read.
+export function embedded(cx: Counterexample): string[] {
+  const flags = Object.fromEntries(Object.entries(cx.variant.flags).filter(([, on]) => on));
+  const lean = { ...cx, variant: { ...cx.variant, flags }, divergence: { ...cx.divergence, message: '' }, fastCheck: null, search: undefined };
+  const b64 = gzipSync(JSON.stringify(lean), { level: 9 }).toString('base64');
+  const lines: string[] = ["  base64 -d <<'EOF' | gunzip > cx.json"];
+  for (let i = 0; i < b64.length; i += 68) lines.push(`  ${b64.slice(i, i + 68)}`);
+  lines.push('  EOF');
+  return lines;
+}
+
+// --full: the complete trace, the pages involved, the test case.
+function details(file: string, cx: Counterexample, rec: Recording): string[] {
+  const out: string[] = [''];
+  const v = variantFacts(rec);
   for (const f of v.flags) out.push(...field('flag:', `${f.name}: ${f.what}`));
   if (v.follows) out.push(...field('follows:', `seed ${v.follows}`));
   out.push(...field('found by:', provenance(cx)));
   out.push(...field('threads:', rec.lanes.map((l) => laneTitle(rec, l.id)).join(', ')));
+  out.push(...wrap(`${cx.variant.name}: ${cx.divergence.message}`));
   out.push('');
-
   out.push(...wrap(`Trace (${rec.steps.length} steps; step, thread, kernel function:label; "=" is what the operation returned):`));
   out.push('');
   const divergent = divergentStep(rec);
@@ -112,14 +160,6 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
   }
 
   out.push('');
-  const diff = stateDiff(rec);
-  if (diff.length === 0) {
-    out.push(...wrap(`State: the reference and the implementation agree on what a user can observe at the divergence; what diverged is in the mechanism: ${CLASSES[cx.divergence.class]}.`));
-  } else {
-    out.push(...wrap('State difference at the divergence (- reference, + implementation):'));
-    out.push('');
-    for (const l of diff) out.push(...fold(`${l.sign} ${l.text}`));
-  }
   const stories = blockStories(rec);
   const iova = iovaLines(rec);
   if (stories.length || iova.length) {
@@ -155,8 +195,9 @@ export function textReport(file: string, cx: Counterexample, rec: Recording): st
   }
   if (real.refusal) out.push(...wrap(real.refusal, '  '));
   else for (const c of real.commands) out.push(...shellLines(c));
-  return out.join('\n') + '\n';
+  return out;
 }
+
 
 // A command that stays pasteable however it is broken: when it does not
 // fit, one word a line ending in " \\", and a word too long for a line
