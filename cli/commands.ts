@@ -553,10 +553,11 @@ function cmdMerge(argv: string[]): number {
 // ---- report ----
 
 function cmdReport(argv: string[]): number {
-  const { values, positionals } = args(argv, { html: { type: 'string' }, text: { type: 'boolean' } });
+  const { values, positionals } = args(argv, { html: { type: 'string' }, text: { type: 'boolean' }, full: { type: 'boolean' } });
   if (positionals.length !== 1) throw new UsageError('report: give one counterexample file or folder');
+  if (values.full && !values.text) throw new UsageError('--full: only with --text');
   if (values.html === '') throw new UsageError('--html: expected a file name');
-  const out = report(positionals[0], { html: values.html, text: !!values.text });
+  const out = report(positionals[0], { html: values.html, text: !!values.text, full: !!values.full });
   if (out.text !== null) process.stdout.write(printableLines(out.text)); // a file's strings reach the terminal as text
   const pages = out.written.length - (out.index ? 1 : 0);
   if (out.index) console.error(`wrote ${out.index}${pages ? ` and ${pages} counterexample page${pages === 1 ? '' : 's'} beside their files` : ''}`);

@@ -133,12 +133,16 @@ and coverage summed and their mismatch files gathered.
 
 ${EXIT}, judged as fuzz judges a campaign.`,
 
-  report: `usage: daxcheck report <file|dir> [--html FILE] [--text]
+  report: `usage: daxcheck report <file|dir> [--html FILE] [--text [--full]]
 
 A counterexample as a self-contained HTML page (beside the file, or FILE),
-or with --text as a 72-column plain-text report on stdout; a folder (a
-campaign, or a corpus) as an index page (DIR/report.html, or FILE) linking
-a page beside each counterexample.
+or with --text as a plain-text report for a mailing list on stdout: at
+most 40 lines of 72 columns (title, kernel, config, the causal chain, the
+state difference, how to reproduce, the counterexample as a heredoc when
+it fits); --full adds the whole trace and always embeds it.  A folder (a
+campaign, or a corpus) gives an index page (DIR/report.html, or FILE)
+listing each divergence once by its title and linking a page beside each
+counterexample.
 
 exit status: 0 written, 2 bad usage or input.`,
 

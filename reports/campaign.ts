@@ -55,6 +55,11 @@ export function indexPage(dir: string, summary: Summary | null, entries: IndexEn
   const titleText = summary ? `daxcheck campaign ${dir}: ${entries.length} divergences` : `daxcheck corpus ${dir}: ${entries.length} counterexamples`;
   const byVariant = new Map<string, IndexEntry[]>();
   for (const e of entries) byVariant.set(e.variant, [...(byVariant.get(e.variant) ?? []), e]);
+  // one row per title: counterexamples of one bug found at one point are
+  // one divergence; the shortest leads, the others are linked beside it
+  const byTitle = new Map<string, IndexEntry[]>();
+  for (const e of entries) byTitle.set(`${e.variant}\0${e.title}`, [...(byTitle.get(`${e.variant}\0${e.title}`) ?? []), e]);
+  const rows = [...byVariant.values()].flatMap((list) => [...new Set(list.map((e) => `${e.variant}\0${e.title}`))].map((key) => byTitle.get(key)!.sort((a, b) => a.length - b.length)));
   const quiet = variants.filter((v) => !byVariant.has(v.name));
   const regressions = entries.filter((e) => e.expectClean);
   const fresh = entries.filter((e) => e.isNew);
@@ -68,22 +73,22 @@ ${s ? html`<table>
 <tr><th>plan</th><td>${`seed ${s.plan.seed}; engines ${s.plan.engines.join(', ')}; ${s.plan.variants.length} variants; shards ${s.shards.join(', ') || 'all'}`}</td></tr>
 ${s.pct ? html`<tr><th>PCT</th><td>${`depths ${s.pct.depths.join(', ')}; for the median run (${s.pct.threads} threads, ${s.pct.steps} scheduling points) the probability bound per run is ${Object.entries(s.pct.bounds).map(([d, b]) => `${b.toExponential(2)} at ${d.replace(/^depth/, "depth ")}`).join(', ')}`}</td></tr>` : ''}
 </table>` : ''}
-<p>${`${entries.length} counterexample${entries.length === 1 ? '' : 's'}, ${fresh.length} new (not yet in corpus/).`}</p>
+<p>${`${entries.length} counterexample${entries.length === 1 ? '' : 's'}, ${fresh.length} new (not yet in corpus/); ${rows.length} distinct by variant and title.`}</p>
 
 ${s && s.timeline.length >= 2 ? html`<h2>Speed over time</h2>${chart('runs per second', s.timeline.map((p) => [p[0], p[1]]))}${chart('steps per second', s.timeline.map((p) => [p[0], p[2]]))}` : ''}
 
-<h2>Divergences by variant and class</h2>
+<h2>Divergences by variant and title</h2>
 <table id="divergences">
 <tr><th>variant</th><th>title</th><th></th><th>steps</th>${s ? html`<th>first at</th><th>hits</th>` : ''}<th>real kernel</th><th>message</th></tr>
-${[...byVariant].map(([, list]) => list.map((e) => html`<tr class="${e.expectClean ? 'divergent' : ''}">
+${rows.map(([e, ...more]) => html`<tr class="${e.expectClean ? 'divergent' : ''}">
 <td>${e.variant}${e.expectClean ? html` <span class="bad">(clean variant)</span>` : ''}</td>
-<td><a href="${e.href}">${e.title}</a></td>
+<td><a href="${e.href}">${e.title}</a>${more.length ? html`<br><span class="dim">the same, longer:</span> ${more.map((o, i) => html`${i ? ', ' : ''}<a class="also" href="${o.href}">${`${o.length} steps`}</a>`)}` : ''}</td>
 <td class="nowrap">${e.isNew ? html`<span class="tag new">NEW</span>` : html`<span class="tag known">in corpus/</span>`}${e.reproduced ? '' : html` <span class="bad">not reproduced</span>`}</td>
 <td>${e.length}</td>
 ${s ? html`<td>${e.firstAtMs === null ? '' : `${(e.firstAtMs / 1000).toFixed(1)} s`}</td><td>${e.hits ?? ''}</td>` : ''}
 <td class="nowrap">${e.realKernel ?? html`<span class="dim">not run</span>`}</td>
 <td>${shorten(e.message, 110)}</td>
-</tr>`))}
+</tr>`)}
 </table>
 ${quiet.length ? html`<p><b>No divergence:</b> ${quiet.map((v, i) => html`${i ? ', ' : ''}${v.name}${v.expectClean ? ' (clean)' : ''}`)}</p>` : ''}`;
   return page(titleText, STYLE, body);

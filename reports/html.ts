@@ -64,7 +64,11 @@ th { color: #5a6275; font-weight: 600; }
 .cols { display: flex; gap: 16px; flex-wrap: wrap; } .cols > div { flex: 1 1 380px; min-width: 0; }
 .diff .add { color: #1b5e20; background: #e8f5e9; } .diff .del { color: #b71c1c; background: #ffebee; }
 .diff span { display: block; white-space: pre-wrap; }
-.scroll { overflow: auto; border: 1px solid #d8dce4; max-height: 80vh; }
+.wide { overflow-x: auto; border: 1px solid #d8dce4; }
+.explain { font-size: 15px; margin: 8px 0; }
+table.diff td { padding: 1px 8px 1px 0; } td.del { color: #b71c1c; } td.add { color: #1b5e20; }
+details > summary { cursor: pointer; color: #0d3c8c; margin: 10px 0; }
+@media print { .wide { overflow: visible; border: 0; } svg.swimlane { width: 100%; height: auto; } details:not([open]) { display: none; } }
 tr.divergent td { background: #fdecec; }
 .nowrap { white-space: nowrap; }
 .tag { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 12px; }

@@ -23,6 +23,7 @@ import { title } from './story.ts';
 export interface ReportOptions {
   html?: string; // where the page (a folder's index page) goes
   text: boolean;
+  full?: boolean; // the text report with the whole trace
 }
 
 export interface ReportOutput {
@@ -87,7 +88,7 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
       writeFileAtomic(out, counterexamplePage(file, cx, rec));
       written.push(out);
     }
-    return { written, index: null, text: opts.text ? textReport(file, cx, rec) : null };
+    return { written, index: null, text: opts.text ? textReport(file, cx, rec, opts.full) : null };
   }
 
   const indexFile = opts.html ?? join(target, 'report.html');
@@ -115,7 +116,7 @@ export function report(target: string, opts: ReportOptions): ReportOutput {
       firstAtMs: found?.firstAtMs ?? null,
       hits: found?.hits ?? null,
     });
-    if (opts.text) text.push(textReport(file, cx, rec));
+    if (opts.text) text.push(textReport(file, cx, rec, opts.full));
   }
   const order = (name: string) => {
     const v = catalogVariant(name);

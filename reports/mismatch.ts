@@ -46,7 +46,7 @@ export function mismatchPage(file: string, m: Mismatch): string {
 </table>
 ${h ? html`<h2>The section as the kernel ran it</h2>
 <p class="dim">One lane per thread, time running right; each bar is one operation from its call to its return (hover for the times). A dashed red bar never returned.</p>
-<div class="scroll" id="timeline">${timelineSvg(h)}</div>
+<div class="wide" id="timeline">${timelineSvg(h)}</div>
 <table class="mono">
 <tr><th>op</th><th>thread</th><th>operation</th><th>kernel</th><th>called</th><th>returned</th></tr>
 ${h.ops.map((o, i) => html`<tr class="${o.ret < 0 ? 'divergent' : ''}"><td>${i}</td><td>T${o.thread}</td><td>${o.text}</td><td>${o.got}</td><td>${(o.call / 1e6).toFixed(3)} ms</td><td>${o.ret >= 0 ? `${(o.ret / 1e6).toFixed(3)} ms` : 'no return'}</td></tr>`)}

@@ -97,7 +97,7 @@ export function laneTitle(rec: Recording, tid: number): string {
 // the NIC's from the work request it ran.
 // A divergence found when no step was taken (no thread could run, or the
 // run came back to a state it had been in) ends the rows at its own step.
-export type Row = { kind: 'op'; tid: number; text: string } | { kind: 'step'; s: StepRecord } | { kind: 'end'; step: number };
+export type Row = { kind: 'op'; tid: number; text: string } | { kind: 'step'; s: StepRecord } | { kind: 'end'; step: number } | { kind: 'fold'; from: number; to: number };
 
 // The steps a no-progress lasso repeats, [first, last], if it is one.
 export function lassoLoop(rec: Recording): [number, number] | null {
@@ -118,19 +118,47 @@ export function divergentStep(rec: Recording): number | null {
   return d && rec.steps.some((s) => s.step === d.step) ? d.step : null;
 }
 
-export function rows(rec: Recording): Row[] {
+// With `keep`, the runs of three or more steps it leaves out are folded
+// into one row each (TLC shows only what changed).
+export function rows(rec: Recording, keep?: Set<number>): Row[] {
   const out: Row[] = [];
   const open = new Map<number, string>(); // thread -> operation in progress
+  let fold: StepRecord[] = [];
+  const flush = () => {
+    if (fold.length >= 3) out.push({ kind: 'fold', from: fold[0].step, to: fold.at(-1)!.step });
+    else for (const s of fold) out.push({ kind: 'step', s });
+    fold = [];
+  };
   for (const s of rec.steps) {
-    if (s.op !== null && open.get(s.tid) !== s.op) {
-      out.push({ kind: 'op', tid: s.tid, text: s.op });
-      open.set(s.tid, s.op);
+    const opens = s.op !== null && open.get(s.tid) !== s.op;
+    if (opens) open.set(s.tid, s.op!);
+    if (keep && !keep.has(s.step) && !opens) fold.push(s);
+    else {
+      flush();
+      if (opens) out.push({ kind: 'op', tid: s.tid, text: s.call ?? s.op! });
+      out.push({ kind: 'step', s });
     }
-    out.push({ kind: 'step', s });
     if (s.result !== null || rec.lanes[s.tid].kind === 'nic') open.delete(s.tid);
   }
+  flush();
   if (rec.divergence && divergentStep(rec) === null) out.push({ kind: 'end', step: rec.divergence.step });
   return out;
+}
+
+// The steps a folded trace keeps: the chain's, every call's first and
+// returning step, sleeps and wakeups, and what a reviewer looks for
+// (an access, a block or lease changing hands, a signal, an IOVA mapped).
+export function stepsThatMatter(rec: Recording, chain: ChainLink[]): Set<number> {
+  const keep = new Set(chain.map((l) => l.step));
+  for (const s of rec.steps) {
+    const eventful = s.events.some((e) => e.kind === 'access' || e.kind === 'iova' || e.kind === 'sigio' || e.kind === 'blockmap');
+    if (s.call !== null || s.result !== null || s.sleeps || s.woke.length || eventful || s.pages.length || s.leases.length || s.iommu.length) keep.add(s.step);
+  }
+  const d = divergentStep(rec);
+  if (d !== null) keep.add(d);
+  const loop = lassoLoop(rec);
+  if (loop) keep.add(loop[0]).add(loop[1]);
+  return keep;
 }
 
 

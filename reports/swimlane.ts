@@ -48,11 +48,13 @@ interface Placed {
   y: number;
 }
 
-export function swimlane(rec: Recording): Markup {
+// `keep`: the steps to draw, the others folded into one row a run
+// (stepsThatMatter); left out, every step.
+export function swimlane(rec: Recording, keep?: Set<number>): Markup {
   const lanes = rec.lanes;
   const laneX = (tid: number) => STEP_COL + tid * LANE;
   const boxX = (tid: number) => laneX(tid) + 2 + SLOTS * BAR + 2;
-  const placed: Placed[] = rows(rec).map((row, i) => ({ row, y: HEAD + i * ROW }));
+  const placed: Placed[] = rows(rec, keep).map((row, i) => ({ row, y: HEAD + i * ROW }));
   const height = HEAD + placed.length * ROW + 24;
   const width = STEP_COL + lanes.length * LANE + TRACE_COL;
   const stepY = new Map<number, number>(); // step -> y of its row
@@ -111,7 +113,11 @@ export function swimlane(rec: Recording): Markup {
     sleeps.push(html`<line class="sleep" x1="${x}" y1="${from.y}" x2="${x}" y2="${height - 24}"><title>${`${from.what} (never woken)`}</title></line>`);
   }
 
-  const body = placed.map(({ row, y }) => (row.kind === 'op' ? opRow(row.tid, row.text, y) : row.kind === 'end' ? endRow(row.step, y) : stepRow(row.s, y, row.s.step === divergent)));
+  const body = placed.map(({ row, y }) => (row.kind === 'op' ? opRow(row.tid, row.text, y) : row.kind === 'end' ? endRow(row.step, y) : row.kind === 'fold' ? foldRow(row.from, row.to, y) : stepRow(row.s, y, row.s.step === divergent)));
+
+  function foldRow(from: number, to: number, y: number): Markup {
+    return html`<g class="fold" data-from="${from}" data-to="${to}"><text class="stepno" x="${STEP_COL - 6}" y="${y + 13}" text-anchor="end">⋮</text><text class="dim" x="${STEP_COL + 6}" y="${y + 13}">${`steps ${from}..${to} folded (${to - from + 1} steps): nothing a reviewer looks for; the whole trace is below`}</text></g>`;
+  }
 
   // the divergence after the last step: no box, the band alone
   function endRow(step: number, y: number): Markup {
@@ -145,7 +151,7 @@ export function swimlane(rec: Recording): Markup {
     : '';
 
   const heads = lanes.map((l, i) => html`<g class="lane" data-thread="${l.name}" data-kind="${l.kind}"><rect class="lane-bg${i % 2 ? ' odd' : ''}" x="${laneX(i)}" y="0" width="${LANE}" height="${height}"/><text x="${laneX(i) + 6}" y="14">${fit(l.name, LANE - 8)}</text><text x="${laneX(i) + 6}" y="27" class="dim">${fit(laneTitle(rec, i).replace(/^\S+ /, ''), LANE - 8)}</text><title>${laneTitle(rec, i)}</title></g>`);
-  return html`<svg class="swimlane" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${`interleaving of ${lanes.length} threads over ${rec.steps.length} steps`}">
+  return html`<svg class="${keep ? 'swimlane folded' : 'swimlane'}" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${`interleaving of ${lanes.length} threads over ${rec.steps.length} steps`}">
 <defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0 0 L8 4 L0 8 z" fill="#6a1b9a"/></marker></defs>
 <g class="head">${heads}<text x="${STEP_COL + lanes.length * LANE + 12}" y="14">kernel function:label, in step order</text></g>
 ${bars}

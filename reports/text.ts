@@ -7,7 +7,7 @@ import { formatOp } from '../models/testcase.ts';
 import { gzipSync } from 'node:zlib';
 import { reproduction, type Counterexample } from '../fuzz/corpus.ts';
 import type { Recording } from './record.ts';
-import { blockStories, causalChain, configText, divergentStep, endText, iovaLines, laneTitle, provenance, realKernel, replayCommand, rows, stateChanges, title, variantFacts } from './story.ts';
+import { blockStories, causalChain, configText, divergentStep, endText, iovaLines, laneTitle, provenance, realKernel, replayCommand, rows, stateChanges, stateDiff, title, variantFacts } from './story.ts';
 import { showValue } from './chain.ts';
 import { INITIAL_CONTENT_RULE } from './resolve.ts';
 
@@ -78,7 +78,6 @@ export function textReport(file: string, cx: Counterexample, rec: Recording, ful
   head.push(...wrap(`${v.name}${rec.variant.kernel !== v.name ? ` on ${rec.variant.kernel}` : ''} (${v.contract} contract): ${about}`, '', '  '));
   head.push(...wrap(`config: ${configText(rec.testCase)}`, '', '  '));
   if (!repro.reproduced) head.push(...wrap(`NOTE: this harness does not reproduce the recorded divergence; it meets ${repro.got}.`));
-  head.push('');
   head.push('What happened:');
   for (const l of chain) head.push(...wrap(`${l.who}: ${l.text}`, `  ${String(l.step).padStart(4)} `, ' '.repeat(7)));
   head.push('');
@@ -138,6 +137,7 @@ function details(file: string, cx: Counterexample, rec: Recording): string[] {
       out.push(...wrap(row.text, `${' '.repeat(7)}${rec.lanes[row.tid].name.padEnd(8)}> `, ' '.repeat(17)));
       continue;
     }
+    if (row.kind === 'fold') continue; // not folded here
     if (row.kind === 'end') {
       out.push(...wrap(`(${endText(rec)})`, `>>${String(row.step).padStart(4)} `, ' '.repeat(8)));
       continue;
@@ -160,6 +160,13 @@ function details(file: string, cx: Counterexample, rec: Recording): string[] {
   }
 
   out.push('');
+  const diff = stateDiff(rec);
+  if (diff.length) {
+    out.push('');
+    out.push(...wrap('The abstract states at the divergence, json-diff (- reference, + implementation):'));
+    out.push('');
+    for (const l of diff) out.push(...fold(`${l.sign} ${l.text}`));
+  }
   const stories = blockStories(rec);
   const iova = iovaLines(rec);
   if (stories.length || iova.length) {
