@@ -284,7 +284,10 @@ if (tools || required) {
     assert.ok(doc.evidence.some((e: string) => /dio_read\(fd=1 off=0 map=0 page=0 aio=1\): its transfer wrote block 0x[0-9a-f]+ \(byte 11 -> 21\) after file 0 page 0 no longer owned it/.test(e)), doc.evidence.join('\n'));
     assert.ok(doc.kernelWarnings.some((k: string) => /WARNING: .* at fs\/dax\.c:398 dax_disassociate_entry/.test(k)));
     assert.equal(JSON.parse(readFileSync(join(dir, 'cx.repro.json'), 'utf8')).verdict, doc.verdict);
-    const text = daxcheck('report', file, '--text');
+    const mail = daxcheck('report', file, '--text');
+    assert.is(mail.code, 0, mail.err);
+    assert.match(mail.out, /\nReal kernel: reproduced on 6\.1[^\n]*\n[\s\S]*daxcheck csource cx\.json -o repro\.c\n/);
+    const text = daxcheck('report', file, '--text', '--full');
     assert.is(text.code, 0, text.err);
     assert.match(text.out, /On a real kernel:\n\n  reproduced on 6\.1[^\n]*\n[\s\S]*daxcheck csource \S+cx\.json -o repro\.c\n  gcc -static -pthread -O2 -o repro repro\.c\n  \.\/repro DAXDIR \[SLOWDIR\]\n  daxcheck repro \S+cx\.json\n$/);
   });
