@@ -98,6 +98,7 @@ class Chain {
     for (const l of [...this.links].sort((a, b) => a.step - b.step)) {
       const prev = out.at(-1);
       if (prev && prev.step === l.step && prev.who === l.who) prev.text += `; ${l.text}`;
+      else if (prev && prev.step === l.step && prev.text.startsWith('calls ') && l.who.startsWith(`${prev.who} in `)) out[out.length - 1] = { ...l }; // the call is in the who
       else out.push({ ...l });
     }
     return out.length <= MAX_LINKS ? out : [...out.slice(0, 2), ...out.slice(out.length - (MAX_LINKS - 2))];
@@ -361,9 +362,18 @@ function resultChain(rec: Recording): ChainLink[] {
     for (const inode of inodes) leaseLife(c, rec, inode, d.step);
   }
   if (typeof detail.page === 'number') {
+    // the files the page was mapped for or handed to
+    const files = new Set<number>();
+    for (const s of rec.steps) {
+      if (s.step > d.step) break;
+      for (const m of s.ptes) if (m.page === detail.page) files.add(m.inode);
+      for (const p of s.pages) if (p.page === detail.page && p.owner >= 0) files.add(p.owner);
+    }
     for (const s of rec.steps) {
       if (s.step > d.step) break;
       for (const m of s.ptes) if (m.page === detail.page && m.proc === detail.proc) c.at(s.step, `maps ${pageName(rec, m.page)} into mapping ${m.map} at file ${m.inode} page ${m.index}`);
+      // the block maps that moved the page under the mapping: a clone, a copy
+      for (const e of s.events) if (e.kind === 'blockmap' && files.has(e.inode)) c.at(s.step, `changes file ${e.inode}'s block map`);
       for (const p of s.pages) if (p.page === detail.page) c.at(s.step, p.owner < 0 ? `frees ${pageName(rec, p.page)}` : `hands ${pageName(rec, p.page)} to file ${p.owner} page ${p.index}`);
     }
   }
