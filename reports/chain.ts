@@ -54,39 +54,57 @@ export function accessText(rec: Recording, e: Access, now: PageState): { text: s
   return { text: `${who} ${dir} it as ${as}, ${landed}${released}`, wrong };
 }
 
-// Who ran each step: the thread and the call it was in (resolved), or a
-// kernel thread and the function it ran.
-function actors(rec: Recording): Map<number, { who: string; op: string | null; callStep: number }> {
-  const out = new Map<number, { who: string; op: string | null; callStep: number }>();
-  const open = new Map<number, { call: string; step: number }>();
+// The call each step of a process thread or the NIC is part of, resolved,
+// and the step it began: a call runs from the step that starts it to the
+// one that returns (the NIC's, one step).
+export function callsOf(rec: Recording): Map<number, { call: string; start: number }> {
+  const out = new Map<number, { call: string; start: number }>();
+  const open = new Map<number, { call: string; start: number }>();
+  for (const s of rec.steps) {
+    if (s.call !== null) open.set(s.tid, { call: s.call, start: s.step });
+    const o = open.get(s.tid);
+    if (o) out.set(s.step, o);
+    if (s.result !== null || rec.lanes[s.tid].kind === 'nic') open.delete(s.tid);
+  }
+  return out;
+}
+
+interface Actor {
+  lane: string;
+  what: string; // the call the step is part of, the worker's item, or the kernel function
+  op: string | null; // a process thread's system call, by name
+  callStep: number;
+}
+
+// Who ran each step: the thread and the call it was in, or a kernel
+// thread and the work item or function it ran.
+function actors(rec: Recording): Map<number, Actor> {
+  const calls = callsOf(rec);
+  const out = new Map<number, Actor>();
   for (const s of rec.steps) {
     const lane = rec.lanes[s.tid];
-    if (s.call !== null && lane.kind !== 'kworker') open.set(s.tid, { call: s.call, step: s.step });
-    const o = open.get(s.tid);
-    if (lane.kind === 'kworker' && s.call) out.set(s.step, { who: `${lane.name} in ${s.call}`, op: null, callStep: s.step });
-    else if (o && (lane.kind === 'proc' || lane.kind === 'nic')) out.set(s.step, { who: `${lane.name} in ${o.call}`, op: lane.kind === 'proc' ? o.call.split('(')[0] : null, callStep: o.step });
-    else out.set(s.step, { who: `${lane.name} in ${s.fn}`, op: null, callStep: s.step });
-    if (s.result !== null || lane.kind === 'nic') open.delete(s.tid);
+    const c = calls.get(s.step);
+    if (c) out.set(s.step, { lane: lane.name, what: c.call, op: lane.kind === 'proc' ? c.call.split('(')[0] : null, callStep: c.start });
+    else out.set(s.step, { lane: lane.name, what: s.work ?? s.fn, op: null, callStep: s.step });
   }
   return out;
 }
 
 class Chain {
   readonly links: ChainLink[] = [];
-  readonly by: Map<number, { who: string; op: string | null; callStep: number }>;
+  readonly by: Map<number, Actor>;
   constructor(readonly rec: Recording) {
     this.by = actors(rec);
   }
   at(step: number, text: string): void {
     if (this.links.some((l) => l.step === step && l.text === text)) return;
     const a = this.by.get(step);
-    this.links.push({ step, who: a?.who ?? 'the run', op: a?.op ?? null, text });
+    this.links.push({ step, who: a ? `${a.lane} in ${a.what}` : 'the run', op: a?.op ?? null, text });
   }
   // the step a call began: the thread, and the call resolved
   call(step: number, suffix = ''): void {
     const a = this.by.get(step)!;
-    const [lane, ...call] = a.who.split(' in ');
-    if (!this.links.some((l) => l.step === step && l.text.startsWith('calls '))) this.links.push({ step, who: lane, op: a.op, text: `calls ${call.join(' in ')}${suffix}` });
+    if (!this.links.some((l) => l.step === step && l.text.startsWith('calls '))) this.links.push({ step, who: a.lane, op: a.op, text: `calls ${a.what}${suffix}` });
   }
   end(step: number, text: string): void {
     this.links.push({ step, who: 'the run', op: null, text });

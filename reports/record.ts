@@ -51,7 +51,8 @@ export interface StepRecord {
   events: Event[]; // what the step did, lock attempts left out
   pages: PageState[]; // pages whose owner, index or epoch the step changed
   refs: { page: number; count: number }[]; // pages whose reference count the step changed (a pin, an unpin), and the count after
-  call: string | null; // on an operation's first step: the call with its indices resolved (resolve.ts)
+  call: string | null; // on an operation's first step (process threads, NIC): the call with its indices resolved (resolve.ts)
+  work: string | null; // the work item a kernel worker's step took off its queue
   waitOn: { wait: string; id: number } | null; // what the stepping thread sleeps on, if it went to sleep
   iommu: { iova: number; mr: number; page: number }[]; // IOMMU entries the step set (mr -1: cleared)
   leases: LeaseState[]; // leases the step set, changed or removed
@@ -111,7 +112,7 @@ function fdFiles(k: Kernel): number[][] {
 }
 
 // What each thread's next call would resolve to, for the threads between
-// calls, and the NIC's next work request.
+// calls, the NIC's next work request, and the kernel worker's next item.
 function nextCalls(k: Kernel, into: (string | null)[]): void {
   for (const t of k.threads) {
     if (t.kind === 'proc' && t.stack.length === 0 && t.prog[t.ip]) into[t.id] = describeCall(k, t.proc, t.prog[t.ip]);
@@ -140,7 +141,7 @@ export function record(variant: Variant, tc: TestCase): Recording {
   const calls: (string | null)[] = [];
   nextCalls(start, calls);
   let parted: Recording['parted'] = null;
-  const openOp = new Map<number, string>(); // thread -> the operation it is in, as rows() cuts them
+  const openOp = new Map<number, string>(); // thread -> the operation it is in: from the step its op changes to the one that returns (the NIC: one step)
   let nicIp = 0;
   const observe = (e: Execution, entry: TraceStep): void => {
     ex = e;
@@ -189,7 +190,8 @@ export function record(variant: Variant, tc: TestCase): Recording {
     for (const [key, page] of nowPtes) if (ptes.get(key) !== page) pte(key, page);
     for (const key of ptes.keys()) if (!nowPtes.has(key)) pte(key, -1);
     ptes = nowPtes;
-    const call = op !== null && openOp.get(t.id) !== op ? calls[t.id] ?? op : t.kind === 'kworker' && entry.fn === 'process_one_work' && entry.label === 'process_one_work' ? calls[t.id] : null;
+    const call = op !== null && openOp.get(t.id) !== op ? calls[t.id] ?? op : null;
+    const work = t.kind === 'kworker' && entry.fn === 'process_one_work' && entry.label === 'process_one_work' ? calls[t.id] : null;
     if (op !== null) openOp.set(t.id, op);
     if (entry.result !== undefined || t.kind === 'nic') openOp.delete(t.id);
     nextCalls(k, calls);
@@ -213,6 +215,7 @@ export function record(variant: Variant, tc: TestCase): Recording {
       pages,
       refs,
       call,
+      work,
       waitOn: t.status === BLOCKED ? { wait: t.wait, id: t.waitId } : null,
       iommu: iommuSet,
       leases: leaseSet,

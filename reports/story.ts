@@ -10,7 +10,7 @@ import { readRepro } from '../fuzz/repro.ts';
 import { sameState } from '../models/abstract.ts';
 import type { TestCase } from '../models/testcase.ts';
 import type { Recording, StepRecord } from './record.ts';
-import { accessText, causalChain, describePage, type ChainLink } from './chain.ts';
+import { accessText, callsOf, causalChain, describePage, type ChainLink } from './chain.ts';
 
 export { causalChain, describePage, type ChainLink };
 
@@ -29,18 +29,8 @@ export function title(cx: Counterexample, rec: Recording, chain: ChainLink[] = c
   if (!at) return d.class;
   const name = (op: string) => op.split('(')[0];
   const proc = (tid: number) => rec.lanes[tid]?.kind === 'proc';
-  let during: string | null = null;
-  const open = new Map<number, string>();
-  let last: string | null = null;
-  for (const s of rec.steps) {
-    if (s.step > at.step) break;
-    if (s.op !== null && proc(s.tid)) {
-      if (open.get(s.tid) !== s.op) last = s.op;
-      open.set(s.tid, s.op);
-    }
-    if (s === at && proc(s.tid) && open.has(s.tid)) during = open.get(s.tid)!;
-    if (s.result !== null) open.delete(s.tid);
-  }
+  const during = proc(at.tid) ? callsOf(rec).get(at.step)?.call ?? null : null;
+  const last = rec.steps.filter((s) => s.step <= at.step && s.call !== null && proc(s.tid)).at(-1)?.call ?? null;
   // a DMA's title names the operation that freed the block (or took the
   // reference), whichever operations came between
   const links = chain.slice(0, -1).filter((l) => l.op !== null);
@@ -122,7 +112,6 @@ export function divergentStep(rec: Recording): number | null {
 // into one row each (TLC shows only what changed).
 export function rows(rec: Recording, keep?: Set<number>): Row[] {
   const out: Row[] = [];
-  const open = new Map<number, string>(); // thread -> operation in progress
   let fold: StepRecord[] = [];
   const flush = () => {
     if (fold.length >= 3) out.push({ kind: 'fold', from: fold[0].step, to: fold.at(-1)!.step });
@@ -130,15 +119,12 @@ export function rows(rec: Recording, keep?: Set<number>): Row[] {
     fold = [];
   };
   for (const s of rec.steps) {
-    const opens = s.op !== null && open.get(s.tid) !== s.op;
-    if (opens) open.set(s.tid, s.op!);
-    if (keep && !keep.has(s.step) && !opens) fold.push(s);
+    if (keep && !keep.has(s.step) && s.call === null) fold.push(s);
     else {
       flush();
-      if (opens) out.push({ kind: 'op', tid: s.tid, text: s.call ?? s.op! });
+      if (s.call !== null) out.push({ kind: 'op', tid: s.tid, text: s.call });
       out.push({ kind: 'step', s });
     }
-    if (s.result !== null || rec.lanes[s.tid].kind === 'nic') open.delete(s.tid);
   }
   flush();
   if (rec.divergence && divergentStep(rec) === null) out.push({ kind: 'end', step: rec.divergence.step });
@@ -152,7 +138,7 @@ export function stepsThatMatter(rec: Recording, chain: ChainLink[]): Set<number>
   const keep = new Set(chain.map((l) => l.step));
   for (const s of rec.steps) {
     const eventful = s.events.some((e) => e.kind === 'access' || e.kind === 'iova' || e.kind === 'sigio' || e.kind === 'blockmap');
-    if (s.call !== null || s.result !== null || s.sleeps || s.woke.length || eventful || s.pages.length || s.leases.length || s.iommu.length) keep.add(s.step);
+    if (s.call !== null || s.work !== null || s.result !== null || s.sleeps || s.woke.length || eventful || s.pages.length || s.leases.length || s.iommu.length) keep.add(s.step);
   }
   const d = divergentStep(rec);
   if (d !== null) keep.add(d);
